@@ -1,0 +1,1 @@
+//! Selective-scan and linear-recurrence ops (placeholder: see issue 3).

@@ -1,0 +1,1 @@
+//! Training (placeholder: see issue 6).
