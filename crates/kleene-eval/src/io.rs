@@ -13,9 +13,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| EvalError::io(&dir, e))?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| EvalError::option("path", format!("`{}` has no file name", path.display())))?;
+    let file_name = path.file_name().ok_or_else(|| {
+        EvalError::option("path", format!("`{}` has no file name", path.display()))
+    })?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         file_name.to_string_lossy(),

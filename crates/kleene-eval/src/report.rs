@@ -154,10 +154,7 @@ impl ExperimentReport {
             .find_map(|c| c.train_max_len);
         if runs.iter().any(|r| r.curve.is_some()) {
             let (id, longer) = match train_max_len {
-                Some(t) => (
-                    format!("mean len ≤ {t}"),
-                    format!("mean len > {t}"),
-                ),
+                Some(t) => (format!("mean len ≤ {t}"), format!("mean len > {t}")),
                 None => ("mean over lengths".to_string(), "mean longer".to_string()),
             };
             columns.push(Column {
@@ -240,7 +237,12 @@ impl ExperimentReport {
         let mut header = String::from("| model | seeds |");
         let mut rule = String::from("|---|---:|");
         for c in &self.columns {
-            let _ = write!(header, " {}{} |", md_escape(&c.label), if c.percent { " (%)" } else { "" });
+            let _ = write!(
+                header,
+                " {}{} |",
+                md_escape(&c.label),
+                if c.percent { " (%)" } else { "" }
+            );
             rule.push_str("---:|");
         }
         let _ = writeln!(s, "{header}\n{rule}");
@@ -358,7 +360,13 @@ impl Report {
 pub fn file_stem(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() || s.starts_with('.') {
         format!("experiment{s}")
@@ -479,7 +487,10 @@ mod svg {
             s,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
         );
-        let _ = writeln!(s, r#"<rect x="0" y="0" width="{W}" height="{H}" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<rect x="0" y="0" width="{W}" height="{H}" fill="white"/>"#
+        );
         let _ = writeln!(
             s,
             r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
@@ -530,7 +541,11 @@ mod svg {
             r#"<text x="{:.2}" y="{:.2}" text-anchor="middle">{}</text>"#,
             (x0 + x1) / 2.0,
             H - 18.0,
-            if x.log { "input length (log scale)" } else { "input length" }
+            if x.log {
+                "input length (log scale)"
+            } else {
+                "input length"
+            }
         );
         let _ = writeln!(
             s,

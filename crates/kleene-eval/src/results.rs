@@ -92,12 +92,24 @@ impl RunResult {
 
     /// Records a named fraction (shown as a percentage).
     pub fn set_fraction(&mut self, name: impl Into<String>, value: f64) {
-        self.scalars.insert(name.into(), Scalar { value, percent: true });
+        self.scalars.insert(
+            name.into(),
+            Scalar {
+                value,
+                percent: true,
+            },
+        );
     }
 
     /// Records a named plain number (e.g. a TVD).
     pub fn set_value(&mut self, name: impl Into<String>, value: f64) {
-        self.scalars.insert(name.into(), Scalar { value, percent: false });
+        self.scalars.insert(
+            name.into(),
+            Scalar {
+                value,
+                percent: false,
+            },
+        );
     }
 
     /// Records bounded-Dyck close accuracy of a split as `{split}/close_accuracy`.
@@ -113,7 +125,10 @@ impl RunResult {
 
     /// Records greedy-generation acceptance of a split.
     pub fn add_generation(&mut self, split: &str, counts: &GenerationCounts) {
-        self.set_fraction(format!("{split}/generation_acceptance"), counts.acceptance());
+        self.set_fraction(
+            format!("{split}/generation_acceptance"),
+            counts.acceptance(),
+        );
     }
 
     /// Writes the result as pretty JSON, atomically.

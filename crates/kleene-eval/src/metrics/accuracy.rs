@@ -188,7 +188,11 @@ pub fn final_token_correct(
 ) -> Result<bool, EvalError> {
     check_rows(logits, len, dim, "sequence logits")?;
     if len == 0 {
-        return Err(EvalError::shape("final-token target", "a non-empty sequence", 0));
+        return Err(EvalError::shape(
+            "final-token target",
+            "a non-empty sequence",
+            0,
+        ));
     }
     let want = match target {
         Target::PerPosition(c) => {
@@ -258,7 +262,9 @@ mod tests {
     fn mse_path_regression_outputs_are_scored_by_argmax() {
         // One-hot regression outputs (not logits): near 1 at the class, near 0 elsewhere,
         // sometimes negative or above 1. Gold = argmax of one-hot = the class id.
-        let outputs = [0.9f32, 0.2, -0.1, /* t1 */ 0.4, 0.45, 0.1, /* t2 */ -0.2, 0.1, 1.3];
+        let outputs = [
+            0.9f32, 0.2, -0.1, /* t1 */ 0.4, 0.45, 0.1, /* t2 */ -0.2, 0.1, 1.3,
+        ];
         let ok = class_correct(&outputs, 3, &[0, 0, 2]).unwrap();
         assert_eq!(ok, vec![true, false, true]);
     }
@@ -293,14 +299,19 @@ mod tests {
             classes: vec![0, 0, 0, 1],
             mask: vec![false, true, false, true],
         };
-        assert_eq!(score_target(&logits, 4, 2, &masked).unwrap(), vec![true, true]);
+        assert_eq!(
+            score_target(&logits, 4, 2, &masked).unwrap(),
+            vec![true, true]
+        );
         assert_eq!(
             score_target(&logits, 4, 2, &Target::Final(0)).unwrap(),
             vec![false]
         );
         assert!(final_token_correct(&logits, 4, 2, &masked).unwrap());
         assert!(final_token_correct(&logits, 4, 2, &Target::Final(1)).unwrap());
-        assert!(!final_token_correct(&logits, 4, 2, &Target::PerPosition(vec![1, 1, 1, 0])).unwrap());
+        assert!(
+            !final_token_correct(&logits, 4, 2, &Target::PerPosition(vec![1, 1, 1, 0])).unwrap()
+        );
         // Wrong target length is an error, not a panic.
         assert!(score_target(&logits, 4, 2, &Target::PerPosition(vec![1, 1])).is_err());
     }

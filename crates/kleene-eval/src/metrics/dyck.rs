@@ -125,7 +125,12 @@ impl CloseAccuracy {
         if config.length_bucket == 0 {
             return Err(EvalError::option("length_bucket", "must be at least 1"));
         }
-        check_rows(logits, tokens.len(), dim, &format!("logits of sequence {sequence}"))?;
+        check_rows(
+            logits,
+            tokens.len(),
+            dim,
+            &format!("logits of sequence {sequence}"),
+        )?;
         if let Some(&c) = vocab.close.iter().find(|&&c| c as usize >= dim) {
             return Err(EvalError::shape(
                 "closing-bracket id",
@@ -200,21 +205,62 @@ mod tests {
         logits[5 * dim] = 50.0;
         logits[5 * dim + 2] = 2.0;
         let mut acc = CloseAccuracy::default();
-        acc.add_sequence(&tokens, &logits, dim, &vocab, &CloseAccuracyConfig::default(), 0)
-            .unwrap();
-        assert_eq!(acc.overall, Counts { correct: 2, total: 4 });
-        assert_eq!(acc.by_depth[&1], Counts { correct: 2, total: 3 });
-        assert_eq!(acc.by_depth[&2], Counts { correct: 0, total: 1 });
+        acc.add_sequence(
+            &tokens,
+            &logits,
+            dim,
+            &vocab,
+            &CloseAccuracyConfig::default(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            acc.overall,
+            Counts {
+                correct: 2,
+                total: 4
+            }
+        );
+        assert_eq!(
+            acc.by_depth[&1],
+            Counts {
+                correct: 2,
+                total: 3
+            }
+        );
+        assert_eq!(
+            acc.by_depth[&2],
+            Counts {
+                correct: 0,
+                total: 1
+            }
+        );
         // distances: t1 -> 0, t2 -> 0, t3 -> 2 (open at 1), t5 -> 0.
-        assert_eq!(acc.by_distance[&0], Counts { correct: 2, total: 3 });
-        assert_eq!(acc.by_distance[&2], Counts { correct: 0, total: 1 });
+        assert_eq!(
+            acc.by_distance[&0],
+            Counts {
+                correct: 2,
+                total: 3
+            }
+        );
+        assert_eq!(
+            acc.by_distance[&2],
+            Counts {
+                correct: 0,
+                total: 1
+            }
+        );
         assert_eq!(acc.by_length[&0].total, 4);
         assert!((acc.accuracy() - 0.5).abs() < 1e-12);
 
         // A lower threshold accepts the 0.731 position too.
         let mut lo = CloseAccuracy::default();
-        let cfg = CloseAccuracyConfig { threshold: 0.7, length_bucket: 4 };
-        lo.add_sequence(&tokens, &logits, dim, &vocab, &cfg, 0).unwrap();
+        let cfg = CloseAccuracyConfig {
+            threshold: 0.7,
+            length_bucket: 4,
+        };
+        lo.add_sequence(&tokens, &logits, dim, &vocab, &cfg, 0)
+            .unwrap();
         assert_eq!(lo.overall.correct, 3);
         assert_eq!(lo.by_length[&4].total, 4);
     }
@@ -227,10 +273,19 @@ mod tests {
         let dim = 8;
         // ( ( [ { } ] ... a valid prefix: 0 0 1 2 5 4
         let tokens = [0u32, 0, 1, 2, 5, 4];
-        let logits: Vec<f32> = (0..tokens.len() * dim).map(|_| rng.random_range(-3.0..3.0)).collect();
+        let logits: Vec<f32> = (0..tokens.len() * dim)
+            .map(|_| rng.random_range(-3.0..3.0))
+            .collect();
         let mut acc = CloseAccuracy::default();
-        acc.add_sequence(&tokens, &logits, dim, &vocab, &CloseAccuracyConfig::default(), 0)
-            .unwrap();
+        acc.add_sequence(
+            &tokens,
+            &logits,
+            dim,
+            &vocab,
+            &CloseAccuracyConfig::default(),
+            0,
+        )
+        .unwrap();
         // Brute force: full softmax over all dims, then the ratio, with the stack tops
         // written out by hand: ( , (( , (([ , (([{ , (([ , ((.
         let tops = [0usize, 0, 1, 2, 1, 0];
@@ -252,7 +307,14 @@ mod tests {
     fn unmatched_closing_bracket_is_an_error() {
         let vocab = DyckVocab::sarrof(2);
         let e = CloseAccuracy::default()
-            .add_sequence(&[0, 3], &[0.0; 8], 4, &vocab, &CloseAccuracyConfig::default(), 9)
+            .add_sequence(
+                &[0, 3],
+                &[0.0; 8],
+                4,
+                &vocab,
+                &CloseAccuracyConfig::default(),
+                9,
+            )
             .unwrap_err();
         assert!(e.to_string().contains("sequence 9, position 1"), "{e}");
     }

@@ -102,7 +102,11 @@ impl RegbenchCounts {
 /// Whether a generated string is accepted: `allowed[i]` is the oracle set in force when
 /// `generated[i]` was produced.
 pub fn generation_accepted(generated: &[u32], allowed: &[Vec<bool>]) -> Result<bool, EvalError> {
-    super::accuracy::expect_len("allowed sets for generated tokens", generated.len(), allowed.len())?;
+    super::accuracy::expect_len(
+        "allowed sets for generated tokens",
+        generated.len(),
+        allowed.len(),
+    )?;
     Ok(generated
         .iter()
         .zip(allowed)
@@ -152,7 +156,8 @@ mod tests {
         assert!((c.tvd() - want_tvd).abs() < 1e-6, "{}", c.tvd());
         // Scoring only position 1 (the dfa_accuracy variant with a mask).
         let mut m = RegbenchCounts::default();
-        m.add_sequence(&logits, 3, &allowed, Some(&[false, true]), 0).unwrap();
+        m.add_sequence(&logits, 3, &allowed, Some(&[false, true]), 0)
+            .unwrap();
         assert_eq!((m.correct, m.positions), (0, 1));
         assert!((m.tvd() - 2.0 / 3.0).abs() < 1e-6);
     }
@@ -161,7 +166,10 @@ mod tests {
     fn oracle_distribution_has_zero_tvd_and_full_accuracy() {
         // Logits = log of the uniform distribution over the allowed set (−inf elsewhere
         // approximated by −100).
-        let allowed = vec![vec![false, true, true, true], vec![true, false, false, false]];
+        let allowed = vec![
+            vec![false, true, true, true],
+            vec![true, false, false, false],
+        ];
         let logits = [-100.0f32, 0.0, 0.0, 0.0, 0.0, -100.0, -100.0, -100.0];
         let mut c = RegbenchCounts::default();
         c.add_sequence(&logits, 4, &allowed, None, 0).unwrap();
@@ -175,8 +183,16 @@ mod tests {
         let e = c
             .add_sequence(&[0.0; 2], 2, &[vec![false, false]], None, 5)
             .unwrap_err();
-        assert!(matches!(e, EvalError::EmptyAllowedSet { sequence: 5, position: 0 }));
-        assert!(c.add_sequence(&[0.0; 3], 2, &[vec![true]], None, 0).is_err());
+        assert!(matches!(
+            e,
+            EvalError::EmptyAllowedSet {
+                sequence: 5,
+                position: 0
+            }
+        ));
+        assert!(c
+            .add_sequence(&[0.0; 3], 2, &[vec![true]], None, 0)
+            .is_err());
     }
 
     #[test]
