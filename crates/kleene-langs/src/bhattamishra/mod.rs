@@ -24,6 +24,7 @@ mod tomita;
 
 use std::collections::HashSet;
 
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,9 @@ pub struct SuiteSplit {
     /// (the "corpus split": train and bin0 cut from one de-duplicated list, so they never
     /// overlap); `None`: generated on its own.
     pub corpus_offset: Option<usize>,
+    /// The published list went through a Python `set`, so its order is arbitrary (and
+    /// the corpus split is a random partition): we apply a seeded shuffle.
+    pub set_order: bool,
 }
 
 /// Identifies one of the 27 languages.
@@ -344,6 +348,12 @@ impl SuiteLanguage {
     /// (spec §1.4; sizes as configured, except D-2 whose committed files are 5000/1000/1000).
     pub fn published_splits(self) -> Vec<SuiteSplit> {
         use SuiteLanguage::*;
+        // Lists de-duplicated through a Python set come out in arbitrary order.
+        let set_order = match self {
+            D3 | D4 | D12 | AaStarToEeStar | AbStarDBcStar | ZeroOneTwoStar02Star | Boolean3
+            | Boolean5 => true,
+            _ => false,
+        };
         let own = |name: &str, lo, hi, size, dedup| SuiteSplit {
             spec: SplitSpec {
                 name: name.to_string(),
@@ -353,6 +363,7 @@ impl SuiteLanguage {
             },
             dedup,
             corpus_offset: None,
+            set_order: set_order || dedup == Dedup::DrawThenDedup,
         };
         let corpus = |name: &str, lo, hi, size, offset, dedup| SuiteSplit {
             spec: SplitSpec {
@@ -363,6 +374,7 @@ impl SuiteLanguage {
             },
             dedup,
             corpus_offset: Some(offset),
+            set_order,
         };
         // Tomita: `leak=True` branch. Train keeps duplicates; every bin is drawn then
         // de-duplicated; bins >= 1 all use [101,150].
@@ -433,6 +445,9 @@ impl SuiteLanguage {
             Tomita3 | Tomita4 | Tomita7 => tomita(10000, 2000, 2),
             Tomita5 => tomita(10000, 2000, 4),
             Tomita6 => tomita(10000, 10000, 4),
+            // D-2's committed files come from an older run (5000/1000/1000 lines, config
+            // `unique: False`): no de-duplication. With the current generator's
+            // de-duplication D-2 runs dry (few distinct short strings) after ~1400 strings.
             D2 => corpus_split(2, 100, 200, 5000, 1000, Dedup::None),
             D3 | D4 | D12 => corpus_split(2, 100, 200, 10000, 2000, Dedup::UntilUnique),
             Parity => vec![
@@ -688,6 +703,7 @@ impl SuiteTask {
         hi: usize,
         size: usize,
         dedup: Dedup,
+        set_order: bool,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
@@ -724,6 +740,9 @@ impl SuiteTask {
         if dedup == Dedup::DrawThenDedup {
             out.retain(|s| seen.insert(s.clone()));
         }
+        if set_order {
+            out.shuffle(rng);
+        }
         out
     }
 
@@ -748,6 +767,7 @@ impl SuiteTask {
             first.spec.max_len,
             total,
             first.dedup,
+            first.set_order,
             &mut rng,
         )
     }
@@ -789,6 +809,7 @@ impl SuiteTask {
             s.spec.max_len,
             s.spec.size,
             s.dedup,
+            s.set_order,
             &mut rng,
         )
     }
