@@ -21,7 +21,6 @@ pub mod sampler;
 
 use std::collections::HashSet;
 
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 pub use dfa::Dfa;
@@ -124,7 +123,8 @@ impl Regbench {
                 ),
             });
         }
-        dfas.shuffle(&mut rng);
+        let n = dfas.len();
+        sampler::choose_prefix(&mut dfas, n, &mut rng);
         let val = dfas.split_off(c.num_examples + c.num_test_examples / 2);
         let test = dfas.split_off(c.num_examples);
         Ok(DfaPool {

@@ -1,7 +1,6 @@
 //! Random DFA sampling, random-walk strings (the PFA) and problem sequences of
 //! REGBENCH (Akyürek et al. 2024, `src/dataloaders/dfa.py`).
 
-use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -132,7 +131,7 @@ pub fn sample_raw_dfa(config: &RegbenchConfig, rng: &mut ChaCha8Rng) -> (Dfa, u6
     let n_states = rng.random_range(e..=config.max_num_nodes as u32) as usize;
     let n_alpha = rng.random_range(e..=NUM_SYMBOLS as u32) as usize;
     let mut symbols: [u8; NUM_SYMBOLS] = std::array::from_fn(|i| i as u8);
-    symbols.partial_shuffle(rng, n_alpha);
+    choose_prefix(&mut symbols, n_alpha, rng);
     let alphabet = &symbols[..n_alpha];
 
     let mut sampler = seeded_rng(u64::from(rng.next_u32()));
@@ -142,10 +141,10 @@ pub fn sample_raw_dfa(config: &RegbenchConfig, rng: &mut ChaCha8Rng) -> (Dfa, u6
     for s in 0..n_states {
         let m = sampler.random_range(1..e) as usize;
         sym_pool[..n_alpha].copy_from_slice(alphabet);
-        sym_pool[..n_alpha].partial_shuffle(&mut sampler, m);
+        choose_prefix(&mut sym_pool[..n_alpha], m, &mut sampler);
         targets.clear();
         targets.extend((0..n_states as u8).filter(|&t| t as usize != s));
-        targets.partial_shuffle(&mut sampler, m);
+        choose_prefix(&mut targets, m, &mut sampler);
         for i in 0..m {
             delta[s * NUM_SYMBOLS + sym_pool[i] as usize] = targets[i];
         }
@@ -153,6 +152,17 @@ pub fn sample_raw_dfa(config: &RegbenchConfig, rng: &mut ChaCha8Rng) -> (Dfa, u6
     let walk_seed = u64::from(sampler.next_u32());
     let dfa = Dfa::from_table(n_states, 0, delta).expect("sampled table is valid");
     (dfa, walk_seed)
+}
+
+/// Moves a uniformly random `m`-subset of `items`, in random order, to the front
+/// (the first `m` steps of Fisher-Yates). Index draws are `u32` ranges, so the result
+/// is the same on every platform.
+pub fn choose_prefix<T>(items: &mut [T], m: usize, rng: &mut ChaCha8Rng) {
+    let len = items.len() as u32;
+    for i in 0..m.min(items.len()) {
+        let j = rng.random_range(i as u32..len) as usize;
+        items.swap(i, j);
+    }
 }
 
 /// Per-state lists of defined symbols and successors, for fast uniform walks.
