@@ -208,9 +208,9 @@ impl Regbench {
 }
 
 fn short_count(n: usize) -> String {
-    if n % 1000 == 0 {
+    if n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
-    } else if n % 100 == 0 {
+    } else if n.is_multiple_of(100) {
         format!("{}.{}k", n / 1000, n % 1000 / 100)
     } else {
         n.to_string()

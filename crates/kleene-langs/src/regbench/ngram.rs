@@ -93,9 +93,9 @@ impl Counts {
         let seen = self.seen;
         if n == 1 {
             let total = f64::from(self.total_unigrams.max(1));
-            for c in 0..VOCAB_SIZE {
+            for (c, o) in out.iter_mut().enumerate() {
                 if seen >> c & 1 == 1 {
-                    out[c] = f64::from(self.tables[0][c]) / total;
+                    *o = f64::from(self.tables[0][c]) / total;
                 }
             }
             return;

@@ -8,10 +8,10 @@ use super::common::FinalLabelLanguage;
 /// `modular_arithmetic` (SD-SSM, modulus 5): tokens `0..m` are digits, `m` = '+',
 /// `m+1` = '-', `m+2` = '*', `m+3` = '_' (a blank that is never sampled but is part of
 /// the vocabulary, V = m + 4). Digits sit at even positions, operators (uniform over
-/// + * -) at odd ones, so strings have odd length; an even requested length `L`
-/// becomes `L - 1`. Label = value mod m with '*' binding tighter than '+' and '-';
-/// '-' negates the term after it. Reduction is exact mod m (the original's int32
-/// overflow at ~27 chained factors is not reproduced).
+/// `+`, `*`, `-`) at odd ones, so strings have odd length; an even requested length
+/// `L` becomes `L - 1`. Label = value mod m with `*` binding tighter than `+` and
+/// `-`, and `-` negating the term after it. Reduction is exact mod m (the original's
+/// int32 overflow at ~27 chained factors is not reproduced).
 #[derive(Clone, Copy, Debug)]
 pub struct ModularArithmetic {
     modulus: u32,
@@ -65,7 +65,7 @@ impl FinalLabelLanguage for ModularArithmetic {
         self.modulus + 4
     }
     fn effective_len(&self, len: usize) -> usize {
-        if len % 2 == 0 {
+        if len.is_multiple_of(2) {
             len.saturating_sub(1)
         } else {
             len

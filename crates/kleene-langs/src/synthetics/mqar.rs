@@ -139,7 +139,7 @@ impl Mqar {
 
     fn check(&self, len: usize, kv: usize) -> Result<(), String> {
         let v = self.config.vocab_size;
-        if len % 2 != 0 {
+        if !len.is_multiple_of(2) {
             return Err(format!("input_seq_len {len} must be even"));
         }
         if v <= len {
