@@ -13,6 +13,7 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use kleene_langs::regbench::RegbenchProblem;
 use kleene_langs::task::split_seed;
 use kleene_langs::{seeded_rng, Example, SplitSpec, Target, TargetKind, Task};
 use kleene_zoo::SequenceModel;
@@ -24,7 +25,9 @@ use crate::metrics::accuracy::{
 use crate::metrics::curve::{LengthCurve, LengthPoint, SkippedLength};
 use crate::metrics::dyck::{CloseAccuracy, CloseAccuracyConfig, DyckVocab};
 use crate::metrics::flipflop::FlipFlopMetrics;
-use crate::metrics::regbench::{generation_accepted, GenerationCounts, RegbenchCounts};
+use crate::metrics::regbench::{
+    generation_accepted, GenerationCounts, NextTokenOracle, RegbenchCounts, TaskOracle,
+};
 use crate::metrics::{argmax, row};
 use crate::results::SplitMetrics;
 use crate::EvalError;
@@ -683,7 +686,8 @@ pub enum RegbenchPositions {
 }
 
 /// REGBENCH accuracy and TVD of `model` on `examples`, with the allowed next symbols
-/// from `task.next_symbol_sets`.
+/// from `task.next_symbol_sets` (a task with one fixed language). For the real REGBENCH
+/// task, whose problems each carry a DFA, use [`regbench_problems`].
 pub fn regbench_metrics<B, M>(
     model: &M,
     task: &dyn Task,
@@ -696,15 +700,60 @@ where
     B: Backend,
     M: SequenceModel<B>,
 {
+    regbench_metrics_with(
+        model,
+        &TaskOracle(task),
+        task.name(),
+        examples,
+        positions,
+        opts,
+        device,
+    )
+}
+
+/// REGBENCH accuracy and TVD on problems of `kleene_langs::regbench::Regbench` (each
+/// scored against its own DFA). The inputs are `problem.example()`.
+pub fn regbench_problems<B, M>(
+    model: &M,
+    problems: &[RegbenchProblem],
+    positions: RegbenchPositions,
+    opts: &EvalOptions,
+    device: &B::Device,
+) -> Result<RegbenchCounts, EvalError>
+where
+    B: Backend,
+    M: SequenceModel<B>,
+{
+    let examples: Vec<Example> = problems.iter().map(|p| p.example()).collect();
+    regbench_metrics_with(
+        model, problems, "regbench", &examples, positions, opts, device,
+    )
+}
+
+/// REGBENCH accuracy and TVD with any [`NextTokenOracle`] (`task_name` only names errors).
+pub fn regbench_metrics_with<B, M, O>(
+    model: &M,
+    oracle: &O,
+    task_name: &str,
+    examples: &[Example],
+    positions: RegbenchPositions,
+    opts: &EvalOptions,
+    device: &B::Device,
+) -> Result<RegbenchCounts, EvalError>
+where
+    B: Backend,
+    M: SequenceModel<B>,
+    O: NextTokenOracle + ?Sized,
+{
     let dim = model.out_dim();
     let seqs: Vec<&[u32]> = examples.iter().map(|e| e.tokens.as_slice()).collect();
-    let mut counts = RegbenchCounts::default();
+    let mut per_seq: Vec<RegbenchCounts> = vec![RegbenchCounts::default(); examples.len()];
     for_each_output(model, &seqs, opts, device, |i, logits| {
         let ex = &examples[i];
-        let sets = task
-            .next_symbol_sets(&ex.tokens)
+        let sets = oracle
+            .allowed(i, &ex.tokens)
             .ok_or_else(|| EvalError::MissingOracle {
-                task: task.name().to_string(),
+                task: task_name.to_string(),
                 what: "next-symbol sets (the DFA)".into(),
                 metric: "REGBENCH accuracy".into(),
             })?;
@@ -714,40 +763,46 @@ where
             (RegbenchPositions::TargetMask, t) => {
                 return Err(EvalError::WrongTargetKind {
                     metric: "REGBENCH dfa_accuracy (target mask)".into(),
-                    task: task.name().to_string(),
+                    task: task_name.to_string(),
                     needs: "masked".into(),
                     got: t.kind(),
                 })
             }
         };
-        counts
+        per_seq[i]
             .add_sequence(logits, dim, &sets, mask, i)
             .map_err(|e| e.in_sequence(i))
     })?;
+    // Summed in example order: the TVD sum does not depend on batching.
+    let mut counts = RegbenchCounts::default();
+    for c in &per_seq {
+        counts.merge(c);
+    }
     Ok(counts)
 }
 
 /// Whether every generated symbol is allowed after the prefix and the symbols before it.
 /// The oracle is asked about growing prefixes and the check stops at the first symbol it
 /// does not allow, so tasks whose oracle is undefined outside the language work too.
-fn generated_is_accepted(
-    task: &dyn Task,
+fn generated_is_accepted<O: NextTokenOracle + ?Sized>(
+    oracle: &O,
+    task_name: &str,
+    example: usize,
     prefix: &[u32],
     generated: &[u32],
-    sequence: usize,
 ) -> Result<bool, EvalError> {
     let mut full = prefix.to_vec();
     for &g in generated {
-        let sets = task
-            .next_symbol_sets(&full)
+        let sets = oracle
+            .allowed(example, &full)
             .ok_or_else(|| EvalError::MissingOracle {
-                task: task.name().to_string(),
+                task: task_name.to_string(),
                 what: "next-symbol sets (the DFA)".into(),
                 metric: "greedy generation acceptance".into(),
             })?;
         let Some(last) = sets.last() else {
             return Err(EvalError::shape(
-                format!("sequence {sequence}: next-symbol sets"),
+                format!("sequence {example}: next-symbol sets"),
                 full.len(),
                 0,
             ));
@@ -797,11 +852,65 @@ where
     B: Backend,
     M: SequenceModel<B>,
 {
+    greedy_generation_with(
+        model,
+        &TaskOracle(task),
+        task.name(),
+        task.vocab().len(),
+        examples,
+        cfg,
+        device,
+    )
+}
+
+/// [`greedy_generation`] on REGBENCH problems (each checked against its own DFA), with
+/// the REGBENCH separator whatever `cfg.separator` says.
+pub fn regbench_generation<B, M>(
+    model: &M,
+    problems: &[RegbenchProblem],
+    cfg: &GenerationConfig,
+    device: &B::Device,
+) -> Result<GenerationCounts, EvalError>
+where
+    B: Backend,
+    M: SequenceModel<B>,
+{
+    let examples: Vec<Example> = problems.iter().map(|p| p.example()).collect();
+    let cfg = GenerationConfig {
+        separator: kleene_langs::regbench::SEPARATOR,
+        ..cfg.clone()
+    };
+    greedy_generation_with(
+        model,
+        problems,
+        "regbench",
+        kleene_langs::regbench::VOCAB_SIZE,
+        &examples,
+        &cfg,
+        device,
+    )
+}
+
+/// Greedy generation with any [`NextTokenOracle`]; ids `>= vocab_size` are rejections.
+pub fn greedy_generation_with<B, M, O>(
+    model: &M,
+    oracle: &O,
+    task_name: &str,
+    vocab_size: usize,
+    examples: &[Example],
+    cfg: &GenerationConfig,
+    device: &B::Device,
+) -> Result<GenerationCounts, EvalError>
+where
+    B: Backend,
+    M: SequenceModel<B>,
+    O: NextTokenOracle + ?Sized,
+{
     if cfg.batch_size == 0 {
         return Err(EvalError::option("batch_size", "must be at least 1"));
     }
     let dim = model.out_dim();
-    let vocab = task.vocab().len();
+    let vocab = vocab_size;
     let mut counts = GenerationCounts::default();
     for (k, batch) in examples.chunks(cfg.batch_size).enumerate() {
         let prefixes: Vec<Vec<u32>> = batch
@@ -871,10 +980,11 @@ where
         for b in 0..n {
             let accepted = !invalid[b]
                 && generated_is_accepted(
-                    task,
+                    oracle,
+                    task_name,
+                    k * cfg.batch_size + b,
                     &prefixes[b],
                     &generated[b],
-                    k * cfg.batch_size + b,
                 )?;
             counts.samples += 1;
             counts.accepted += u64::from(accepted);

@@ -35,7 +35,9 @@
 //! ```
 //!
 //! Protocol-specific drivers: [`close_accuracy`] (bounded Dyck, 80% rule),
-//! [`regbench_metrics`] and [`greedy_generation`] (REGBENCH), [`flip_flop`]. Their
+//! [`regbench_problems`] and [`regbench_generation`] (REGBENCH problems, each with its
+//! DFA; [`regbench_metrics`] / [`greedy_generation`] for a task with one fixed language),
+//! [`flip_flop`]. Their
 //! numbers go into [`RunResult::scalars`] via [`RunResult::add_close_accuracy`],
 //! [`RunResult::add_regbench`], [`RunResult::add_generation`].
 //!
@@ -50,8 +52,9 @@ pub mod results;
 
 pub use driver::{
     close_accuracy, evaluate_examples, evaluate_examples_recurrent, evaluate_split,
-    evaluate_splits, flip_flop, for_each_output, greedy_generation, length_curve, length_rng,
-    long_length_curve, regbench_metrics, CurveConfig, EvalOptions, GenerationConfig,
+    evaluate_splits, flip_flop, for_each_output, greedy_generation, greedy_generation_with,
+    length_curve, length_rng, long_length_curve, regbench_generation, regbench_metrics,
+    regbench_metrics_with, regbench_problems, CurveConfig, EvalOptions, GenerationConfig,
     LongLengthConfig, RegbenchPositions,
 };
 pub use error::EvalError;
@@ -59,6 +62,6 @@ pub use metrics::accuracy::{AccuracyCounts, Scoring};
 pub use metrics::curve::{CurveSummary, LengthCurve, LengthPoint, SkippedLength};
 pub use metrics::dyck::{CloseAccuracy, CloseAccuracyConfig, DyckVocab};
 pub use metrics::flipflop::{FlipFlopMetrics, FlipFlopSet, FlipFlopSetMetrics};
-pub use metrics::regbench::{GenerationCounts, RegbenchCounts};
+pub use metrics::regbench::{GenerationCounts, NextTokenOracle, RegbenchCounts, TaskOracle};
 pub use report::{ExperimentReport, Report, Stat};
 pub use results::{RunResult, Scalar, SplitMetrics};

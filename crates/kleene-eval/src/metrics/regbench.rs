@@ -15,10 +15,63 @@
 //!   generated symbol is allowed where it was generated (the DFA accepts every string that
 //!   never leaves its partial transition function: all states are accepting).
 
+use kleene_langs::regbench::dfa::{Dfa, NUM_SYMBOLS};
+use kleene_langs::regbench::{RegbenchProblem, SEPARATOR, VOCAB_SIZE};
+use kleene_langs::Task;
 use serde::{Deserialize, Serialize};
 
 use super::{argmax, check_rows, row, softmax};
 use crate::EvalError;
+
+/// Supplies, for example `i`, the tokens its language allows after every prefix of a
+/// token sequence: `allowed(i, tokens)[t][v]` says whether `v` may follow `tokens[..=t]`.
+/// The sequence may extend the example's own tokens (greedy generation asks about them).
+pub trait NextTokenOracle {
+    /// `None` when the oracle has no answer for this example.
+    fn allowed(&self, example: usize, tokens: &[u32]) -> Option<Vec<Vec<bool>>>;
+}
+
+/// A task whose language is fixed (`Task::next_symbol_sets`, the same for every example).
+pub struct TaskOracle<'a>(pub &'a dyn Task);
+
+impl NextTokenOracle for TaskOracle<'_> {
+    fn allowed(&self, _example: usize, tokens: &[u32]) -> Option<Vec<Vec<bool>>> {
+        self.0.next_symbol_sets(tokens)
+    }
+}
+
+/// REGBENCH: every problem carries its own DFA; example `i` is `problems[i]`.
+impl NextTokenOracle for [RegbenchProblem] {
+    fn allowed(&self, example: usize, tokens: &[u32]) -> Option<Vec<Vec<bool>>> {
+        self.get(example).map(|p| regbench_allowed(&p.dfa, tokens))
+    }
+}
+
+/// The REGBENCH allowed sets over the 20 token ids for any token sequence under `dfa`:
+/// the separator restarts at the start state; after a rejected prefix nothing is allowed.
+/// Agrees with `RegbenchProblem::allowed_next` on a problem's own input.
+pub fn regbench_allowed(dfa: &Dfa, tokens: &[u32]) -> Vec<Vec<bool>> {
+    let mut state = Some(dfa.start());
+    tokens
+        .iter()
+        .map(|&tok| {
+            state = if tok == SEPARATOR {
+                Some(dfa.start())
+            } else {
+                state.and_then(|s| {
+                    let sym = tok.wrapping_sub(1);
+                    if (sym as usize) < NUM_SYMBOLS {
+                        dfa.next(s, sym as u8)
+                    } else {
+                        None
+                    }
+                })
+            };
+            let mask = state.map_or(0, |s| dfa.allowed_mask(s) << 1);
+            (0..VOCAB_SIZE).map(|v| mask >> v & 1 == 1).collect()
+        })
+        .collect()
+}
 
 /// Accumulated REGBENCH accuracy and TVD.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -30,6 +83,14 @@ pub struct RegbenchCounts {
 }
 
 impl RegbenchCounts {
+    /// Adds all counts of `other`.
+    pub fn merge(&mut self, other: &RegbenchCounts) {
+        self.positions += other.positions;
+        self.correct += other.correct;
+        self.tvd_sum += other.tvd_sum;
+        self.sequences += other.sequences;
+    }
+
     /// Fraction of positions whose greedy prediction the DFA allows.
     pub fn accuracy(&self) -> f64 {
         super::accuracy::ratio(self.correct as f64, self.positions as f64)
