@@ -86,8 +86,8 @@ impl Task for ParityTask {
         rng: &mut ChaCha8Rng,
     ) -> Result<Example, LangError> {
         let mut len = pick_len(min_len, max_len, rng);
-        if self.odd_lengths_only && len % 2 == 0 {
-            if len + 1 <= max_len {
+        if self.odd_lengths_only && len.is_multiple_of(2) {
+            if len < max_len {
                 len += 1;
             } else if len > min_len {
                 len -= 1;
