@@ -15,6 +15,7 @@ use crate::{ModelConfig, SequenceModel, ZooError};
 
 /// Any model of the zoo; a Burn `Module` (records, optimizers, `valid()` all work).
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum AnyModel<B: Backend> {
     /// See [`crate::mamba`].
     Mamba(MambaModel<B>),

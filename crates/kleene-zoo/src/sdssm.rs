@@ -24,6 +24,7 @@ use crate::SequenceModel;
 
 /// Linear or MLP readout `(.., N) -> (.., C)`.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Readout<B: Backend> {
     /// `W_o z + b_o`.
     Linear(Linear<B>),

@@ -3,14 +3,16 @@
 //! mamba-ssm initialisation and parameter counts, and config errors.
 
 use burn::backend::Autodiff;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, TensorData};
 use kleene_zoo::config::*;
 use kleene_zoo::heads;
+use kleene_zoo::recurrence::ScanBackend;
 use kleene_zoo::sdssm::{Readout, SdSsm};
 use kleene_zoo::{AnyModel, ModelConfig, SequenceModel, ZooError};
 use rand::{Rng, SeedableRng};
@@ -165,17 +167,14 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn build<B: Backend>(cfg: &ModelConfig, seed: u64, device: &B::Device) -> AnyModel<B>
-where
-    B: kleene_zoo::recurrence::ScanBackend,
-{
+fn build<B: ScanBackend>(cfg: &ModelConfig, seed: u64, device: &B::Device) -> AnyModel<B> {
     B::seed(device, seed);
     cfg.init::<B>(VOCAB, OUT.min(out_dim_of(cfg)), device)
         .expect("valid config")
 }
 
 /// Runs `step` over every position and stacks the outputs: `(batch, len, out)`.
-fn stepped<B: kleene_zoo::recurrence::ScanBackend>(
+fn stepped<B: ScanBackend>(
     model: &AnyModel<B>,
     toks: &[i64],
     batch: usize,
@@ -618,6 +617,42 @@ fn config_errors_name_the_field() {
             ModelConfig::from_toml_str(&text).unwrap(),
             cfg,
             "{kind}: {text}"
+        );
+    }
+}
+
+/// `valid()` (autodiff -> inner backend) and a record round trip preserve every model's
+/// function: the trainer saves checkpoints and evaluates on the inner backend.
+#[test]
+fn valid_and_record_round_trip_preserve_outputs() {
+    let device = Default::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let (batch, len) = (2, 5);
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    for (name, cfg) in configs() {
+        let trained = build::<Ad>(&cfg, 21, &device);
+        let toks = random_tokens(&mut rng, batch, len);
+        let want = to_vec(trained.forward(tokens::<Ad>(&toks, batch, len, &device)));
+        let inner: AnyModel<Nd> = trained.valid();
+        let got = to_vec(inner.forward(tokens::<Nd>(&toks, batch, len, &device)));
+        assert_eq!(
+            max_abs_diff(&want, &got),
+            0.0,
+            "{name}: valid() changed the outputs"
+        );
+        let bytes = recorder.record(inner.into_record(), ()).unwrap();
+        let fresh = build::<Nd>(&cfg, 99, &device);
+        let before = to_vec(fresh.forward(tokens::<Nd>(&toks, batch, len, &device)));
+        assert!(
+            max_abs_diff(&want, &before) > 1e-6,
+            "{name}: seeds 21 and 99 gave the same model"
+        );
+        let loaded = fresh.load_record(recorder.load(bytes, &device).unwrap());
+        let after = to_vec(loaded.forward(tokens::<Nd>(&toks, batch, len, &device)));
+        assert_eq!(
+            max_abs_diff(&want, &after),
+            0.0,
+            "{name}: record round trip changed the outputs"
         );
     }
 }
