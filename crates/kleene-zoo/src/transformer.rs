@@ -70,34 +70,39 @@ impl<B: Backend> CausalSelfAttention<B> {
         }
     }
 
-    /// Rotates `x: (batch, heads, len, d_h)` for positions `start..start + len`
-    /// (GPT-J interleaved pairs). Angles are computed in f64 on the host so the parallel and
-    /// step forms use bit-identical tables.
     fn rope(&self, x: Tensor<B, 4>, start: usize) -> Tensor<B, 4> {
-        let [b, h, l, dh] = x.dims();
-        let half = dh / 2;
-        let mut cos = Vec::with_capacity(l * dh);
-        let mut sin = Vec::with_capacity(l * dh);
-        for t in 0..l {
-            let pos = (start + t) as f64;
-            for i in 0..half {
-                let angle = pos * self.rope_theta.powf(-2.0 * i as f64 / dh as f64);
-                let (s, c) = angle.sin_cos();
-                cos.extend([c as f32, c as f32]);
-                sin.extend([s as f32, s as f32]);
-            }
-        }
-        let device = x.device();
-        let cos = Tensor::<B, 2>::from_data(TensorData::new(cos, [l, dh]), &device)
-            .reshape([1, 1, l, dh]);
-        let sin = Tensor::<B, 2>::from_data(TensorData::new(sin, [l, dh]), &device)
-            .reshape([1, 1, l, dh]);
-        let pairs = x.clone().reshape([b, h, l, half, 2]);
-        let even = pairs.clone().narrow(4, 0, 1);
-        let odd = pairs.narrow(4, 1, 1);
-        let rotated = Tensor::cat(vec![odd.neg(), even], 4).reshape([b, h, l, dh]);
-        x * cos + rotated * sin
+        rotary(x, start, self.rope_theta)
     }
+}
+
+/// Rotary position embedding (GPT-J / Burn layout): rotates each interleaved pair
+/// `(x[2i], x[2i+1])` of `x: (batch, heads, len, d_h)` by the angle `t·θ^(−2i/d_h)` for
+/// positions `t = start..start + len`. Angles are computed in f64 on the host, so the
+/// parallel and step forms use bit-identical tables.
+pub fn rotary<B: Backend>(x: Tensor<B, 4>, start: usize, theta: f64) -> Tensor<B, 4> {
+    let [b, h, l, dh] = x.dims();
+    let half = dh / 2;
+    let mut cos = Vec::with_capacity(l * dh);
+    let mut sin = Vec::with_capacity(l * dh);
+    for t in 0..l {
+        let pos = (start + t) as f64;
+        for i in 0..half {
+            let angle = pos * theta.powf(-2.0 * i as f64 / dh as f64);
+            let (s, c) = angle.sin_cos();
+            cos.extend([c as f32, c as f32]);
+            sin.extend([s as f32, s as f32]);
+        }
+    }
+    let device = x.device();
+    let cos =
+        Tensor::<B, 2>::from_data(TensorData::new(cos, [l, dh]), &device).reshape([1, 1, l, dh]);
+    let sin =
+        Tensor::<B, 2>::from_data(TensorData::new(sin, [l, dh]), &device).reshape([1, 1, l, dh]);
+    let pairs = x.clone().reshape([b, h, l, half, 2]);
+    let even = pairs.clone().narrow(4, 0, 1);
+    let odd = pairs.narrow(4, 1, 1);
+    let rotated = Tensor::cat(vec![odd.neg(), even], 4).reshape([b, h, l, dh]);
+    x * cos + rotated * sin
 }
 
 impl<B: Backend> SequenceLayer<B> for CausalSelfAttention<B> {

@@ -656,3 +656,70 @@ fn valid_and_record_round_trip_preserve_outputs() {
         );
     }
 }
+
+/// Rotary embedding on a hand-computed vector: pairs (x0, x1), (x2, x3) rotate by
+/// t·1 and t·10000^(-1/2) (interleaved GPT-J layout, spec regbench §3.2.2).
+#[test]
+fn rotary_rotates_interleaved_pairs() {
+    let device = Default::default();
+    let x = Tensor::<Nd, 4>::from_data(
+        TensorData::new(vec![1f32, 2., 3., 4.], [1, 1, 1, 4]),
+        &device,
+    );
+    let got = to_vec(kleene_zoo::transformer::rotary(x, 3, 10000.0));
+    let (a0, a1) = (3.0f64, 3.0 * 10000f64.powf(-0.5));
+    let want = [
+        1.0 * a0.cos() - 2.0 * a0.sin(),
+        1.0 * a0.sin() + 2.0 * a0.cos(),
+        3.0 * a1.cos() - 4.0 * a1.sin(),
+        3.0 * a1.sin() + 4.0 * a1.cos(),
+    ]
+    .map(|v| v as f32);
+    assert!(max_abs_diff(&got, &want) < 1e-6, "{got:?} vs {want:?}");
+}
+
+/// With rotary positions only relative positions matter: streaming from position 1000
+/// gives the same outputs as from 0. With learned positions it does not.
+#[test]
+fn transformer_plus_depends_only_on_relative_positions() {
+    let device = Default::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (batch, len) = (2, 6);
+    for (name, cfg) in configs()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("transformer"))
+    {
+        let model = match build::<Nd>(&cfg, 3, &device) {
+            AnyModel::Transformer(m) => m,
+            _ => unreachable!(),
+        };
+        let toks = random_tokens(&mut rng, batch, len);
+        let all = tokens::<Nd>(&toks, batch, len, &device);
+        let run = |offset: usize| {
+            let mut state = model.init_state(batch, &device);
+            state.position = offset;
+            for layer in &mut state.layers {
+                layer.position = offset;
+            }
+            let mut outs = vec![];
+            for t in 0..len {
+                let (y, s) = model.step(all.clone().narrow(1, t, 1).reshape([batch]), state);
+                state = s;
+                outs.extend(to_vec(y));
+            }
+            outs
+        };
+        let diff = max_abs_diff(&run(0), &run(1000));
+        if name == "transformer_plus" {
+            assert!(
+                diff < 1e-4,
+                "{name}: shifted positions changed outputs by {diff}"
+            );
+        } else {
+            assert!(
+                diff > 1e-4,
+                "{name}: learned positions had no effect ({diff})"
+            );
+        }
+    }
+}
