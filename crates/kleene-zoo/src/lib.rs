@@ -10,6 +10,7 @@
 use burn::prelude::*;
 
 pub mod error;
+pub mod icl;
 pub use error::ZooError;
 
 /// A sequence mixer: whole-sequence forward and one-step recurrent form.
