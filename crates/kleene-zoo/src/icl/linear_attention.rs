@@ -218,7 +218,6 @@ impl<B: Backend> SequenceLayer<B> for LinearAttention<B> {
 
     fn step(&self, x: Tensor<B, 2>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
         let [b, d] = x.dims();
-        let h = self.n_heads;
         let [q, k, v1] = self.project(x.reshape([b, 1, d]));
         let s = state.s + k.swap_dims(2, 3).matmul(v1); // (B,h,dh,1) x (B,h,1,dh+1)
         let raw = q.matmul(s.clone()); // (B, h, 1, dh + 1)
