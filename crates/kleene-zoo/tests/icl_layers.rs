@@ -11,45 +11,98 @@ use kleene_zoo::{SequenceLayer, ZooError};
 const D: usize = 8;
 
 fn s4d<Bk: Backend>(device: &Bk::Device) -> S4d<Bk> {
-    S4dConfig { d_state: 8, ..Default::default() }.init(D, 2, device).unwrap()
+    S4dConfig {
+        d_state: 8,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn h3<Bk: Backend>(device: &Bk::Device) -> H3<Bk> {
-    H3Config { d_state: 8, shift_taps: 5, ..Default::default() }.init(D, 2, device).unwrap()
+    H3Config {
+        d_state: 8,
+        shift_taps: 5,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn h3_long_filter<Bk: Backend>(device: &Bk::Device) -> H3<Bk> {
     // 64 taps: longer than the test sequences (filter truncated in forward, full buffer in step).
-    H3Config { d_state: 8, ..Default::default() }.init(D, 2, device).unwrap()
+    H3Config {
+        d_state: 8,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn hyena<Bk: Backend>(device: &Bk::Device) -> Hyena<Bk> {
-    HyenaConfig { l_max: 40, filter_order: 16, ..Default::default() }.init(D, 2, device).unwrap()
+    HyenaConfig {
+        l_max: 40,
+        filter_order: 16,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn gilr<Bk: Backend>(device: &Bk::Device) -> Gilr<Bk> {
     GilrConfig { dropout: 0.0 }.init(D, 2, device).unwrap()
 }
 fn lru<Bk: Backend>(device: &Bk::Device) -> Lru<Bk> {
-    LruConfig { dropout: 0.0, ..Default::default() }.init(D, 2, device).unwrap()
+    LruConfig {
+        dropout: 0.0,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn rwkv_faithful<Bk: Backend>(device: &Bk::Device) -> Rwkv<Bk> {
-    RwkvConfig { decay: RwkvDecay::Faithful }.init(D, 2, device).unwrap()
+    RwkvConfig {
+        decay: RwkvDecay::Faithful,
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn rwkv_corrected<Bk: Backend>(device: &Bk::Device) -> Rwkv<Bk> {
-    RwkvConfig { decay: RwkvDecay::Corrected }.init(D, 2, device).unwrap()
+    RwkvConfig {
+        decay: RwkvDecay::Corrected,
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn retnet_parallel<Bk: Backend>(device: &Bk::Device) -> Retention<Bk> {
-    RetentionConfig { n_heads: 2, form: RetentionForm::Parallel, chunk_size: 4 }
-        .init(D, 2, device)
-        .unwrap()
+    RetentionConfig {
+        n_heads: 2,
+        form: RetentionForm::Parallel,
+        chunk_size: 4,
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn retnet_chunked<Bk: Backend>(device: &Bk::Device) -> Retention<Bk> {
-    RetentionConfig { n_heads: 2, form: RetentionForm::Chunked, chunk_size: 4 }
-        .init(D, 2, device)
-        .unwrap()
+    RetentionConfig {
+        n_heads: 2,
+        form: RetentionForm::Chunked,
+        chunk_size: 4,
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn gla<Bk: Backend>(device: &Bk::Device) -> Gla<Bk> {
-    GlaConfig { n_heads: 2, chunk_size: 4 }.init(D, 2, device).unwrap()
+    GlaConfig {
+        n_heads: 2,
+        chunk_size: 4,
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn linear_elu<Bk: Backend>(device: &Bk::Device) -> LinearAttention<Bk> {
-    LinearAttentionConfig { n_heads: 2, ..Default::default() }.init(D, 2, device).unwrap()
+    LinearAttentionConfig {
+        n_heads: 2,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
 }
 fn linear_regbench_chunked<Bk: Backend>(device: &Bk::Device) -> LinearAttention<Bk> {
     LinearAttentionConfig {
@@ -103,7 +156,12 @@ layer_suite!(retnet_parallel_suite, retnet_parallel, 11, 1e-5);
 layer_suite!(retnet_chunked_suite, retnet_chunked, 11, 1e-5);
 layer_suite!(gla_suite, gla, 11, 1e-5);
 layer_suite!(linear_elu_suite, linear_elu, 11, 1e-5);
-layer_suite!(linear_regbench_chunked_suite, linear_regbench_chunked, 11, 1e-5);
+layer_suite!(
+    linear_regbench_chunked_suite,
+    linear_regbench_chunked,
+    11,
+    1e-5
+);
 
 // ---------------------------------------------------------------------------------------------
 // Closed forms against each other / float64 references.
@@ -169,10 +227,20 @@ fn retnet_parallel_chunked_recurrent_agree() {
         let p = parallel.forward_parallel(x.clone());
         for chunk in [1usize, 3, 4, 16] {
             let c = parallel.forward_chunked(x.clone(), chunk);
-            assert_close(c, p.clone(), 1e-5, &format!("retnet chunked({chunk}) vs parallel, L={len}"));
+            assert_close(
+                c,
+                p.clone(),
+                1e-5,
+                &format!("retnet chunked({chunk}) vs parallel, L={len}"),
+            );
         }
         let r = run_steps(&parallel, x);
-        assert_close(r, p, 1e-5, &format!("retnet recurrent vs parallel, L={len}"));
+        assert_close(
+            r,
+            p,
+            1e-5,
+            &format!("retnet recurrent vs parallel, L={len}"),
+        );
     }
 }
 
@@ -196,21 +264,43 @@ fn gla_chunked_matches_recurrent_for_all_chunk_sizes() {
     let r = run_steps(&layer, x.clone());
     for chunk in [1usize, 2, 5, 16] {
         let c = layer.forward_chunked(x.clone(), chunk);
-        assert_close(c, r.clone(), 1e-5, &format!("gla chunked({chunk}) vs recurrent"));
+        assert_close(
+            c,
+            r.clone(),
+            1e-5,
+            &format!("gla chunked({chunk}) vs recurrent"),
+        );
     }
 }
 
 #[test]
 fn linear_attention_parallel_chunked_recurrent_agree() {
     for (name, cfg) in [
-        ("elu+1, normalised", LinearAttentionConfig { n_heads: 2, ..Default::default() }),
-        ("regbench", LinearAttentionConfig { n_heads: 4, ..LinearAttentionConfig::regbench() }),
+        (
+            "elu+1, normalised",
+            LinearAttentionConfig {
+                n_heads: 2,
+                ..Default::default()
+            },
+        ),
+        (
+            "regbench",
+            LinearAttentionConfig {
+                n_heads: 4,
+                ..LinearAttentionConfig::regbench()
+            },
+        ),
     ] {
         let layer = perturb(cfg.init::<B>(D, 1, &dev()).unwrap(), 0.3);
         let x = randn::<B, 3>([2, 14, D], &dev());
         let p = layer.forward_parallel(x.clone());
         for chunk in [1usize, 4, 5, 32] {
-            assert_close(layer.forward_chunked(x.clone(), chunk), p.clone(), 1e-5, &format!("{name} chunk {chunk}"));
+            assert_close(
+                layer.forward_chunked(x.clone(), chunk),
+                p.clone(),
+                1e-5,
+                &format!("{name} chunk {chunk}"),
+            );
         }
         assert_close(run_steps(&layer, x), p, 1e-5, &format!("{name} recurrent"));
     }
@@ -222,7 +312,11 @@ fn rwkv_reference(layer: &Rwkv<B>, x: &[f32], len: usize, sign: f64) -> Vec<f64>
     let p = |t: Tensor<B, 1>| to_vec(t).into_iter().map(f64::from).collect::<Vec<_>>();
     let m = |t: Tensor<B, 2>| to_vec(t).into_iter().map(f64::from).collect::<Vec<_>>();
     let (td, tf) = (p(layer.time_decay.val()), p(layer.time_first.val()));
-    let (mk, mv, mr) = (p(layer.mix_k.val()), p(layer.mix_v.val()), p(layer.mix_r.val()));
+    let (mk, mv, mr) = (
+        p(layer.mix_k.val()),
+        p(layer.mix_v.val()),
+        p(layer.mix_r.val()),
+    );
     let (wk, wv, wr, wo) = (
         m(layer.w_k.weight.val()),
         m(layer.w_v.weight.val()),
@@ -274,7 +368,10 @@ fn rwkv_matches_f64_definition_in_both_sign_modes() {
     let faithful = perturb(rwkv_faithful::<B>(&dev()), 0.3);
     // Same parameters, other sign (the sign is configuration, not part of the record).
     let corrected = rwkv_corrected::<B>(&dev()).load_record(faithful.clone().into_record());
-    for (layer, sign, name) in [(&faithful, 1.0, "faithful"), (&corrected, -1.0, "corrected")] {
+    for (layer, sign, name) in [
+        (&faithful, 1.0, "faithful"),
+        (&corrected, -1.0, "corrected"),
+    ] {
         let got = to_vec(layer.forward(x.clone()));
         let want: Vec<f32> = rwkv_reference(layer, &xv, len, sign)
             .into_iter()
@@ -289,14 +386,22 @@ fn rwkv_matches_f64_definition_in_both_sign_modes() {
 fn rwkv_faithful_and_corrected_differ_and_faithful_is_stable() {
     let device = dev();
     let faithful = perturb(rwkv_faithful::<B>(&device), 0.3);
-    let corrected = RwkvConfig { decay: RwkvDecay::Corrected }
-        .init::<B>(D, 2, &device)
-        .unwrap()
-        .load_record(faithful.clone().into_record());
+    let corrected = RwkvConfig {
+        decay: RwkvDecay::Corrected,
+    }
+    .init::<B>(D, 2, &device)
+    .unwrap()
+    .load_record(faithful.clone().into_record());
     let w_f = to_vec(faithful.w());
     let w_c = to_vec(corrected.w());
-    assert!(w_f.iter().all(|w| *w > 0.0), "faithful w must be +exp(time_decay)");
-    assert!(w_c.iter().zip(&w_f).all(|(c, f)| (*c + *f).abs() < 1e-6), "corrected w must be -exp(time_decay)");
+    assert!(
+        w_f.iter().all(|w| *w > 0.0),
+        "faithful w must be +exp(time_decay)"
+    );
+    assert!(
+        w_c.iter().zip(&w_f).all(|(c, f)| (*c + *f).abs() < 1e-6),
+        "corrected w must be -exp(time_decay)"
+    );
     // Long input: growth mode must stay finite thanks to the running-max stabiliser.
     let x = randn::<B, 3>([1, 300, D], &device);
     let yf = to_vec(faithful.forward(x.clone()));
@@ -314,15 +419,29 @@ fn gilr_matches_f64_reference() {
     let xv: Vec<f64> = to_vec(x.clone()).into_iter().map(f64::from).collect();
     let f = |t: Tensor<B, 2>| to_vec(t).into_iter().map(f64::from).collect::<Vec<_>>();
     let g = |t: Tensor<B, 1>| to_vec(t).into_iter().map(f64::from).collect::<Vec<_>>();
-    let (w_in, b_in) = (f(layer.w_in.weight.val()), g(layer.w_in.bias.as_ref().unwrap().val()));
-    let (w_out, b_out) = (f(layer.w_out.weight.val()), g(layer.w_out.bias.as_ref().unwrap().val()));
-    let (gamma, beta) = (g(layer.norm.gamma.val()), g(layer.norm.beta.as_ref().unwrap().val()));
+    let (w_in, b_in) = (
+        f(layer.w_in.weight.val()),
+        g(layer.w_in.bias.as_ref().unwrap().val()),
+    );
+    let (w_out, b_out) = (
+        f(layer.w_out.weight.val()),
+        g(layer.w_out.bias.as_ref().unwrap().val()),
+    );
+    let (gamma, beta) = (
+        g(layer.norm.gamma.val()),
+        g(layer.norm.beta.as_ref().unwrap().val()),
+    );
     let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
     let mut h = vec![0.0f64; D];
     let mut want = Vec::new();
     for t in 0..len {
         let p: Vec<f64> = (0..3 * D)
-            .map(|o| b_in[o] + (0..D).map(|i| xv[t * D + i] * w_in[i * 3 * D + o]).sum::<f64>())
+            .map(|o| {
+                b_in[o]
+                    + (0..D)
+                        .map(|i| xv[t * D + i] * w_in[i * 3 * D + o])
+                        .sum::<f64>()
+            })
             .collect();
         let mut y = vec![0.0; D];
         for c in 0..D {
@@ -332,7 +451,9 @@ fn gilr_matches_f64_reference() {
         }
         let mean = y.iter().sum::<f64>() / D as f64;
         let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / D as f64;
-        let n: Vec<f64> = (0..D).map(|c| (y[c] - mean) / (var + 1e-5).sqrt() * gamma[c] + beta[c]).collect();
+        let n: Vec<f64> = (0..D)
+            .map(|c| (y[c] - mean) / (var + 1e-5).sqrt() * gamma[c] + beta[c])
+            .collect();
         for o in 0..D {
             want.push((b_out[o] + (0..D).map(|c| n[c] * w_out[c * D + o]).sum::<f64>()) as f32);
         }
@@ -344,7 +465,11 @@ fn gilr_matches_f64_reference() {
 /// LRU eigenvalues start on the ring `r_min <= |λ| <= r_max` with `γ = sqrt(1 - |λ|²)`.
 #[test]
 fn lru_init_on_ring() {
-    let cfg = LruConfig { r_min: 0.4, r_max: 0.6, ..Default::default() };
+    let cfg = LruConfig {
+        r_min: 0.4,
+        r_max: 0.6,
+        ..Default::default()
+    };
     let layer = cfg.init::<B>(64, 1, &dev()).unwrap();
     let nu = to_vec(layer.nu_log.val());
     let gamma = to_vec(layer.gamma_log.val());
@@ -369,32 +494,149 @@ fn field_of(err: ZooError) -> String {
 fn config_errors_name_the_field() {
     let device = dev();
     let cases: Vec<(&str, Result<(), ZooError>)> = vec![
-        ("s4d.d_state", S4dConfig { d_state: 7, ..Default::default() }.validate(8)),
-        ("s4d.dt_max", S4dConfig { dt_min: 0.1, dt_max: 0.01, ..Default::default() }.validate(8)),
-        ("s4d.dt_min", S4dConfig { dt_min: -1.0, ..Default::default() }.validate(8)),
-        ("h3.shift_taps", H3Config { shift_taps: 0, ..Default::default() }.validate(8)),
-        ("h3.d_state", H3Config { d_state: 0, ..Default::default() }.validate(8)),
-        ("hyena.emb_dim", HyenaConfig { emb_dim: 4, ..Default::default() }.validate(8)),
-        ("hyena.l_max", HyenaConfig { l_max: 1, ..Default::default() }.validate(8)),
+        (
+            "s4d.d_state",
+            S4dConfig {
+                d_state: 7,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "s4d.dt_max",
+            S4dConfig {
+                dt_min: 0.1,
+                dt_max: 0.01,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "s4d.dt_min",
+            S4dConfig {
+                dt_min: -1.0,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "h3.shift_taps",
+            H3Config {
+                shift_taps: 0,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "h3.d_state",
+            H3Config {
+                d_state: 0,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "hyena.emb_dim",
+            HyenaConfig {
+                emb_dim: 4,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "hyena.l_max",
+            HyenaConfig {
+                l_max: 1,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
         ("gilr.dropout", GilrConfig { dropout: 1.0 }.validate(8)),
-        ("lru.r_max", LruConfig { r_max: 1.0, ..Default::default() }.validate(8)),
-        ("lru.r_min", LruConfig { r_min: 0.0, ..Default::default() }.validate(8)),
-        ("retnet.n_heads", RetentionConfig { n_heads: 3, ..Default::default() }.validate(8)),
-        ("retnet.n_heads", RetentionConfig { n_heads: 8, ..Default::default() }.validate(8)),
-        ("retnet.chunk_size", RetentionConfig { n_heads: 2, chunk_size: 0, ..Default::default() }.validate(8)),
-        ("gla.n_heads", GlaConfig { n_heads: 3, ..Default::default() }.validate(8)),
-        ("gla.chunk_size", GlaConfig { chunk_size: 64, ..Default::default() }.validate(8)),
-        ("linear_attention.n_heads", LinearAttentionConfig { n_heads: 3, ..Default::default() }.validate(8)),
+        (
+            "lru.r_max",
+            LruConfig {
+                r_max: 1.0,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "lru.r_min",
+            LruConfig {
+                r_min: 0.0,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "retnet.n_heads",
+            RetentionConfig {
+                n_heads: 3,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "retnet.n_heads",
+            RetentionConfig {
+                n_heads: 8,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "retnet.chunk_size",
+            RetentionConfig {
+                n_heads: 2,
+                chunk_size: 0,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "gla.n_heads",
+            GlaConfig {
+                n_heads: 3,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "gla.chunk_size",
+            GlaConfig {
+                chunk_size: 64,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
+        (
+            "linear_attention.n_heads",
+            LinearAttentionConfig {
+                n_heads: 3,
+                ..Default::default()
+            }
+            .validate(8),
+        ),
         ("d_model", RwkvConfig::default().validate(0)),
     ];
     for (field, result) in cases {
         let err = result.expect_err(field);
-        assert!(err.to_string().contains(field), "message `{err}` should name `{field}`");
+        assert!(
+            err.to_string().contains(field),
+            "message `{err}` should name `{field}`"
+        );
         assert_eq!(field_of(err), field);
     }
     // init validates too.
     assert_eq!(
-        field_of(GlaConfig { n_heads: 3, ..Default::default() }.init::<B>(8, 1, &device).unwrap_err()),
+        field_of(
+            GlaConfig {
+                n_heads: 3,
+                ..Default::default()
+            }
+            .init::<B>(8, 1, &device)
+            .unwrap_err()
+        ),
         "gla.n_heads"
     );
 }

@@ -68,7 +68,12 @@ pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
     diff / scale
 }
 
-pub fn assert_close<Bk: Backend, const D: usize>(a: Tensor<Bk, D>, b: Tensor<Bk, D>, tol: f64, what: &str) {
+pub fn assert_close<Bk: Backend, const D: usize>(
+    a: Tensor<Bk, D>,
+    b: Tensor<Bk, D>,
+    tol: f64,
+    what: &str,
+) {
     assert_eq!(a.dims(), b.dims(), "{what}: shape");
     let (a, b) = (to_vec(a), to_vec(b));
     assert!(a.iter().all(|v| v.is_finite()), "{what}: non-finite output");
@@ -77,7 +82,14 @@ pub fn assert_close<Bk: Backend, const D: usize>(a: Tensor<Bk, D>, b: Tensor<Bk,
 }
 
 /// Every layer: forward == stepwise recurrence.
-pub fn check_step_matches_forward<L: SequenceLayer<B>>(layer: &L, batch: usize, len: usize, d: usize, tol: f64, what: &str) {
+pub fn check_step_matches_forward<L: SequenceLayer<B>>(
+    layer: &L,
+    batch: usize,
+    len: usize,
+    d: usize,
+    tol: f64,
+    what: &str,
+) {
     let x = randn::<B, 3>([batch, len, d], &dev());
     let full = layer.forward(x.clone());
     let steps = run_steps(layer, x);
@@ -91,10 +103,19 @@ pub fn check_causal<L: SequenceLayer<B>>(layer: &L, len: usize, d: usize, t0: us
     let x2 = Tensor::cat(vec![x.clone().narrow(1, 0, t0), tail], 1);
     let y1 = layer.forward(x);
     let y2 = layer.forward(x2);
-    let before = rel_err(&to_vec(y1.clone().narrow(1, 0, t0)), &to_vec(y2.clone().narrow(1, 0, t0)));
-    assert!(before <= 1e-6, "{what}: outputs before t0 changed ({before:e})");
+    let before = rel_err(
+        &to_vec(y1.clone().narrow(1, 0, t0)),
+        &to_vec(y2.clone().narrow(1, 0, t0)),
+    );
+    assert!(
+        before <= 1e-6,
+        "{what}: outputs before t0 changed ({before:e})"
+    );
     let at = rel_err(&to_vec(y1.narrow(1, t0, 1)), &to_vec(y2.narrow(1, t0, 1)));
-    assert!(at > 1e-4, "{what}: output at t0 ignores the input at t0 ({at:e})");
+    assert!(
+        at > 1e-4,
+        "{what}: output at t0 ignores the input at t0 ({at:e})"
+    );
 }
 
 /// Collects the parameter paths whose gradient is missing or identically zero.
@@ -122,7 +143,8 @@ impl<Bk: AutodiffBackend> ModuleVisitor<Bk> for GradCheck<'_, Bk> {
             }
         };
         if !ok {
-            self.missing.push(format!("{} (#{})", self.path.join("."), self.count));
+            self.missing
+                .push(format!("{} (#{})", self.path.join("."), self.count));
         }
     }
 }
@@ -138,7 +160,11 @@ pub fn check_all_grads<M: Module<AD>>(module: &M, loss: Tensor<AD, 1>, what: &st
     };
     module.visit(&mut v);
     assert!(v.count > 0, "{what}: no parameters visited");
-    assert!(v.missing.is_empty(), "{what}: no gradient for {:?}", v.missing);
+    assert!(
+        v.missing.is_empty(),
+        "{what}: no gradient for {:?}",
+        v.missing
+    );
 }
 
 /// Random linear read-out of the outputs (so every output coordinate matters to the loss).
