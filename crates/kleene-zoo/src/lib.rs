@@ -32,6 +32,7 @@ pub mod complex_diagonal;
 pub mod config;
 pub mod error;
 pub mod heads;
+pub mod icl;
 pub mod lstm;
 pub mod mamba;
 pub mod recurrence;
