@@ -58,13 +58,16 @@ pub struct DfaPool {
     pub val: Vec<SampledDfa>,
 }
 
+/// A sampled pool and the seed it was sampled from.
+type CachedPool = (u64, Arc<DfaPool>);
+
 /// The REGBENCH task.
 #[derive(Clone, Debug)]
 pub struct Regbench {
     config: RegbenchConfig,
     name: String,
     /// The pool of the last seed, so generating train, test and val samples it once.
-    pool_cache: Arc<Mutex<Option<(u64, Arc<DfaPool>)>>>,
+    pool_cache: Arc<Mutex<Option<CachedPool>>>,
 }
 
 impl Regbench {
