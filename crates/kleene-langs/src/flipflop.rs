@@ -177,7 +177,7 @@ impl FlipFlop {
     /// The example of a raw text: read answers masked in the input, per-position classes.
     /// Errors name the 0-based character position that breaks the rules.
     pub fn example_of_text(text: &[u8]) -> Result<Example, String> {
-        if text.len() < 4 || text.len() % 2 != 0 {
+        if text.len() < 4 || !text.len().is_multiple_of(2) {
             return Err(format!(
                 "length {} is not an even number >= 4 of characters",
                 text.len()
@@ -412,7 +412,7 @@ impl Task for FlipFlop {
         // Membership of the masked input form: instructions at even positions, w first,
         // r last, `-` exactly after each r.
         let n = tokens.len();
-        if n < 4 || n % 2 != 0 {
+        if n < 4 || !n.is_multiple_of(2) {
             return Some(false);
         }
         let ok = tokens.chunks(2).enumerate().all(|(t, p)| {

@@ -103,7 +103,7 @@ fn member(lang: SuiteLanguage, fid: Fidelity, s: &[u8]) -> bool {
     let count = |c: u8| s.iter().filter(|&&x| x == c).count();
     match lang {
         Tomita1 => s.iter().all(|&c| c == b'1'),
-        Tomita2 => s.len() % 2 == 0 && s.chunks(2).all(|p| p == b"10"),
+        Tomita2 => s.len().is_multiple_of(2) && s.chunks(2).all(|p| p == b"10"),
         Tomita3 => {
             let r = runs(s);
             !r.windows(2)
@@ -131,9 +131,9 @@ fn member(lang: SuiteLanguage, fid: Fidelity, s: &[u8]) -> bool {
             s.iter().all(|&c| c == b'a' || c == b'b') && parse_dn(s, 0, n) == s.len()
         }
         Parity => count(b'1') % 2 == 0,
-        AaStar => s.len() % 2 == 0,
-        AaaaStar => s.len() % 4 == 0,
-        AbabStar => s.len() % 4 == 0 && s.chunks(4).all(|p| p == b"abab"),
+        AaStar => s.len().is_multiple_of(2),
+        AaaaStar => s.len().is_multiple_of(4),
+        AbabStar => s.len().is_multiple_of(4) && s.chunks(4).all(|p| p == b"abab"),
         AaStarToEeStar => runs(s).iter().map(|r| r.0).collect::<Vec<_>>() == b"abcde",
         AbStarDBcStar => {
             let parts: Vec<&[u8]> = s.split(|&c| c == b'd').collect();
