@@ -5,6 +5,7 @@
 //!   member of length <= N?) on every string up to length P+1;
 //! - the published target of every member up to length N-2 equals the definition of its
 //!   encoding, computed from the same brute-force legal sets.
+//!
 //! Plus proptest properties on sampled strings (membership, targets, determinism).
 
 use std::collections::HashSet;

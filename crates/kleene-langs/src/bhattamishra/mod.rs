@@ -349,11 +349,16 @@ impl SuiteLanguage {
     pub fn published_splits(self) -> Vec<SuiteSplit> {
         use SuiteLanguage::*;
         // Lists de-duplicated through a Python set come out in arbitrary order.
-        let set_order = match self {
-            D3 | D4 | D12 | AaStarToEeStar | AbStarDBcStar | ZeroOneTwoStar02Star | Boolean3
-            | Boolean5 => true,
-            _ => false,
-        };
+        let set_order = matches!(
+            self,
+            D3 | D4
+                | D12
+                | AaStarToEeStar
+                | AbStarDBcStar
+                | ZeroOneTwoStar02Star
+                | Boolean3
+                | Boolean5
+        );
         let own = |name: &str, lo, hi, size, dedup| SuiteSplit {
             spec: SplitSpec {
                 name: name.to_string(),
@@ -875,8 +880,7 @@ impl Task for SuiteTask {
     ) -> Result<Example, LangError> {
         let mut buf = Vec::with_capacity(max_len + 1);
         let cap = Self::attempt_cap(1);
-        let mut failures = 0u64;
-        for _ in 0..cap {
+        for failures in 0..cap {
             match self.lang.draw(min_len, max_len, failures, rng, &mut buf) {
                 Drawn::Exhausted => break,
                 Drawn::Nothing => {}
@@ -888,7 +892,6 @@ impl Task for SuiteTask {
                     }
                 }
             }
-            failures += 1;
         }
         Err(LangError::InvalidConfig {
             task: self.name.clone(),
