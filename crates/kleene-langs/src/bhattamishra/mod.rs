@@ -904,8 +904,21 @@ impl Task for SuiteTask {
         self.splits.iter().map(|s| s.spec.clone()).collect()
     }
 
+    /// A split of the table is generated as published (corpus splits cut from the shared
+    /// corpus). A split whose window or size differs from the table (e.g. a smaller
+    /// `--size`) is generated on its own with the table's de-duplication rule.
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {
-        let strings = self.split_strings(&split.name, seed)?;
+        let table = self.find_split(&split.name)?;
+        let strings = if table.spec == *split {
+            self.split_strings(&split.name, seed)?
+        } else {
+            let custom = SuiteSplit {
+                spec: split.clone(),
+                corpus_offset: None,
+                ..table.clone()
+            };
+            self.own_split_strings(&custom, seed)
+        };
         self.examples_of(&strings)
     }
 
@@ -1003,5 +1016,19 @@ pub fn by_folder(folder: &str, fidelity: Fidelity) -> Option<SuiteTask> {
     SuiteLanguage::ALL
         .iter()
         .find(|l| l.folder().eq_ignore_ascii_case(folder))
+        .map(|&l| SuiteTask::new(l, fidelity))
+}
+
+/// The suite task of a task name (`dyck-1`, `shuffle-2-exact`, ...), as a concrete type.
+pub fn by_name(name: &str) -> Option<SuiteTask> {
+    let (base, fidelity) = match name.strip_suffix("-exact") {
+        Some(b) => (b, Fidelity::Definition),
+        None => (name, Fidelity::Faithful),
+    };
+    SuiteLanguage::ALL
+        .iter()
+        .find(|l| {
+            l.name() == base && (fidelity == Fidelity::Faithful || l.has_definition_variant())
+        })
         .map(|&l| SuiteTask::new(l, fidelity))
 }
