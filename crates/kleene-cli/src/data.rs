@@ -114,6 +114,8 @@ pub fn run(command: DataCommand) -> i32 {
 }
 
 fn list() {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
     for info in kleene_langs::all_tasks() {
         let aliases = if info.aliases.is_empty() {
             String::new()
