@@ -1,9 +1,9 @@
 //! Bracket languages: Dyck-1, Shuffle-2/4/6 and D_n (n = 2, 3, 4, 12).
 
-use rand::Rng;
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
-use super::sampling::{standard_normal, uniform, unit};
+use super::sampling::{standard_normal, uniform};
 use super::{Drawn, Language};
 
 /// Bracket pairs in the published order; Shuffle-k uses the first k.
@@ -15,10 +15,38 @@ const PAIRS: [(u8, u8); 6] = [
     (b'+', b'-'),
     (b'a', b'b'),
 ];
-/// Grammar probabilities of the published sampler: nest with `P_NEST`, concatenate with
-/// `P_CONCAT`, stop otherwise.
-const P_NEST: f64 = 0.5;
-const P_CONCAT: f64 = 0.25;
+/// Grammar probabilities of the published sampler (p = 0.5, q = 0.25): nest with 1/2,
+/// concatenate with 1/4, stop with 1/4 (drawn as random bits in `Brackets::gen`).
+
+/// Random bits taken from the ChaCha stream 64 at a time.
+pub(crate) struct Bits<'a> {
+    rng: &'a mut ChaCha8Rng,
+    word: u64,
+    left: u32,
+}
+
+impl<'a> Bits<'a> {
+    pub(crate) fn new(rng: &'a mut ChaCha8Rng) -> Self {
+        Bits {
+            rng,
+            word: 0,
+            left: 0,
+        }
+    }
+
+    /// The next `n` (1..=8) random bits as an integer.
+    #[inline]
+    pub(crate) fn take(&mut self, n: u32) -> u64 {
+        if self.left < n {
+            self.word = self.rng.next_u64();
+            self.left = 64;
+        }
+        let v = self.word & ((1u64 << n) - 1);
+        self.word >>= n;
+        self.left -= n;
+        v
+    }
+}
 
 /// Dyck-1 (k = 1) and Shuffle-k.
 ///
@@ -56,29 +84,47 @@ impl Brackets {
 
     /// `gen(cur, max)` of the published sampler, appending to `out`. A result longer than
     /// `max` is replaced by the empty string.
-    fn gen(&self, cur: usize, max: usize, rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
+    ///
+    /// The branch probabilities 1/2, 1/4, 1/4 and the pair choice for k = 1, 2, 4 are
+    /// dyadic, so they are drawn exactly from single random bits ([`Bits`]): one ChaCha
+    /// word serves ~30 grammar nodes (this is where the generation time goes).
+    fn gen(&self, cur: usize, max: usize, bits: &mut Bits<'_>, out: &mut Vec<u8>) {
         if cur >= max {
             return;
         }
         let start = out.len();
-        let r = unit(rng);
-        if r < P_NEST {
-            let j = if self.k == 1 {
-                0
-            } else {
-                rng.random_range(0..self.k)
-            };
+        if bits.take(1) == 0 {
+            // Nest (probability P_NEST = 1/2).
+            let j = self.pick_pair(bits);
             out.push(PAIRS[j].0);
-            self.gen(cur + 2, max, rng, out);
+            self.gen(cur + 2, max, bits, out);
             out.push(PAIRS[j].1);
-        } else if r < P_NEST + P_CONCAT {
-            self.gen(cur, max, rng, out);
-            self.gen(cur, max, rng, out);
+        } else if bits.take(1) == 0 {
+            // Concatenate (P_CONCAT = 1/4).
+            self.gen(cur, max, bits, out);
+            self.gen(cur, max, bits, out);
         } else {
+            // Stop (1/4).
             return;
         }
         if out.len() - start > max {
             out.truncate(start);
+        }
+    }
+
+    /// A uniform pair index in `0..k` (rejection sampling over 3 bits for k = 6).
+    #[inline]
+    fn pick_pair(&self, bits: &mut Bits<'_>) -> usize {
+        match self.k {
+            1 => 0,
+            2 => bits.take(1) as usize,
+            4 => bits.take(2) as usize,
+            k => loop {
+                let v = bits.take(3) as usize;
+                if v < k {
+                    break v;
+                }
+            },
         }
     }
 
@@ -211,7 +257,8 @@ impl Language for Brackets {
         out: &mut Vec<u8>,
     ) -> Drawn {
         out.clear();
-        self.gen(0, hi, rng, out);
+        let mut bits = Bits::new(rng);
+        self.gen(0, hi, &mut bits, out);
         if self.exact && !out.is_empty() {
             self.riffle(out, rng);
         }

@@ -26,6 +26,7 @@ use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::TaskInfo;
@@ -819,23 +820,34 @@ impl SuiteTask {
         )
     }
 
-    /// Raw strings of every split, generating the shared corpus once.
+    /// Raw strings of every split, generating the shared corpus once. Splits are
+    /// independent seeded streams, so they are generated in parallel (rayon) with the
+    /// same result as one after the other.
     pub fn all_split_strings(&self, seed: u64) -> Vec<(SplitSpec, Vec<Vec<u8>>)> {
         let needs_corpus = self.splits.iter().any(|s| s.corpus_offset.is_some());
-        let corpus = if needs_corpus {
-            self.corpus_strings(seed)
-        } else {
-            Vec::new()
-        };
+        // Job 0 is the corpus (if any); job i+1 is split i when it is not cut from it.
+        let jobs: Vec<Option<&SuiteSplit>> = std::iter::once(None)
+            .chain(self.splits.iter().map(Some))
+            .collect();
+        let mut lists: Vec<Vec<Vec<u8>>> = jobs
+            .par_iter()
+            .map(|job| match job {
+                None if needs_corpus => self.corpus_strings(seed),
+                Some(s) if s.corpus_offset.is_none() => self.own_split_strings(s, seed),
+                _ => Vec::new(),
+            })
+            .collect();
+        let corpus = std::mem::take(&mut lists[0]);
         self.splits
             .iter()
-            .map(|s| {
+            .zip(lists.into_iter().skip(1))
+            .map(|(s, own)| {
                 let strings = match s.corpus_offset {
                     Some(off) => {
                         let end = (off + s.spec.size).min(corpus.len());
                         corpus[off.min(end)..end].to_vec()
                     }
-                    None => self.own_split_strings(s, seed),
+                    None => own,
                 };
                 (s.spec.clone(), strings)
             })
@@ -843,7 +855,7 @@ impl SuiteTask {
     }
 
     fn examples_of(&self, strings: &[Vec<u8>]) -> Result<Vec<Example>, LangError> {
-        strings.iter().map(|s| self.example_of(s)).collect()
+        strings.par_iter().map(|s| self.example_of(s)).collect()
     }
 }
 
