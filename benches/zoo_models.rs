@@ -23,9 +23,12 @@ fn bench_model(c: &mut Criterion, name: &str, cfg: ModelConfig, vocab: usize, ou
     Ad::seed(&device, 0);
     let model = cfg.init::<Ad>(vocab, out, &device).expect("valid config");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let ids: Vec<i64> = (0..BATCH * LEN).map(|_| rng.random_range(0..vocab as i64)).collect();
+    let ids: Vec<i64> = (0..BATCH * LEN)
+        .map(|_| rng.random_range(0..vocab as i64))
+        .collect();
     let tokens = Tensor::<Ad, 2, Int>::from_data(TensorData::new(ids, [BATCH, LEN]), &device);
-    let weights = Tensor::<Ad, 3>::random([BATCH, LEN, out], Distribution::Normal(0.0, 1.0), &device);
+    let weights =
+        Tensor::<Ad, 3>::random([BATCH, LEN, out], Distribution::Normal(0.0, 1.0), &device);
     c.bench_function(name, |b| {
         b.iter(|| {
             let y = model.forward(tokens.clone());

@@ -28,7 +28,10 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let d_model = args.first().copied().unwrap_or(64);
     let n_layers = args.get(1).copied().unwrap_or(2);
     let vocab = 16;
@@ -48,7 +51,10 @@ fn main() {
     println!("peak RSS before streaming: {:?} KiB", peak_rss_kib());
     let mut checksum = 0f64;
     for t in 1..=checkpoints[checkpoints.len() - 1] {
-        let token = Tensor::<Nd, 1, Int>::from_data(TensorData::new(vec![rng.random_range(0..vocab as i64)], [1]), &device);
+        let token = Tensor::<Nd, 1, Int>::from_data(
+            TensorData::new(vec![rng.random_range(0..vocab as i64)], [1]),
+            &device,
+        );
         let (y, s) = model.step(token, state);
         state = s;
         if checkpoints.contains(&t) {
