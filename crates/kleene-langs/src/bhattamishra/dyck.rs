@@ -48,6 +48,24 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// A pending call of the bracket grammar: where its output starts, its `cur`, and what
+/// remains to do when its current child returns.
+pub(crate) struct Frame {
+    start: usize,
+    cur: usize,
+    step: Step,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    /// Inside `open_j gen(cur+2) close_j`: push the closer.
+    AfterNest(u8),
+    /// Inside `gen(cur) gen(cur)`: run the second half.
+    AfterFirst,
+    /// Both halves done.
+    AfterSecond,
+}
+
 /// Dyck-1 (k = 1) and Shuffle-k.
 ///
 /// Faithful mode: the published sampler is the Dyck-k grammar, so the language is nested
@@ -82,33 +100,67 @@ impl Brackets {
         }
     }
 
-    /// `gen(cur, max)` of the published sampler, appending to `out`. A result longer than
-    /// `max` is replaced by the empty string.
+    /// `gen(0, max)` of the published sampler, appending to `out`: `gen(cur, max)` is
+    /// empty if `cur >= max`, else with probability 1/2 `open_j gen(cur+2) close_j` (j
+    /// uniform), 1/4 `gen(cur) gen(cur)`, 1/4 empty; a result longer than `max` is replaced
+    /// by the empty string.
     ///
     /// The branch probabilities 1/2, 1/4, 1/4 and the pair choice for k = 1, 2, 4 are
     /// dyadic, so they are drawn exactly from single random bits ([`Bits`]): one ChaCha
     /// word serves ~30 grammar nodes (this is where the generation time goes).
-    fn gen(&self, cur: usize, max: usize, bits: &mut Bits<'_>, out: &mut Vec<u8>) {
-        if cur >= max {
-            return;
-        }
-        let start = out.len();
-        if bits.take(1) == 0 {
-            // Nest (probability P_NEST = 1/2).
-            let j = self.pick_pair(bits);
-            out.push(PAIRS[j].0);
-            self.gen(cur + 2, max, bits, out);
-            out.push(PAIRS[j].1);
-        } else if bits.take(1) == 0 {
-            // Concatenate (P_CONCAT = 1/4).
-            self.gen(cur, max, bits, out);
-            self.gen(cur, max, bits, out);
-        } else {
-            // Stop (1/4).
-            return;
-        }
-        if out.len() - start > max {
-            out.truncate(start);
+    ///
+    /// Written as a loop over an explicit stack of pending calls (same semantics as the
+    /// recursive definition, no call overhead, no recursion-depth limit).
+    fn gen(&self, max: usize, bits: &mut Bits<'_>, out: &mut Vec<u8>, stack: &mut Vec<Frame>) {
+        stack.clear();
+        // `Some(cur)`: enter gen(cur); `None`: the innermost pending call's child returned.
+        let mut enter: Option<usize> = Some(0);
+        loop {
+            if let Some(cur) = enter.take() {
+                if cur < max {
+                    let start = out.len();
+                    if bits.take(1) == 0 {
+                        // Nest (probability 1/2): open + gen(cur + 2) + close.
+                        let j = self.pick_pair(bits);
+                        out.push(PAIRS[j].0);
+                        stack.push(Frame {
+                            start,
+                            cur,
+                            step: Step::AfterNest(j as u8),
+                        });
+                        enter = Some(cur + 2);
+                        continue;
+                    } else if bits.take(1) == 0 {
+                        // Concatenate (1/4): gen(cur) + gen(cur).
+                        stack.push(Frame {
+                            start,
+                            cur,
+                            step: Step::AfterFirst,
+                        });
+                        enter = Some(cur);
+                        continue;
+                    }
+                    // Stop (1/4): the empty string.
+                }
+            }
+            // A call returned: resume its parent.
+            let Some(frame) = stack.last_mut() else {
+                return;
+            };
+            match frame.step {
+                Step::AfterFirst => {
+                    frame.step = Step::AfterSecond;
+                    enter = Some(frame.cur);
+                    continue;
+                }
+                Step::AfterNest(j) => out.push(PAIRS[j as usize].1),
+                Step::AfterSecond => {}
+            }
+            let start = frame.start;
+            stack.pop();
+            if out.len() - start > max {
+                out.truncate(start);
+            }
         }
     }
 
@@ -258,7 +310,8 @@ impl Language for Brackets {
     ) -> Drawn {
         out.clear();
         let mut bits = Bits::new(rng);
-        self.gen(0, hi, &mut bits, out);
+        let mut stack = Vec::with_capacity(64);
+        self.gen(hi, &mut bits, out, &mut stack);
         if self.exact && !out.is_empty() {
             self.riffle(out, rng);
         }
