@@ -15,8 +15,8 @@ const PAIRS: [(u8, u8); 6] = [
     (b'+', b'-'),
     (b'a', b'b'),
 ];
-/// Grammar probabilities of the published sampler (p = 0.5, q = 0.25): nest with 1/2,
-/// concatenate with 1/4, stop with 1/4 (drawn as random bits in `Brackets::gen`).
+// Grammar probabilities of the published sampler (p = 0.5, q = 0.25): nest with 1/2,
+// concatenate with 1/4, stop with 1/4 (drawn as random bits in `Brackets::gen`).
 
 /// Random bits taken from the ChaCha stream 64 at a time.
 pub(crate) struct Bits<'a> {
@@ -57,6 +57,7 @@ pub(crate) struct Frame {
 }
 
 #[derive(Clone, Copy)]
+#[allow(clippy::enum_variant_names)]
 enum Step {
     /// Inside `open_j gen(cur+2) close_j`: push the closer.
     AfterNest(u8),
