@@ -19,7 +19,7 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use kleene_langs::bhattamishra::SuiteTask;
 use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig};
-use kleene_langs::flipflop;
+use kleene_langs::flipflop::{self, FlipFlop, FlipFlopConfig};
 use kleene_langs::{io, Example, LangError, SplitSpec, Task};
 
 #[derive(Subcommand)]
@@ -177,6 +177,26 @@ fn generate(
         .expect("valid template")
         .progress_chars("=> "),
     );
+    // Flip-flop's published text is streamed to disk (the train split is 820 MB).
+    if format == Format::Published && matches!(family, Family::FlipFlop) {
+        let ff = FlipFlop::new(FlipFlopConfig::default())?;
+        let mut files = 0;
+        for spec in &splits {
+            bar.set_message(format!("{} {}", task.name(), spec.name));
+            let n = size.map_or(spec.size, |n| n.min(spec.size));
+            let path = out.join("flipflop").join(format!("{}.txt", spec.name));
+            ff.write_text_split(&path, &spec.name, n, seed, &mut |k| bar.inc(k))?;
+            files += 1;
+        }
+        bar.finish_and_clear();
+        eprintln!(
+            "{}: {total} sequences in {files} files under {} ({:.2}s)",
+            task.name(),
+            out.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     // Whole-release generation shares the corpus of corpus-split languages.
     let generated: Vec<(SplitSpec, Vec<Example>)> = if split.is_none() && size.is_none() {
         bar.set_message(format!("{} (all splits)", task.name()));

@@ -267,3 +267,23 @@ fn expected_closes_and_close_accuracy() {
     assert!(sets[0][..8].iter().all(|&x| x) && sets[0][17] && !sets[0][8]);
     assert!(sets[1][8] && !sets[1][9] && !sets[1][17]);
 }
+
+#[test]
+fn flipflop_streamed_split_equals_generated_split() {
+    let task = FlipFlop::new(FlipFlopConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    let mut seen = 0u64;
+    task.write_text_split(&a, "val_dense", 25_000, 4, &mut |n| seen += n)
+        .unwrap();
+    assert_eq!(seen, 25_000);
+    let split = SplitSpec {
+        name: "val_dense".into(),
+        min_len: 256,
+        max_len: 256,
+        size: 25_000,
+    };
+    flipflop::write_text(&b, &task.generate_split(&split, 4).unwrap()).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
