@@ -412,6 +412,10 @@ impl Language for DepthBounded {
             })
             .collect()
     }
+    /// The mean-ratio fallback depends on how many candidates the list rejected so far.
+    fn sequential(&self) -> bool {
+        true
+    }
     fn draw(
         &self,
         _lo: usize,

@@ -25,6 +25,7 @@ mod tomita;
 use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,28 @@ pub(crate) trait Language: Send + Sync {
     fn finalize(&self, _s: &mut Vec<u8>, _hi: usize) -> bool {
         true
     }
+    /// True when a draw depends on the list's history (`failures`), so the list must be
+    /// drawn one attempt after the other; otherwise attempts are drawn in parallel batches.
+    fn sequential(&self) -> bool {
+        false
+    }
+}
+
+/// Attempts per batch of the parallel list sampler: a function of the requested size
+/// only, so the data do not depend on the number of threads.
+fn batch_len(size: usize) -> usize {
+    (size / 2).clamp(32, 2048)
+}
+
+/// Batches drawn per parallel wave (fixed, for the same reason).
+const BATCHES_PER_WAVE: usize = 8;
+
+/// One accepted attempt of a batch: the final string, the length it had when it was
+/// checked for novelty (Parity appends a `1` afterwards), and whether `finalize` kept it.
+struct Attempt {
+    string: Vec<u8>,
+    checked_len: usize,
+    kept: bool,
 }
 
 /// How a split's list is de-duplicated (each published generator does one of these).
@@ -712,6 +735,30 @@ impl SuiteTask {
         set_order: bool,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Vec<u8>> {
+        let mut out = if self.lang.sequential() {
+            self.draw_list_sequential(lo, hi, size, dedup, rng)
+        } else {
+            self.draw_list_batched(lo, hi, size, dedup, rng.next_u64())
+        };
+        if dedup == Dedup::DrawThenDedup {
+            let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(out.len());
+            out.retain(|s| seen.insert(s.clone()));
+        }
+        if set_order {
+            out.shuffle(rng);
+        }
+        out
+    }
+
+    /// The published loop, one attempt after the other.
+    fn draw_list_sequential(
+        &self,
+        lo: usize,
+        hi: usize,
+        size: usize,
+        dedup: Dedup,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
         let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(size);
         let mut buf = Vec::with_capacity(hi + 1);
@@ -743,13 +790,100 @@ impl SuiteTask {
             }
             out.push(buf.clone());
         }
-        if dedup == Dedup::DrawThenDedup {
-            out.retain(|s| seen.insert(s.clone()));
-        }
-        if set_order {
-            out.shuffle(rng);
+        out
+    }
+
+    /// The same list from independent batches of attempts drawn in parallel: batch `b`
+    /// uses ChaCha stream `b` of the list's seed, batches are merged in order (novelty
+    /// checked in that order), so the result is the same on any number of threads and
+    /// distributed exactly as the sequential loop's.
+    fn draw_list_batched(
+        &self,
+        lo: usize,
+        hi: usize,
+        size: usize,
+        dedup: Dedup,
+        seed: u64,
+    ) -> Vec<Vec<u8>> {
+        let batch = batch_len(size);
+        let cap = Self::attempt_cap(size);
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(size);
+        let mut next_batch = 0u64;
+        let mut attempts = 0u64;
+        let mut exhausted = false;
+        while out.len() < size && attempts < cap && !exhausted {
+            let wave: Vec<(Vec<Attempt>, bool)> = (next_batch
+                ..next_batch + BATCHES_PER_WAVE as u64)
+                .into_par_iter()
+                .map(|b| self.draw_batch(lo, hi, batch, seed, b))
+                .collect();
+            next_batch += BATCHES_PER_WAVE as u64;
+            attempts += (BATCHES_PER_WAVE * batch) as u64;
+            'merge: for (accepted, batch_exhausted) in wave {
+                for a in accepted {
+                    if out.len() == size {
+                        break 'merge;
+                    }
+                    if dedup == Dedup::UntilUnique && seen.contains(&a.string[..a.checked_len]) {
+                        continue;
+                    }
+                    if !a.kept {
+                        continue;
+                    }
+                    if dedup == Dedup::UntilUnique {
+                        seen.insert(a.string.clone());
+                    }
+                    out.push(a.string);
+                }
+                if batch_exhausted {
+                    exhausted = true;
+                    break;
+                }
+            }
         }
         out
+    }
+
+    /// One batch of `n` attempts: the candidates that pass the window/membership check,
+    /// and whether the sampler gave up (then later batches are not used).
+    fn draw_batch(
+        &self,
+        lo: usize,
+        hi: usize,
+        n: usize,
+        seed: u64,
+        stream: u64,
+    ) -> (Vec<Attempt>, bool) {
+        let mut rng = seeded_rng(seed);
+        rng.set_stream(stream);
+        let mut buf = Vec::with_capacity(hi + 1);
+        let mut accepted = Vec::new();
+        for _ in 0..n {
+            match self.lang.draw(lo, hi, 0, &mut rng, &mut buf) {
+                Drawn::Exhausted => return (accepted, true),
+                Drawn::Nothing => continue,
+                Drawn::Candidate => {}
+            }
+            if !self.lang.accept(&buf, lo, hi) {
+                continue;
+            }
+            let checked_len = buf.len();
+            let mut string = buf.clone();
+            let kept = self.lang.finalize(&mut string, hi);
+            accepted.push(Attempt {
+                string,
+                checked_len,
+                kept,
+            });
+        }
+        (accepted, false)
+    }
+
+    /// The name a list's seed is derived from: language folder and split, so languages
+    /// with the same windows do not share random streams.
+    fn stream_name(&self, split: &str) -> String {
+        format!("{}/{split}", self.language.folder())
     }
 
     /// Raw strings of the shared corpus (train + bin0 of the corpus-split languages).
@@ -767,7 +901,7 @@ impl SuiteTask {
             .map(|s| s.corpus_offset.unwrap() + s.spec.size)
             .max()
             .unwrap_or(0);
-        let mut rng = seeded_rng(split_seed(seed, "corpus"));
+        let mut rng = seeded_rng(split_seed(seed, &self.stream_name("corpus")));
         self.draw_list(
             first.spec.min_len,
             first.spec.max_len,
@@ -809,7 +943,7 @@ impl SuiteTask {
     }
 
     fn own_split_strings(&self, s: &SuiteSplit, seed: u64) -> Vec<Vec<u8>> {
-        let mut rng = seeded_rng(split_seed(seed, &s.spec.name));
+        let mut rng = seeded_rng(split_seed(seed, &self.stream_name(&s.spec.name)));
         self.draw_list(
             s.spec.min_len,
             s.spec.max_len,
