@@ -18,6 +18,15 @@ use crate::{Example, LangError, Target, TargetKind, Task};
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
 /// Creates the parent folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LangError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Streams data into `path` atomically: `fill` writes into a buffered temporary file in
+/// the same folder, which is renamed over `path` only when `fill` succeeded.
+pub fn write_atomic_with<F>(path: &Path, fill: F) -> Result<(), LangError>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -29,8 +38,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LangError> {
         .unwrap_or_else(|| "data".into());
     let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();

@@ -1,9 +1,9 @@
 //! Bracket languages: Dyck-1, Shuffle-2/4/6 and D_n (n = 2, 3, 4, 12).
 
-use rand::Rng;
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
-use super::sampling::{standard_normal, uniform, unit};
+use super::sampling::{standard_normal, uniform};
 use super::{Drawn, Language};
 
 /// Bracket pairs in the published order; Shuffle-k uses the first k.
@@ -15,10 +15,57 @@ const PAIRS: [(u8, u8); 6] = [
     (b'+', b'-'),
     (b'a', b'b'),
 ];
-/// Grammar probabilities of the published sampler: nest with `P_NEST`, concatenate with
-/// `P_CONCAT`, stop otherwise.
-const P_NEST: f64 = 0.5;
-const P_CONCAT: f64 = 0.25;
+// Grammar probabilities of the published sampler (p = 0.5, q = 0.25): nest with 1/2,
+// concatenate with 1/4, stop with 1/4 (drawn as random bits in `Brackets::gen`).
+
+/// Random bits taken from the ChaCha stream 64 at a time.
+pub(crate) struct Bits<'a> {
+    rng: &'a mut ChaCha8Rng,
+    word: u64,
+    left: u32,
+}
+
+impl<'a> Bits<'a> {
+    pub(crate) fn new(rng: &'a mut ChaCha8Rng) -> Self {
+        Bits {
+            rng,
+            word: 0,
+            left: 0,
+        }
+    }
+
+    /// The next `n` (1..=8) random bits as an integer.
+    #[inline]
+    pub(crate) fn take(&mut self, n: u32) -> u64 {
+        if self.left < n {
+            self.word = self.rng.next_u64();
+            self.left = 64;
+        }
+        let v = self.word & ((1u64 << n) - 1);
+        self.word >>= n;
+        self.left -= n;
+        v
+    }
+}
+
+/// A pending call of the bracket grammar: where its output starts, its `cur`, and what
+/// remains to do when its current child returns.
+pub(crate) struct Frame {
+    start: usize,
+    cur: usize,
+    step: Step,
+}
+
+#[derive(Clone, Copy)]
+#[allow(clippy::enum_variant_names)]
+enum Step {
+    /// Inside `open_j gen(cur+2) close_j`: push the closer.
+    AfterNest(u8),
+    /// Inside `gen(cur) gen(cur)`: run the second half.
+    AfterFirst,
+    /// Both halves done.
+    AfterSecond,
+}
 
 /// Dyck-1 (k = 1) and Shuffle-k.
 ///
@@ -54,31 +101,83 @@ impl Brackets {
         }
     }
 
-    /// `gen(cur, max)` of the published sampler, appending to `out`. A result longer than
-    /// `max` is replaced by the empty string.
-    fn gen(&self, cur: usize, max: usize, rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
-        if cur >= max {
-            return;
-        }
-        let start = out.len();
-        let r = unit(rng);
-        if r < P_NEST {
-            let j = if self.k == 1 {
-                0
-            } else {
-                rng.random_range(0..self.k)
+    /// `gen(0, max)` of the published sampler, appending to `out`: `gen(cur, max)` is
+    /// empty if `cur >= max`, else with probability 1/2 `open_j gen(cur+2) close_j` (j
+    /// uniform), 1/4 `gen(cur) gen(cur)`, 1/4 empty; a result longer than `max` is replaced
+    /// by the empty string.
+    ///
+    /// The branch probabilities 1/2, 1/4, 1/4 and the pair choice for k = 1, 2, 4 are
+    /// dyadic, so they are drawn exactly from single random bits ([`Bits`]): one ChaCha
+    /// word serves ~30 grammar nodes (this is where the generation time goes).
+    ///
+    /// Written as a loop over an explicit stack of pending calls (same semantics as the
+    /// recursive definition, no call overhead, no recursion-depth limit).
+    fn gen(&self, max: usize, bits: &mut Bits<'_>, out: &mut Vec<u8>, stack: &mut Vec<Frame>) {
+        stack.clear();
+        // `Some(cur)`: enter gen(cur); `None`: the innermost pending call's child returned.
+        let mut enter: Option<usize> = Some(0);
+        loop {
+            if let Some(cur) = enter.take() {
+                if cur < max {
+                    let start = out.len();
+                    if bits.take(1) == 0 {
+                        // Nest (probability 1/2): open + gen(cur + 2) + close.
+                        let j = self.pick_pair(bits);
+                        out.push(PAIRS[j].0);
+                        stack.push(Frame {
+                            start,
+                            cur,
+                            step: Step::AfterNest(j as u8),
+                        });
+                        enter = Some(cur + 2);
+                        continue;
+                    } else if bits.take(1) == 0 {
+                        // Concatenate (1/4): gen(cur) + gen(cur).
+                        stack.push(Frame {
+                            start,
+                            cur,
+                            step: Step::AfterFirst,
+                        });
+                        enter = Some(cur);
+                        continue;
+                    }
+                    // Stop (1/4): the empty string.
+                }
+            }
+            // A call returned: resume its parent.
+            let Some(frame) = stack.last_mut() else {
+                return;
             };
-            out.push(PAIRS[j].0);
-            self.gen(cur + 2, max, rng, out);
-            out.push(PAIRS[j].1);
-        } else if r < P_NEST + P_CONCAT {
-            self.gen(cur, max, rng, out);
-            self.gen(cur, max, rng, out);
-        } else {
-            return;
+            match frame.step {
+                Step::AfterFirst => {
+                    frame.step = Step::AfterSecond;
+                    enter = Some(frame.cur);
+                    continue;
+                }
+                Step::AfterNest(j) => out.push(PAIRS[j as usize].1),
+                Step::AfterSecond => {}
+            }
+            let start = frame.start;
+            stack.pop();
+            if out.len() - start > max {
+                out.truncate(start);
+            }
         }
-        if out.len() - start > max {
-            out.truncate(start);
+    }
+
+    /// A uniform pair index in `0..k` (rejection sampling over 3 bits for k = 6).
+    #[inline]
+    fn pick_pair(&self, bits: &mut Bits<'_>) -> usize {
+        match self.k {
+            1 => 0,
+            2 => bits.take(1) as usize,
+            4 => bits.take(2) as usize,
+            k => loop {
+                let v = bits.take(3) as usize;
+                if v < k {
+                    break v;
+                }
+            },
         }
     }
 
@@ -211,7 +310,9 @@ impl Language for Brackets {
         out: &mut Vec<u8>,
     ) -> Drawn {
         out.clear();
-        self.gen(0, hi, rng, out);
+        let mut bits = Bits::new(rng);
+        let mut stack = Vec::with_capacity(64);
+        self.gen(hi, &mut bits, out, &mut stack);
         if self.exact && !out.is_empty() {
             self.riffle(out, rng);
         }
@@ -310,6 +411,10 @@ impl Language for DepthBounded {
                 vec![viable && d < self.n, viable && d > 0]
             })
             .collect()
+    }
+    /// The mean-ratio fallback depends on how many candidates the list rejected so far.
+    fn sequential(&self) -> bool {
+        true
     }
     fn draw(
         &self,

@@ -25,7 +25,9 @@ mod tomita;
 use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::TaskInfo;
@@ -88,6 +90,28 @@ pub(crate) trait Language: Send + Sync {
     fn finalize(&self, _s: &mut Vec<u8>, _hi: usize) -> bool {
         true
     }
+    /// True when a draw depends on the list's history (`failures`), so the list must be
+    /// drawn one attempt after the other; otherwise attempts are drawn in parallel batches.
+    fn sequential(&self) -> bool {
+        false
+    }
+}
+
+/// Attempts per batch of the parallel list sampler: a function of the requested size
+/// only, so the data do not depend on the number of threads.
+fn batch_len(size: usize) -> usize {
+    (size / 2).clamp(32, 2048)
+}
+
+/// Batches drawn per parallel wave (fixed, for the same reason).
+const BATCHES_PER_WAVE: usize = 8;
+
+/// One accepted attempt of a batch: the final string, the length it had when it was
+/// checked for novelty (Parity appends a `1` afterwards), and whether `finalize` kept it.
+struct Attempt {
+    string: Vec<u8>,
+    checked_len: usize,
+    kept: bool,
 }
 
 /// How a split's list is de-duplicated (each published generator does one of these).
@@ -349,11 +373,16 @@ impl SuiteLanguage {
     pub fn published_splits(self) -> Vec<SuiteSplit> {
         use SuiteLanguage::*;
         // Lists de-duplicated through a Python set come out in arbitrary order.
-        let set_order = match self {
-            D3 | D4 | D12 | AaStarToEeStar | AbStarDBcStar | ZeroOneTwoStar02Star | Boolean3
-            | Boolean5 => true,
-            _ => false,
-        };
+        let set_order = matches!(
+            self,
+            D3 | D4
+                | D12
+                | AaStarToEeStar
+                | AbStarDBcStar
+                | ZeroOneTwoStar02Star
+                | Boolean3
+                | Boolean5
+        );
         let own = |name: &str, lo, hi, size, dedup| SuiteSplit {
             spec: SplitSpec {
                 name: name.to_string(),
@@ -706,6 +735,30 @@ impl SuiteTask {
         set_order: bool,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Vec<u8>> {
+        let mut out = if self.lang.sequential() {
+            self.draw_list_sequential(lo, hi, size, dedup, rng)
+        } else {
+            self.draw_list_batched(lo, hi, size, dedup, rng.next_u64())
+        };
+        if dedup == Dedup::DrawThenDedup {
+            let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(out.len());
+            out.retain(|s| seen.insert(s.clone()));
+        }
+        if set_order {
+            out.shuffle(rng);
+        }
+        out
+    }
+
+    /// The published loop, one attempt after the other.
+    fn draw_list_sequential(
+        &self,
+        lo: usize,
+        hi: usize,
+        size: usize,
+        dedup: Dedup,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
         let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(size);
         let mut buf = Vec::with_capacity(hi + 1);
@@ -737,13 +790,100 @@ impl SuiteTask {
             }
             out.push(buf.clone());
         }
-        if dedup == Dedup::DrawThenDedup {
-            out.retain(|s| seen.insert(s.clone()));
-        }
-        if set_order {
-            out.shuffle(rng);
+        out
+    }
+
+    /// The same list from independent batches of attempts drawn in parallel: batch `b`
+    /// uses ChaCha stream `b` of the list's seed, batches are merged in order (novelty
+    /// checked in that order), so the result is the same on any number of threads and
+    /// distributed exactly as the sequential loop's.
+    fn draw_list_batched(
+        &self,
+        lo: usize,
+        hi: usize,
+        size: usize,
+        dedup: Dedup,
+        seed: u64,
+    ) -> Vec<Vec<u8>> {
+        let batch = batch_len(size);
+        let cap = Self::attempt_cap(size);
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
+        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(size);
+        let mut next_batch = 0u64;
+        let mut attempts = 0u64;
+        let mut exhausted = false;
+        while out.len() < size && attempts < cap && !exhausted {
+            let wave: Vec<(Vec<Attempt>, bool)> = (next_batch
+                ..next_batch + BATCHES_PER_WAVE as u64)
+                .into_par_iter()
+                .map(|b| self.draw_batch(lo, hi, batch, seed, b))
+                .collect();
+            next_batch += BATCHES_PER_WAVE as u64;
+            attempts += (BATCHES_PER_WAVE * batch) as u64;
+            'merge: for (accepted, batch_exhausted) in wave {
+                for a in accepted {
+                    if out.len() == size {
+                        break 'merge;
+                    }
+                    if dedup == Dedup::UntilUnique && seen.contains(&a.string[..a.checked_len]) {
+                        continue;
+                    }
+                    if !a.kept {
+                        continue;
+                    }
+                    if dedup == Dedup::UntilUnique {
+                        seen.insert(a.string.clone());
+                    }
+                    out.push(a.string);
+                }
+                if batch_exhausted {
+                    exhausted = true;
+                    break;
+                }
+            }
         }
         out
+    }
+
+    /// One batch of `n` attempts: the candidates that pass the window/membership check,
+    /// and whether the sampler gave up (then later batches are not used).
+    fn draw_batch(
+        &self,
+        lo: usize,
+        hi: usize,
+        n: usize,
+        seed: u64,
+        stream: u64,
+    ) -> (Vec<Attempt>, bool) {
+        let mut rng = seeded_rng(seed);
+        rng.set_stream(stream);
+        let mut buf = Vec::with_capacity(hi + 1);
+        let mut accepted = Vec::new();
+        for _ in 0..n {
+            match self.lang.draw(lo, hi, 0, &mut rng, &mut buf) {
+                Drawn::Exhausted => return (accepted, true),
+                Drawn::Nothing => continue,
+                Drawn::Candidate => {}
+            }
+            if !self.lang.accept(&buf, lo, hi) {
+                continue;
+            }
+            let checked_len = buf.len();
+            let mut string = buf.clone();
+            let kept = self.lang.finalize(&mut string, hi);
+            accepted.push(Attempt {
+                string,
+                checked_len,
+                kept,
+            });
+        }
+        (accepted, false)
+    }
+
+    /// The name a list's seed is derived from: language folder and split, so languages
+    /// with the same windows do not share random streams.
+    fn stream_name(&self, split: &str) -> String {
+        format!("{}/{split}", self.language.folder())
     }
 
     /// Raw strings of the shared corpus (train + bin0 of the corpus-split languages).
@@ -761,7 +901,7 @@ impl SuiteTask {
             .map(|s| s.corpus_offset.unwrap() + s.spec.size)
             .max()
             .unwrap_or(0);
-        let mut rng = seeded_rng(split_seed(seed, "corpus"));
+        let mut rng = seeded_rng(split_seed(seed, &self.stream_name("corpus")));
         self.draw_list(
             first.spec.min_len,
             first.spec.max_len,
@@ -803,7 +943,7 @@ impl SuiteTask {
     }
 
     fn own_split_strings(&self, s: &SuiteSplit, seed: u64) -> Vec<Vec<u8>> {
-        let mut rng = seeded_rng(split_seed(seed, &s.spec.name));
+        let mut rng = seeded_rng(split_seed(seed, &self.stream_name(&s.spec.name)));
         self.draw_list(
             s.spec.min_len,
             s.spec.max_len,
@@ -814,23 +954,34 @@ impl SuiteTask {
         )
     }
 
-    /// Raw strings of every split, generating the shared corpus once.
+    /// Raw strings of every split, generating the shared corpus once. Splits are
+    /// independent seeded streams, so they are generated in parallel (rayon) with the
+    /// same result as one after the other.
     pub fn all_split_strings(&self, seed: u64) -> Vec<(SplitSpec, Vec<Vec<u8>>)> {
         let needs_corpus = self.splits.iter().any(|s| s.corpus_offset.is_some());
-        let corpus = if needs_corpus {
-            self.corpus_strings(seed)
-        } else {
-            Vec::new()
-        };
+        // Job 0 is the corpus (if any); job i+1 is split i when it is not cut from it.
+        let jobs: Vec<Option<&SuiteSplit>> = std::iter::once(None)
+            .chain(self.splits.iter().map(Some))
+            .collect();
+        let mut lists: Vec<Vec<Vec<u8>>> = jobs
+            .par_iter()
+            .map(|job| match job {
+                None if needs_corpus => self.corpus_strings(seed),
+                Some(s) if s.corpus_offset.is_none() => self.own_split_strings(s, seed),
+                _ => Vec::new(),
+            })
+            .collect();
+        let corpus = std::mem::take(&mut lists[0]);
         self.splits
             .iter()
-            .map(|s| {
+            .zip(lists.into_iter().skip(1))
+            .map(|(s, own)| {
                 let strings = match s.corpus_offset {
                     Some(off) => {
                         let end = (off + s.spec.size).min(corpus.len());
                         corpus[off.min(end)..end].to_vec()
                     }
-                    None => self.own_split_strings(s, seed),
+                    None => own,
                 };
                 (s.spec.clone(), strings)
             })
@@ -838,7 +989,7 @@ impl SuiteTask {
     }
 
     fn examples_of(&self, strings: &[Vec<u8>]) -> Result<Vec<Example>, LangError> {
-        strings.iter().map(|s| self.example_of(s)).collect()
+        strings.par_iter().map(|s| self.example_of(s)).collect()
     }
 }
 
@@ -875,8 +1026,7 @@ impl Task for SuiteTask {
     ) -> Result<Example, LangError> {
         let mut buf = Vec::with_capacity(max_len + 1);
         let cap = Self::attempt_cap(1);
-        let mut failures = 0u64;
-        for _ in 0..cap {
+        for failures in 0..cap {
             match self.lang.draw(min_len, max_len, failures, rng, &mut buf) {
                 Drawn::Exhausted => break,
                 Drawn::Nothing => {}
@@ -888,7 +1038,6 @@ impl Task for SuiteTask {
                     }
                 }
             }
-            failures += 1;
         }
         Err(LangError::InvalidConfig {
             task: self.name.clone(),
@@ -901,8 +1050,21 @@ impl Task for SuiteTask {
         self.splits.iter().map(|s| s.spec.clone()).collect()
     }
 
+    /// A split of the table is generated as published (corpus splits cut from the shared
+    /// corpus). A split whose window or size differs from the table (e.g. a smaller
+    /// `--size`) is generated on its own with the table's de-duplication rule.
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {
-        let strings = self.split_strings(&split.name, seed)?;
+        let table = self.find_split(&split.name)?;
+        let strings = if table.spec == *split {
+            self.split_strings(&split.name, seed)?
+        } else {
+            let custom = SuiteSplit {
+                spec: split.clone(),
+                corpus_offset: None,
+                ..table.clone()
+            };
+            self.own_split_strings(&custom, seed)
+        };
         self.examples_of(&strings)
     }
 
@@ -1000,5 +1162,19 @@ pub fn by_folder(folder: &str, fidelity: Fidelity) -> Option<SuiteTask> {
     SuiteLanguage::ALL
         .iter()
         .find(|l| l.folder().eq_ignore_ascii_case(folder))
+        .map(|&l| SuiteTask::new(l, fidelity))
+}
+
+/// The suite task of a task name (`dyck-1`, `shuffle-2-exact`, ...), as a concrete type.
+pub fn by_name(name: &str) -> Option<SuiteTask> {
+    let (base, fidelity) = match name.strip_suffix("-exact") {
+        Some(b) => (b, Fidelity::Definition),
+        None => (name, Fidelity::Faithful),
+    };
+    SuiteLanguage::ALL
+        .iter()
+        .find(|l| {
+            l.name() == base && (fidelity == Fidelity::Faithful || l.has_definition_variant())
+        })
         .map(|&l| SuiteTask::new(l, fidelity))
 }

@@ -82,7 +82,7 @@ impl Language for UnitStar {
     }
     fn is_member(&self, s: &[u8]) -> bool {
         let u = self.unit;
-        s.len() % u.len() == 0 && s.iter().enumerate().all(|(i, &c)| c == u[i % u.len()])
+        s.len().is_multiple_of(u.len()) && s.iter().enumerate().all(|(i, &c)| c == u[i % u.len()])
     }
     fn target(&self, s: &[u8], out: &mut Vec<u8>) {
         let u = self.unit;

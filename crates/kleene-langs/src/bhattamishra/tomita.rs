@@ -191,7 +191,7 @@ impl Language for Tomita {
                 out.resize(n, b'1');
             }
             2 => {
-                let k = (uniform(rng, lo, hi.saturating_sub(1).max(lo)) + 1) / 2;
+                let k = uniform(rng, lo, hi.saturating_sub(1).max(lo)).div_ceil(2);
                 for _ in 0..k {
                     out.extend_from_slice(b"10");
                 }
@@ -214,7 +214,7 @@ impl Language for Tomita {
                             last_run = Some(b'1');
                         }
                     } else {
-                        let c = if last_run.is_none() || last_one_count % 2 == 0 {
+                        let c = if last_run.is_none() || last_one_count.is_multiple_of(2) {
                             uniform(rng, 0, rem)
                         } else {
                             2 * uniform(rng, 0, rem / 2)
