@@ -394,3 +394,131 @@ fn bounded_dyck_close_accuracy_matches_langs() {
     assert_eq!(exact.accuracy(), 1.0);
     assert_eq!(exact.overall.total, ours.overall.total);
 }
+
+#[test]
+fn evaluate_run_collects_every_requested_protocol() {
+    use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig, BoundedDyckSplit};
+    let dev = device();
+    // SD-SSM parity: splits + curve + long lengths.
+    let task = task_by_name("parity-check").unwrap();
+    let plan = EvalPlan {
+        splits: Some(vec![task.splits()[1].name.clone()]),
+        curve: Some(CurveConfig {
+            min_len: 1,
+            max_len: 6,
+            per_length: 4,
+            train_max_len: Some(3),
+            ..Default::default()
+        }),
+        long_lengths: Some(LongLengthConfig {
+            lengths: vec![1000],
+            per_length: 2,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let info = RunInfo {
+        run: "r0".into(),
+        experiment: "parity-check".into(),
+        model: "oracle".into(),
+        seed: 0,
+    };
+    let exact = HostModel(QueryParityOracle {
+        wrong_if_first_is_one: false,
+    });
+    let r = evaluate_run::<B, _>(&exact, task.as_ref(), &plan, &info, &dev).unwrap();
+    assert_eq!(r.splits.len(), 1);
+    assert_eq!(r.splits[0].strict_accuracy, 1.0);
+    let lengths: Vec<usize> = r
+        .curve
+        .as_ref()
+        .unwrap()
+        .points
+        .iter()
+        .map(|p| p.length)
+        .collect();
+    assert_eq!(lengths, [1, 2, 3, 4, 5, 6, 1000]);
+    let bad = EvalPlan {
+        splits: Some(vec!["nope".into()]),
+        ..Default::default()
+    };
+    let e = evaluate_run::<B, _>(&exact, task.as_ref(), &bad, &info, &dev)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope"), "{e}");
+
+    // Bounded Dyck: close accuracy per split.
+    let dyck = BoundedDyck::new(BoundedDyckConfig {
+        k: 3,
+        m: 4,
+        splits: vec![BoundedDyckSplit {
+            name: "dev".into(),
+            min_len: 3,
+            max_len: 40,
+            max_depth: 4,
+            token_budget: 400,
+            approx_lines: 30,
+        }],
+    })
+    .unwrap();
+    let plan = EvalPlan {
+        bounded_dyck: Some(CloseAccuracyConfig::default()),
+        ..Default::default()
+    };
+    let r = evaluate_run::<B, _>(
+        &HostModel(DyckOracle {
+            k: 3,
+            always_type0: false,
+        }),
+        &dyck,
+        &plan,
+        &info,
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(r.scalars["dev/close_accuracy"].value, 1.0);
+
+    // REGBENCH: accuracy, TVD, masked accuracy, generation on test and val.
+    let config = RegbenchConfig {
+        num_examples: 6,
+        num_test_examples: 6,
+        ..Default::default()
+    };
+    let rb = Regbench::new(config.clone()).unwrap();
+    let plan = EvalPlan {
+        regbench: Some(RegbenchPlan {
+            config,
+            generation: Some(GenerationConfig {
+                max_new_tokens: 3,
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    };
+    let model = TinyRecurrent::<B>::new(20, 8, 20, &dev);
+    let r = evaluate_run::<B, _>(&model, &rb, &plan, &info, &dev).unwrap();
+    for split in ["test", "val"] {
+        for key in [
+            "dfa_accuracy",
+            "tvd",
+            "dfa_accuracy_masked",
+            "generation_acceptance",
+        ] {
+            assert!(
+                r.scalars.contains_key(&format!("{split}/{key}")),
+                "{split}/{key}"
+            );
+        }
+    }
+    // The scalar equals the direct driver call.
+    let test = rb.splits().into_iter().find(|s| s.name == "test").unwrap();
+    let direct = regbench_problems::<B, _>(
+        &model,
+        &rb.problems(&test, 0).unwrap(),
+        RegbenchPositions::All,
+        &EvalOptions::default(),
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(r.scalars["test/dfa_accuracy"].value, direct.accuracy());
+}
