@@ -17,6 +17,7 @@
 mod boolean;
 mod counter;
 mod dyck;
+mod dyck_law;
 mod modular;
 pub(crate) mod sampling;
 mod starfree;
@@ -99,8 +100,10 @@ pub(crate) trait Language: Send + Sync {
 
 /// Attempts per batch of the parallel list sampler: a function of the requested size
 /// only, so the data do not depend on the number of threads.
+/// A wave (8 batches) is about half the list, so at most ~half a list of extra
+/// attempts is drawn for samplers that rarely reject.
 fn batch_len(size: usize) -> usize {
-    (size / 2).clamp(32, 2048)
+    (size / 16).clamp(16, 1024)
 }
 
 /// Batches drawn per parallel wave (fixed, for the same reason).
