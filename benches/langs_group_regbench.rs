@@ -50,12 +50,15 @@ fn bench_a5(c: &mut Criterion) {
 
 fn bench_regbench(c: &mut Criterion) {
     // 1000 training problems out of a deduplicated pool of 2000 DFAs (train + test + val).
-    let task = Regbench::new(RegbenchConfig {
+    let config = RegbenchConfig {
         num_examples: 1000,
         num_test_examples: 1000,
         ..RegbenchConfig::default()
-    })
-    .unwrap();
+    };
+    let task = Regbench::new(config.clone()).unwrap();
+    // A fresh task per iteration: `Regbench` caches the DFA pool of the last seed, and
+    // the measurement should include sampling it.
+    let fresh = || Regbench::new(config.clone()).unwrap();
     let train = task
         .splits()
         .into_iter()
@@ -66,11 +69,11 @@ fn bench_regbench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.size as u64));
     group.bench_function("train_1k/problems", |b| {
-        b.iter(|| black_box(task.generate_split(&train, 0).unwrap()))
+        b.iter(|| black_box(fresh().generate_split(&train, 0).unwrap()))
     });
     group.throughput(Throughput::Elements(symbols));
     group.bench_function("train_1k/symbols", |b| {
-        b.iter(|| black_box(task.generate_split(&train, 0).unwrap()))
+        b.iter(|| black_box(fresh().generate_split(&train, 0).unwrap()))
     });
     // DFA sampling + minimisation + canonical dedup alone (2000 languages).
     group.throughput(Throughput::Elements(2000));

@@ -20,6 +20,7 @@ mod problem;
 pub mod sampler;
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use rand_chacha::ChaCha8Rng;
 
@@ -57,11 +58,16 @@ pub struct DfaPool {
     pub val: Vec<SampledDfa>,
 }
 
+/// A sampled pool and the seed it was sampled from.
+type CachedPool = (u64, Arc<DfaPool>);
+
 /// The REGBENCH task.
 #[derive(Clone, Debug)]
 pub struct Regbench {
     config: RegbenchConfig,
     name: String,
+    /// The pool of the last seed, so generating train, test and val samples it once.
+    pool_cache: Arc<Mutex<Option<CachedPool>>>,
 }
 
 impl Regbench {
@@ -76,6 +82,7 @@ impl Regbench {
         Ok(Regbench {
             config,
             name: "regbench".into(),
+            pool_cache: Arc::default(),
         })
     }
 
@@ -134,13 +141,29 @@ impl Regbench {
         })
     }
 
-    /// The problems of one split (`train`, `test` or `val`), with their DFAs.
+    /// The problems of one split (`train`, `test` or `val`), with their DFAs. The DFA
+    /// pool of the last seed is cached, so the three splits share one sampling pass.
     pub fn problems(
         &self,
         split: &SplitSpec,
         seed: u64,
     ) -> Result<Vec<RegbenchProblem>, LangError> {
-        let pool = self.dfa_pool(seed)?;
+        let cached = {
+            let guard = self.pool_cache.lock().unwrap_or_else(|e| e.into_inner());
+            guard
+                .as_ref()
+                .filter(|(s, _)| *s == seed)
+                .map(|(_, p)| Arc::clone(p))
+        };
+        let pool = match cached {
+            Some(p) => p,
+            None => {
+                let p = Arc::new(self.dfa_pool(seed)?);
+                *self.pool_cache.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((seed, Arc::clone(&p)));
+                p
+            }
+        };
         self.problems_from_pool(&pool, split, seed)
     }
 

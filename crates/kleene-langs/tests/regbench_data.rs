@@ -192,3 +192,31 @@ fn distribution_matches_the_published_generator() {
     }
     assert_eq!(branching[0], 0);
 }
+
+#[test]
+fn largest_setting_has_enough_distinct_languages() {
+    let task = task_by_name("regbench-40k").unwrap();
+    let sizes: Vec<(String, usize)> = task
+        .splits()
+        .into_iter()
+        .map(|s| (s.name, s.size))
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![
+            ("train".into(), 40_000),
+            ("test".into(), 500),
+            ("val".into(), 500)
+        ]
+    );
+    let r = Regbench::with_train_size(40_000);
+    let pool = r.dfa_pool(0).unwrap();
+    let keys: HashSet<Vec<u8>> = pool
+        .train
+        .iter()
+        .chain(&pool.test)
+        .chain(&pool.val)
+        .map(|d| d.dfa.table_key())
+        .collect();
+    assert_eq!(keys.len(), 41_000);
+}

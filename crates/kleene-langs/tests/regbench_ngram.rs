@@ -143,3 +143,30 @@ fn order_is_checked() {
     assert!(InContextNGram::new(1).is_err());
     assert!(InContextNGram::new(5).is_err());
 }
+
+/// `uniform=True`: prefix "aaab" with N = 2: no bigram after `b`, so both candidates come
+/// from order 1: a 3/5, b 1/5 (pad counted), renormalised 3/4, 1/4; uniform makes them 1/2.
+/// Prefix "aab|" keeps a (order 2) and b (order 1) at 1/2 each.
+#[test]
+fn uniform_variant_by_hand() {
+    let plain = InContextNGram::new(2).unwrap();
+    let uniform = InContextNGram::new(2).unwrap().with_uniform(true);
+    let rows = plain.predict(&[1, 1, 1, 2]);
+    assert!(
+        close(rows[3][A], 0.75) && close(rows[3][B], 0.25),
+        "{:?}",
+        rows[3]
+    );
+    let rows = uniform.predict(&[1, 1, 1, 2]);
+    assert!(
+        close(rows[3][A], 0.5) && close(rows[3][B], 0.5),
+        "{:?}",
+        rows[3]
+    );
+    let rows = uniform.predict(&[1, 1, 2, SEP]);
+    assert!(
+        close(rows[3][A], 0.5) && close(rows[3][B], 0.5),
+        "{:?}",
+        rows[3]
+    );
+}

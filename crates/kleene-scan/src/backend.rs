@@ -4,7 +4,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::{reference, SelectiveScanInput};
+use crate::{host, SelectiveScanInput};
 
 /// Selective-scan inputs as backend primitives (see [`SelectiveScanInput`] for shapes).
 #[derive(Debug, Clone)]
@@ -110,10 +110,6 @@ fn wrap<B: Backend, const D: usize>(p: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(p))
 }
 
-fn prim<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
-
 /// Backend extension with the scan ops on primitives. Shapes are validated by the public
 /// functions in the crate root; implementations may assume them.
 ///
@@ -122,16 +118,22 @@ fn prim<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
 /// * selective scan: a flat 1-D tensor `[y (batch*d*len, row-major) | final state (batch*d*n)]`;
 /// * complex recurrence: `(2, batch, len, dim)` = `[re, im]`.
 ///
-/// The default bodies are the tensor-op [`reference`] (correct on every backend, and
-/// differentiable by Burn's autodiff); fast backends override them.
+/// Each backward receives the gradient of that packed output and returns the gradients of all
+/// inputs. The default bodies are the multi-threaded plain-Rust [`host`] implementation (a host
+/// round trip on non-CPU backends); the CubeCL backends override them with kernels, `Autodiff`
+/// wires the backward methods into Burn's graph.
 pub trait ScanBackend: Backend {
     /// Selective scan forward; returns the packed `[y | final state]`.
     fn selective_scan_forward(input: SelectiveScanPrimitives<Self>) -> FloatTensor<Self> {
-        let (y, last) = reference::selective_scan(input.into_input());
-        prim(Tensor::cat(
-            vec![y.flatten::<1>(0, 2), last.flatten::<1>(0, 2)],
-            0,
-        ))
+        host::selective_scan_forward::<Self>(input)
+    }
+
+    /// Selective scan backward (recomputes the states); `grad` is the gradient of the packed output.
+    fn selective_scan_backward(
+        input: SelectiveScanPrimitives<Self>,
+        grad: FloatTensor<Self>,
+    ) -> SelectiveScanGrads<Self> {
+        host::selective_scan_backward::<Self>(input, grad)
     }
 
     /// Diagonal recurrence forward; returns all states (batch, len, dim).
@@ -140,11 +142,17 @@ pub trait ScanBackend: Backend {
         b: FloatTensor<Self>,
         h0: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
-        prim(reference::diagonal_recurrence::<Self>(
-            wrap(a),
-            wrap(b),
-            h0.map(wrap),
-        ))
+        host::diagonal_recurrence_forward::<Self>(a, b, h0)
+    }
+
+    /// Diagonal recurrence backward; `h` is the forward output, `grad` its gradient.
+    fn diagonal_recurrence_backward(
+        a: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        h0: Option<FloatTensor<Self>>,
+        grad: FloatTensor<Self>,
+    ) -> DiagonalGrads<Self> {
+        host::diagonal_recurrence_backward::<Self>(a, h, h0, grad)
     }
 
     /// Complex diagonal recurrence forward; returns `(2, batch, len, dim)` = `[h_re, h_im]`.
@@ -155,14 +163,18 @@ pub trait ScanBackend: Backend {
         b_im: FloatTensor<Self>,
         h0: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
     ) -> FloatTensor<Self> {
-        let (re, im) = reference::complex_diagonal_recurrence::<Self>(
-            wrap(a_re),
-            wrap(a_im),
-            wrap(b_re),
-            wrap(b_im),
-            h0.map(|(r, i)| (wrap(r), wrap(i))),
-        );
-        prim(Tensor::stack::<4>(vec![re, im], 0))
+        host::complex_diagonal_recurrence_forward::<Self>(a_re, a_im, b_re, b_im, h0)
+    }
+
+    /// Complex diagonal recurrence backward; `h` is the packed forward output, `grad` its gradient.
+    fn complex_diagonal_recurrence_backward(
+        a_re: FloatTensor<Self>,
+        a_im: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        h0: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
+        grad: FloatTensor<Self>,
+    ) -> ComplexDiagonalGrads<Self> {
+        host::complex_diagonal_recurrence_backward::<Self>(a_re, a_im, h, h0, grad)
     }
 
     /// Dense recurrence forward; returns all states (batch, len, n).
@@ -172,12 +184,18 @@ pub trait ScanBackend: Backend {
         tokens: IntTensor<Self>,
         h0: Option<FloatTensor<Self>>,
     ) -> FloatTensor<Self> {
-        prim(reference::dense_recurrence::<Self>(
-            wrap(m),
-            wrap(bias),
-            Tensor::from_primitive(tokens),
-            h0.map(wrap),
-        ))
+        host::dense_recurrence_forward::<Self>(m, bias, tokens, h0)
+    }
+
+    /// Dense recurrence backward; `h` is the forward output, `grad` its gradient.
+    fn dense_recurrence_backward(
+        m: FloatTensor<Self>,
+        tokens: IntTensor<Self>,
+        h: FloatTensor<Self>,
+        h0: Option<FloatTensor<Self>>,
+        grad: FloatTensor<Self>,
+    ) -> DenseGrads<Self> {
+        host::dense_recurrence_backward::<Self>(m, tokens, h, h0, grad)
     }
 }
 

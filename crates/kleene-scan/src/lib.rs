@@ -29,7 +29,7 @@ mod autodiff;
 mod backend;
 // cube: CubeCL kernels (feature `cube`), coming in a later commit
 mod error;
-// host: next commit
+pub mod host;
 mod input;
 pub mod reference;
 

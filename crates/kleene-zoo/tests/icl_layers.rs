@@ -115,6 +115,10 @@ fn linear_regbench_chunked<Bk: Backend>(device: &Bk::Device) -> LinearAttention<
     .unwrap()
 }
 
+fn lstm<Bk: Backend>(device: &Bk::Device) -> RegbenchLstm<Bk> {
+    RegbenchLstmConfig::default().init(D, 2, device).unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -162,6 +166,75 @@ layer_suite!(
     11,
     1e-5
 );
+layer_suite!(lstm_suite, lstm, 11, 1e-5);
+
+/// The LSTM against a float64 implementation of the PyTorch equations (gate order i, f, g, o).
+#[test]
+fn lstm_matches_f64_reference() {
+    let layer = perturb(lstm::<B>(&dev()), 0.3);
+    let len = 9;
+    let x = randn::<B, 3>([1, len, D], &dev());
+    let xv: Vec<f64> = to_vec(x.clone()).into_iter().map(f64::from).collect();
+    let f = |t: Tensor<B, 2>| to_vec(t).into_iter().map(f64::from).collect::<Vec<_>>();
+    let w_ih = f(layer.w_ih.weight.val());
+    let w_hh = f(layer.w_hh.weight.val());
+    let bias: Vec<f64> = to_vec(layer.w_ih.bias.as_ref().unwrap().val())
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let (mut h, mut c) = (vec![0.0f64; D], vec![0.0f64; D]);
+    let mut want = Vec::new();
+    for t in 0..len {
+        let z: Vec<f64> = (0..4 * D)
+            .map(|o| {
+                bias[o]
+                    + (0..D)
+                        .map(|i| xv[t * D + i] * w_ih[i * 4 * D + o])
+                        .sum::<f64>()
+                    + (0..D).map(|i| h[i] * w_hh[i * 4 * D + o]).sum::<f64>()
+            })
+            .collect();
+        for j in 0..D {
+            let (i, fg, g, o) = (
+                sig(z[j]),
+                sig(z[D + j]),
+                z[2 * D + j].tanh(),
+                sig(z[3 * D + j]),
+            );
+            c[j] = fg * c[j] + i * g;
+            h[j] = o * c[j].tanh();
+        }
+        want.extend(h.iter().map(|v| *v as f32));
+    }
+    let e = rel_err(&to_vec(layer.forward(x)), &want);
+    assert!(e < 1e-5, "lstm vs f64: {e:e}");
+}
+
+/// Upstream re-initialisation: `W_hh` has orthonormal columns, forget bias 1, other biases 0.
+#[test]
+fn lstm_init() {
+    let layer = lstm::<B>(&dev());
+    // Stored [d_in = D, d_out = 4D]: the columns of PyTorch's (4D, D) matrix are our rows.
+    let w = to_vec(layer.w_hh.weight.val());
+    for a in 0..D {
+        for b in 0..D {
+            let dot: f64 = (0..4 * D)
+                .map(|r| w[a * 4 * D + r] as f64 * w[b * 4 * D + r] as f64)
+                .sum();
+            let want = if a == b { 1.0 } else { 0.0 };
+            assert!(
+                (dot - want).abs() < 1e-5,
+                "W_hh columns not orthonormal: <{a},{b}> = {dot}"
+            );
+        }
+    }
+    let bias = to_vec(layer.w_ih.bias.as_ref().unwrap().val());
+    for (i, v) in bias.iter().enumerate() {
+        let want = if (D..2 * D).contains(&i) { 1.0 } else { 0.0 };
+        assert_eq!(*v, want, "bias[{i}]");
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Closed forms against each other / float64 references.
@@ -618,6 +691,13 @@ fn config_errors_name_the_field() {
             .validate(8),
         ),
         ("d_model", RwkvConfig::default().validate(0)),
+        (
+            "lstm.forget_bias",
+            RegbenchLstmConfig {
+                forget_bias: f64::NAN,
+            }
+            .validate(8),
+        ),
     ];
     for (field, result) in cases {
         let err = result.expect_err(field);

@@ -35,7 +35,7 @@ fn small_mixer(name: &str) -> IclLayerConfig {
             c.chunk_size = 4;
         }
         IclLayerConfig::LinearAttention(c) => c.n_heads = 2,
-        IclLayerConfig::Rwkv(_) => {}
+        IclLayerConfig::Rwkv(_) | IclLayerConfig::Lstm(_) => {}
     }
     m
 }
@@ -335,6 +335,7 @@ overfit_test!(overfit_rwkv, "rwkv");
 overfit_test!(overfit_retnet, "retnet");
 overfit_test!(overfit_gla, "gla");
 overfit_test!(overfit_linear_attention, "linear_attention");
+overfit_test!(overfit_lstm, "lstm");
 
 /// The mixer enum forwards to the concrete layer.
 #[test]

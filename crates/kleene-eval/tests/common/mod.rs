@@ -515,3 +515,149 @@ impl Oracle for DyckOracle {
         (2 * self.k + 2) as usize
     }
 }
+
+/// An exact oracle for targets that are a function of the prefix (Bhattamishra classes,
+/// associative recall answers): a trie over the examples' tokens holding the class after
+/// each prefix. Unknown prefixes get all-zero logits. With `wrong_every = Some(k)` the
+/// class at positions `t % k == k − 1` is shifted by one (a countable error pattern).
+#[derive(Clone)]
+pub struct TrieOracle {
+    children: std::sync::Arc<std::collections::HashMap<(usize, u32), usize>>,
+    class: std::sync::Arc<Vec<Option<u32>>>,
+    dim: usize,
+    pub wrong_every: Option<usize>,
+}
+
+impl TrieOracle {
+    pub fn new(examples: &[Example], dim: usize) -> Self {
+        Self::build(examples, dim, false)
+    }
+
+    /// Only the last position's class is recorded (next-token targets whose earlier
+    /// positions are random, e.g. associative recall).
+    pub fn last_only(examples: &[Example], dim: usize) -> Self {
+        Self::build(examples, dim, true)
+    }
+
+    fn build(examples: &[Example], dim: usize, last_only: bool) -> Self {
+        let mut children = std::collections::HashMap::new();
+        let mut class: Vec<Option<u32>> = vec![None];
+        for e in examples {
+            let classes: &[u32] = match &e.target {
+                Target::PerPosition(c) => c,
+                Target::Masked { classes, .. } => classes,
+                Target::Final(_) => panic!("trie oracle needs per-position classes"),
+            };
+            let mut node = 0;
+            for (t, &tok) in e.tokens.iter().enumerate() {
+                node = *children.entry((node, tok)).or_insert_with(|| {
+                    class.push(None);
+                    class.len() - 1
+                });
+                if last_only && t + 1 != e.tokens.len() {
+                    continue;
+                }
+                let c = classes[t];
+                assert!(
+                    class[node].is_none_or(|k| k == c),
+                    "target not a function of the prefix"
+                );
+                class[node] = Some(c);
+            }
+        }
+        TrieOracle {
+            children: std::sync::Arc::new(children),
+            class: std::sync::Arc::new(class),
+            dim,
+            wrong_every: None,
+        }
+    }
+}
+
+impl Oracle for TrieOracle {
+    /// (node, position); node usize::MAX = prefix never seen.
+    type S = (usize, usize);
+    fn init(&self) -> Self::S {
+        (0, 0)
+    }
+    fn step(&self, s: &mut Self::S, token: u32) -> Vec<f32> {
+        let t = s.1;
+        s.1 += 1;
+        s.0 = if s.0 == usize::MAX {
+            usize::MAX
+        } else {
+            self.children
+                .get(&(s.0, token))
+                .copied()
+                .unwrap_or(usize::MAX)
+        };
+        match self.class.get(s.0).copied().flatten() {
+            None => vec![0.0; self.dim],
+            Some(c) => {
+                let mut c = c as usize;
+                if self.wrong_every.is_some_and(|k| t % k == k - 1) {
+                    c = (c + 1) % self.dim;
+                }
+                peak(c, self.dim)
+            }
+        }
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+}
+
+/// Multi-label oracle from a task's own next-symbol sets (+3 legal, −3 not).
+#[derive(Clone)]
+pub struct SetsOracle {
+    pub task: std::sync::Arc<dyn Task>,
+    pub dim: usize,
+}
+
+impl Oracle for SetsOracle {
+    type S = Vec<u32>;
+    fn init(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn step(&self, s: &mut Vec<u32>, token: u32) -> Vec<f32> {
+        s.push(token);
+        let sets = self.task.next_symbol_sets(s).expect("sets");
+        let mut v: Vec<f32> = sets
+            .last()
+            .unwrap()
+            .iter()
+            .map(|&a| if a { 3.0 } else { -3.0 })
+            .collect();
+        v.resize(self.dim, -3.0);
+        v
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+}
+
+/// Parity with a query token: XOR of the bits (ids 0, 1), other ids ignored.
+#[derive(Clone)]
+pub struct QueryParityOracle {
+    pub wrong_if_first_is_one: bool,
+}
+
+impl Oracle for QueryParityOracle {
+    type S = (u32, Option<u32>);
+    fn init(&self) -> Self::S {
+        (0, None)
+    }
+    fn step(&self, s: &mut Self::S, token: u32) -> Vec<f32> {
+        if token < 2 {
+            s.0 ^= token;
+        }
+        if s.1.is_none() {
+            s.1 = Some(token);
+        }
+        let wrong = self.wrong_if_first_is_one && s.1 == Some(1);
+        peak((s.0 ^ u32::from(wrong)) as usize, 2)
+    }
+    fn dim(&self) -> usize {
+        2
+    }
+}

@@ -25,6 +25,7 @@ const BASE: usize = VOCAB_SIZE;
 #[derive(Clone, Debug)]
 pub struct InContextNGram {
     order: usize,
+    uniform: bool,
 }
 
 /// Counts of one prefix.
@@ -88,14 +89,21 @@ impl Counts {
     }
 
     /// Back-off scores at order `n` with context `ctx` (`n - 1` characters) for every
-    /// seen symbol, written into `out`.
-    fn level(&self, n: usize, ctx: &[u8], out: &mut [f64; VOCAB_SIZE]) {
+    /// seen symbol, written into `out`; `orders[c]` receives the order that scored `c`.
+    fn level(
+        &self,
+        n: usize,
+        ctx: &[u8],
+        out: &mut [f64; VOCAB_SIZE],
+        orders: &mut [u8; VOCAB_SIZE],
+    ) {
         let seen = self.seen;
         if n == 1 {
             let total = f64::from(self.total_unigrams.max(1));
             for (c, o) in out.iter_mut().enumerate() {
                 if seen >> c & 1 == 1 {
                     *o = f64::from(self.tables[0][c]) / total;
+                    orders[c] = 1;
                 }
             }
             return;
@@ -110,6 +118,7 @@ impl Counts {
                 if row[c] > 0 && denom > 0.0 {
                     let p = f64::from(row[c]) / denom;
                     out[c] = p;
+                    orders[c] = n as u8;
                     seen_mass += p;
                 } else {
                     unseen |= 1 << c;
@@ -119,7 +128,8 @@ impl Counts {
         if unseen != 0 {
             let beta = 1.0 - seen_mass;
             let mut lower = [0.0; VOCAB_SIZE];
-            self.level(n - 1, &ctx[1..], &mut lower);
+            let mut lower_orders = [0u8; VOCAB_SIZE];
+            self.level(n - 1, &ctx[1..], &mut lower, &mut lower_orders);
             let z: f64 = (0..VOCAB_SIZE)
                 .filter(|&u| unseen >> u & 1 == 1)
                 .map(|u| lower[u])
@@ -127,6 +137,7 @@ impl Counts {
             for u in 0..VOCAB_SIZE {
                 if unseen >> u & 1 == 1 {
                     out[u] = if z > 0.0 { beta * lower[u] / z } else { 0.0 };
+                    orders[u] = lower_orders[u];
                 }
             }
         }
@@ -143,7 +154,17 @@ impl InContextNGram {
                 reason: format!("must be in 2..=4, got {order}"),
             });
         }
-        Ok(InContextNGram { order })
+        Ok(InContextNGram {
+            order,
+            uniform: false,
+        })
+    }
+
+    /// The `uniform=True` variant: within each back-off order, the non-zero
+    /// probabilities are replaced by their mean. Not used in the paper's figures.
+    pub fn with_uniform(mut self, uniform: bool) -> Self {
+        self.uniform = uniform;
+        self
     }
 
     pub fn order(&self) -> usize {
@@ -165,9 +186,23 @@ impl InContextNGram {
                 counts.seen |= 1 << c;
             }
             let mut row = [0.0; VOCAB_SIZE];
+            let mut orders = [0u8; VOCAB_SIZE];
             let keep = self.order - 1;
             let ctx = counts.recent;
-            counts.level(self.order, &ctx[..keep], &mut row);
+            counts.level(self.order, &ctx[..keep], &mut row, &mut orders);
+            if self.uniform {
+                for n in 1..=self.order as u8 {
+                    let members = (0..VOCAB_SIZE).filter(|&c| orders[c] == n && row[c] != 0.0);
+                    let (sum, count) = members.fold((0.0, 0usize), |(s, k), c| (s + row[c], k + 1));
+                    if count > 0 {
+                        for c in 0..VOCAB_SIZE {
+                            if orders[c] == n && row[c] != 0.0 {
+                                row[c] = sum / count as f64;
+                            }
+                        }
+                    }
+                }
+            }
             rows.push(row);
         }
         rows

@@ -65,7 +65,12 @@ impl RegbenchProblem {
     pub fn strings(&self) -> Vec<Vec<u8>> {
         self.sequence
             .split(|&t| t == SEPARATOR)
-            .map(|w| w.iter().map(|&t| (t - 1) as u8).collect())
+            // A token outside 1..=18 maps to an id `accepts` rejects (255) instead of panicking.
+            .map(|w| {
+                w.iter()
+                    .map(|&t| t.wrapping_sub(1).min(255) as u8)
+                    .collect()
+            })
             .collect()
     }
 }

@@ -149,6 +149,7 @@ pub fn diag_grads<B: AutodiffBackend + ScanBackend>(
     }
 }
 
+#[allow(clippy::type_complexity)]
 fn cdiag_args<B: Backend>(
     p: &DiagProblem,
     dev: &B::Device,

@@ -250,6 +250,7 @@ pub fn diag_backward(
 }
 
 /// Complex version; returns (h_re, h_im).
+#[allow(clippy::too_many_arguments)]
 pub fn cdiag_forward(
     batch: usize,
     len: usize,

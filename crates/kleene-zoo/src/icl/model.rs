@@ -15,6 +15,7 @@ use super::h3::{H3Config, H3State, H3};
 use super::hyena::{Hyena, HyenaConfig, HyenaState};
 use super::linear_attention::{LinearAttention, LinearAttentionConfig, LinearAttentionState};
 use super::lru::{Lru, LruConfig, LruState};
+use super::regbench_lstm::{RegbenchLstm, RegbenchLstmConfig, RegbenchLstmState};
 use super::retnet::{Retention, RetentionConfig, RetentionState};
 use super::rwkv::{Rwkv, RwkvConfig, RwkvState};
 use super::s4d::{S4d, S4dConfig, S4dState};
@@ -33,11 +34,13 @@ pub enum IclLayerConfig {
     Retnet(RetentionConfig),
     Gla(GlaConfig),
     LinearAttention(LinearAttentionConfig),
+    /// The REGBENCH LSTM (use with the `no_ffn_faithful` or `no_ffn` backbone).
+    Lstm(RegbenchLstmConfig),
 }
 
 impl IclLayerConfig {
     /// All layer names accepted by [`IclLayerConfig::default_for`].
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "s4d",
         "h3",
         "hyena",
@@ -47,6 +50,7 @@ impl IclLayerConfig {
         "retnet",
         "gla",
         "linear_attention",
+        "lstm",
     ];
 
     /// The layer's name (its serde tag).
@@ -61,6 +65,7 @@ impl IclLayerConfig {
             Self::Retnet(_) => "retnet",
             Self::Gla(_) => "gla",
             Self::LinearAttention(_) => "linear_attention",
+            Self::Lstm(_) => "lstm",
         }
     }
 
@@ -76,6 +81,7 @@ impl IclLayerConfig {
             "retnet" => Self::Retnet(RetentionConfig::default()),
             "gla" => Self::Gla(GlaConfig::default()),
             "linear_attention" => Self::LinearAttention(LinearAttentionConfig::default()),
+            "lstm" => Self::Lstm(RegbenchLstmConfig::default()),
             other => return Err(ZooError::UnknownModel(other.to_string())),
         })
     }
@@ -92,6 +98,7 @@ impl IclLayerConfig {
             Self::Retnet(c) => c.validate(d_model),
             Self::Gla(c) => c.validate(d_model),
             Self::LinearAttention(c) => c.validate(d_model),
+            Self::Lstm(c) => c.validate(d_model),
         }
     }
 
@@ -114,6 +121,7 @@ impl IclLayerConfig {
             Self::LinearAttention(c) => {
                 IclMixer::LinearAttention(c.init(d_model, n_layer, device)?)
             }
+            Self::Lstm(c) => IclMixer::Lstm(c.init(d_model, n_layer, device)?),
         })
     }
 }
@@ -131,6 +139,7 @@ pub enum IclMixer<B: Backend> {
     Retnet(Retention<B>),
     Gla(Gla<B>),
     LinearAttention(LinearAttention<B>),
+    Lstm(RegbenchLstm<B>),
 }
 
 /// Recurrent state of [`IclMixer`] (same variant as the mixer).
@@ -145,6 +154,7 @@ pub enum IclMixerState<B: Backend> {
     Retnet(RetentionState<B>),
     Gla(GlaState<B>),
     LinearAttention(LinearAttentionState<B>),
+    Lstm(RegbenchLstmState<B>),
 }
 
 impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
@@ -161,6 +171,7 @@ impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
             Self::Retnet(m) => m.forward(x),
             Self::Gla(m) => m.forward(x),
             Self::LinearAttention(m) => m.forward(x),
+            Self::Lstm(m) => m.forward(x),
         }
     }
 
@@ -175,6 +186,7 @@ impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
             Self::Retnet(m) => IclMixerState::Retnet(m.init_state(batch, device)),
             Self::Gla(m) => IclMixerState::Gla(m.init_state(batch, device)),
             Self::LinearAttention(m) => IclMixerState::LinearAttention(m.init_state(batch, device)),
+            Self::Lstm(m) => IclMixerState::Lstm(m.init_state(batch, device)),
         }
     }
 
@@ -194,6 +206,7 @@ impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
             (Self::LinearAttention(m), S::LinearAttention(s)) => {
                 wrap(m.step(x, s), S::LinearAttention)
             }
+            (Self::Lstm(m), S::Lstm(s)) => wrap(m.step(x, s), S::Lstm),
             _ => panic!("IclMixer::step: state variant does not match the mixer"),
         }
     }
@@ -249,10 +262,14 @@ impl IclModelConfig {
                 backbone.max_position_embeddings = 4098;
                 (128, 8)
             }
+            IclLayerConfig::Lstm(_) => {
+                // One effective LSTM on the raw embeddings (nominal n_layer 2), spec §3.2.8.
+                backbone.backbone = BackboneKind::NoFfnFaithful;
+                (32, 2)
+            }
         };
         backbone.d_model = d;
         backbone.n_layer = layers;
-        backbone.backbone = BackboneKind::LmSimple;
         Ok(Self { backbone, mixer })
     }
 

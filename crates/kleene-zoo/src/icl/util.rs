@@ -133,7 +133,35 @@ pub(crate) fn future_mask<B: Backend>(l: usize, device: &B::Device) -> Tensor<B,
 /// Toeplitz matrix product (exact; `O(L^2 D)`).
 ///
 /// `u: (B, L, D)`, `kernel: (D, >= L)`; `y[b, t, c] = sum_{s <= t} kernel[c, t - s] * u[b, s, c]`.
+///
+/// The Toeplitz matrices are built without a gather (whose backward is a slow scatter): with
+/// `z = [k, 0_L]` (length `2L`) repeated `L` times and re-read with row stride `2L - 1`, row `i`
+/// column `j` holds `z[(j - i) mod 2L]`, i.e. `k[j - i]` for `j >= i` and 0 below the diagonal.
 pub(crate) fn causal_conv<B: Backend>(u: Tensor<B, 3>, kernel: Tensor<B, 2>) -> Tensor<B, 3> {
+    let [_, l, d] = u.dims();
+    let device = u.device();
+    let z = Tensor::cat(
+        vec![kernel.narrow(1, 0, l), Tensor::zeros([d, l], &device)],
+        1,
+    );
+    let upper = z
+        .repeat_dim(1, l)
+        .narrow(1, 0, l * (2 * l - 1))
+        .reshape([d, l, 2 * l - 1])
+        .narrow(2, 0, l); // upper[c, s, t] = k[c, t - s] for t >= s
+                          // y[c, t, b] = sum_s upper[c, s, t] u[c, s, b]
+    upper
+        .swap_dims(1, 2)
+        .matmul(u.permute([2, 1, 0]))
+        .permute([2, 1, 0])
+}
+
+/// Reference (gather-based) Toeplitz convolution, kept for tests of [`causal_conv`].
+#[cfg(test)]
+pub(crate) fn causal_conv_gather<B: Backend>(
+    u: Tensor<B, 3>,
+    kernel: Tensor<B, 2>,
+) -> Tensor<B, 3> {
     let [_, l, d] = u.dims();
     let device = u.device();
     let rows = Tensor::<B, 1, Int>::arange(0..l as i64, &device)
@@ -153,7 +181,6 @@ pub(crate) fn causal_conv<B: Backend>(u: Tensor<B, 3>, kernel: Tensor<B, 2>) -> 
                 .expand([d, l, l]),
             0.0,
         );
-    // (D, L, L) x (D, L, B) -> (D, L, B)
     toeplitz.matmul(u.permute([2, 1, 0])).permute([2, 1, 0])
 }
 
@@ -233,6 +260,23 @@ pub(crate) fn linear_recurrence<B: Backend>(a: Tensor<B, 3>, x: Tensor<B, 3>) ->
         k *= 2;
     }
     x
+}
+
+/// Same as [`linear_recurrence`], as a loop over time (`O(T)` work; better than the
+/// `O(T log T)` prefix when `T` is a number of chunks and each step is a big state).
+pub(crate) fn linear_recurrence_sequential<B: Backend>(
+    a: Tensor<B, 3>,
+    x: Tensor<B, 3>,
+) -> Tensor<B, 3> {
+    let t = x.dims()[1];
+    let mut h = x.clone().narrow(1, 0, 1);
+    let mut outs = Vec::with_capacity(t);
+    outs.push(h.clone());
+    for i in 1..t {
+        h = a.clone().narrow(1, i, 1) * h + x.clone().narrow(1, i, 1);
+        outs.push(h.clone());
+    }
+    Tensor::cat(outs, 1)
 }
 
 /// Complex diagonal linear recurrence `h[t] = a[t] * h[t-1] + x[t]` (all complex, as
@@ -378,7 +422,7 @@ pub(crate) fn chunked_gated_attention<B: Backend>(
         .swap_dims(3, 4)
         .expand([b, h, n, dk, dv])
         .reshape([b * h, n, dk * dv]);
-    let states_after = linear_recurrence(decay, contrib.reshape([b * h, n, dk * dv]));
+    let states_after = linear_recurrence_sequential(decay, contrib.reshape([b * h, n, dk * dv]));
     let first = Tensor::zeros([b * h, 1, dk * dv], &device);
     let states_before = if n == 1 {
         first
@@ -408,4 +452,73 @@ pub(crate) fn gated_attention_step<B: Backend>(
         .matmul(state.clone())
         .reshape([b, h, dv]);
     (o, state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn_ndarray::NdArray;
+
+    type B = NdArray<f32>;
+
+    #[test]
+    fn causal_conv_matches_gather_and_direct_sum() {
+        let device = Default::default();
+        for l in [1usize, 2, 7] {
+            let u = Tensor::<B, 3>::random([2, l, 3], Distribution::Normal(0.0, 1.0), &device);
+            let k = Tensor::<B, 2>::random([3, l + 2], Distribution::Normal(0.0, 1.0), &device);
+            let fast = causal_conv(u.clone(), k.clone())
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
+            let slow = causal_conv_gather(u.clone(), k.clone())
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
+            let uv = u.into_data().to_vec::<f32>().unwrap();
+            let kv = k.into_data().to_vec::<f32>().unwrap();
+            for b in 0..2 {
+                for t in 0..l {
+                    for c in 0..3 {
+                        let want: f64 = (0..=t)
+                            .map(|s| {
+                                kv[c * (l + 2) + t - s] as f64 * uv[(b * l + s) * 3 + c] as f64
+                            })
+                            .sum();
+                        let i = (b * l + t) * 3 + c;
+                        assert!((fast[i] as f64 - want).abs() < 1e-5, "fast l={l}");
+                        assert!((slow[i] as f64 - want).abs() < 1e-5, "gather l={l}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn recurrences_match_loop() {
+        let device = Default::default();
+        let a = Tensor::<B, 3>::random([2, 9, 3], Distribution::Uniform(-1.0, 1.0), &device);
+        let x = Tensor::<B, 3>::random([2, 9, 3], Distribution::Normal(0.0, 1.0), &device);
+        let p = linear_recurrence(a.clone(), x.clone())
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let s = linear_recurrence_sequential(a.clone(), x.clone())
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let av = a.into_data().to_vec::<f32>().unwrap();
+        let xv = x.into_data().to_vec::<f32>().unwrap();
+        for b in 0..2 {
+            for c in 0..3 {
+                let mut h = 0.0f64;
+                for t in 0..9 {
+                    let i = (b * 9 + t) * 3 + c;
+                    h = av[i] as f64 * h + xv[i] as f64;
+                    assert!((p[i] as f64 - h).abs() < 1e-5);
+                    assert!((s[i] as f64 - h).abs() < 1e-5);
+                }
+            }
+        }
+    }
 }
