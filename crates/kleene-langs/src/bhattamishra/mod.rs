@@ -706,10 +706,14 @@ impl SuiteTask {
             .collect()
     }
 
-    /// Raw characters of token ids (ids must be in range).
+    /// Raw characters of token ids; ids outside the alphabet become `?` (never a panic;
+    /// `?` is in no alphabet, so such a string is never a member).
     pub fn detokenize(&self, tokens: &[u32]) -> Vec<u8> {
         let a = self.lang.alphabet();
-        tokens.iter().map(|&t| a[t as usize]).collect()
+        tokens
+            .iter()
+            .map(|&t| a.get(t as usize).copied().unwrap_or(b'?'))
+            .collect()
     }
 
     /// Class ids of a published target string, or the index of the first bad chunk.
