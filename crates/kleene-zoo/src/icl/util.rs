@@ -129,31 +129,89 @@ pub(crate) fn future_mask<B: Backend>(l: usize, device: &B::Device) -> Tensor<B,
     cols.greater(rows)
 }
 
-/// Long causal depthwise convolution with a per-channel kernel, computed as a
-/// Toeplitz matrix product (exact; `O(L^2 D)`).
+/// Block length of [`causal_conv`].
+pub(crate) const CONV_BLOCK: usize = 64;
+
+/// Long causal depthwise convolution with a per-channel kernel (exact, no FFT).
 ///
 /// `u: (B, L, D)`, `kernel: (D, >= L)`; `y[b, t, c] = sum_{s <= t} kernel[c, t - s] * u[b, s, c]`.
-///
-/// The Toeplitz matrices are built without a gather (whose backward is a slow scatter): with
-/// `z = [k, 0_L]` (length `2L`) repeated `L` times and re-read with row stride `2L - 1`, row `i`
-/// column `j` holds `z[(j - i) mod 2L]`, i.e. `k[j - i]` for `j >= i` and 0 below the diagonal.
+/// See [`causal_conv_blocked`]; the block length is [`CONV_BLOCK`].
 pub(crate) fn causal_conv<B: Backend>(u: Tensor<B, 3>, kernel: Tensor<B, 2>) -> Tensor<B, 3> {
-    let [_, l, d] = u.dims();
+    causal_conv_blocked(u, kernel, CONV_BLOCK)
+}
+
+/// Block-Toeplitz causal convolution: the sequence is cut into `n` blocks of `block` positions
+/// and output block `q` is `sum_m T_m u_{q-m}` with `T_m[t, s] = k[m·block + t - s]` (zero for a
+/// negative lag). Work `O(L^2 D B / 2)` in `n` batched matmuls, memory `O(L · block · D)` for the
+/// `T_m` (a full `L x L` Toeplitz matrix per channel would need `O(L^2 D)`).
+///
+/// The `T_m` are built without a large gather: each is read out of its window
+/// `w_m = k[m·block - block + 1 ..= m·block + block - 1]` padded to `z` of length `2·block`,
+/// repeated and re-read with row stride `2·block - 1`, so row `s`, column `t` holds
+/// `z[block - 1 + t - s]`.
+pub(crate) fn causal_conv_blocked<B: Backend>(
+    u: Tensor<B, 3>,
+    kernel: Tensor<B, 2>,
+    block: usize,
+) -> Tensor<B, 3> {
+    let [b, l, d] = u.dims();
     let device = u.device();
-    let z = Tensor::cat(
-        vec![kernel.narrow(1, 0, l), Tensor::zeros([d, l], &device)],
-        1,
-    );
-    let upper = z
-        .repeat_dim(1, l)
-        .narrow(1, 0, l * (2 * l - 1))
-        .reshape([d, l, 2 * l - 1])
-        .narrow(2, 0, l); // upper[c, s, t] = k[c, t - s] for t >= s
-                          // y[c, t, b] = sum_s upper[c, s, t] u[c, s, b]
-    upper
-        .swap_dims(1, 2)
-        .matmul(u.permute([2, 1, 0]))
+    let c = block.max(1).min(l);
+    let n = l.div_ceil(c);
+    let lp = n * c;
+    // kp = [0 (c-1), k[0..l], 0 (lp - l)]
+    let mut parts = Vec::with_capacity(3);
+    if c > 1 {
+        parts.push(Tensor::zeros([d, c - 1], &device));
+    }
+    parts.push(kernel.narrow(1, 0, l));
+    if lp > l {
+        parts.push(Tensor::zeros([d, lp - l], &device));
+    }
+    let kp = Tensor::cat(parts, 1);
+    // Window m: kp[m c .. m c + 2c - 1].
+    let starts = Tensor::<B, 1, Int>::arange(0..n as i64, &device)
+        .mul_scalar(c as i64)
+        .reshape([n, 1])
+        .expand([n, 2 * c - 1]);
+    let offsets = Tensor::<B, 1, Int>::arange(0..(2 * c - 1) as i64, &device)
+        .reshape([1, 2 * c - 1])
+        .expand([n, 2 * c - 1]);
+    let windows = kp
+        .select(1, (starts + offsets).reshape([n * (2 * c - 1)]))
+        .reshape([d, n, 2 * c - 1]);
+    let z = Tensor::cat(vec![windows, Tensor::zeros([d, n, 1], &device)], 2); // (d, n, 2c)
+    let t_mats = z
+        .repeat_dim(2, c + 1)
+        .narrow(2, c - 1, c * (2 * c - 1))
+        .reshape([d, n, c, 2 * c - 1])
+        .narrow(3, 0, c) // [.., s, t] = k[m c + t - s]
+        .swap_dims(2, 3); // [.., t, s]
+    let u = if lp > l {
+        Tensor::cat(vec![u, Tensor::zeros([b, lp - l, d], &device)], 1)
+    } else {
+        u
+    };
+    let ub = u.permute([2, 1, 0]).reshape([d, n, c, b]);
+    let mut y: Option<Tensor<B, 4>> = None;
+    for m in 0..n {
+        let src = ub.clone().narrow(1, 0, n - m);
+        let t_m = t_mats.clone().narrow(1, m, 1).expand([d, n - m, c, c]);
+        let term = t_m.matmul(src); // output blocks m..n
+        let term = if m > 0 {
+            Tensor::cat(vec![Tensor::zeros([d, m, c, b], &device), term], 1)
+        } else {
+            term
+        };
+        y = Some(match y {
+            None => term,
+            Some(acc) => acc + term,
+        });
+    }
+    y.expect("at least one block")
+        .reshape([d, lp, b])
         .permute([2, 1, 0])
+        .narrow(1, 0, l)
 }
 
 /// Reference (gather-based) Toeplitz convolution, kept for tests of [`causal_conv`].
@@ -264,6 +322,7 @@ pub(crate) fn linear_recurrence<B: Backend>(a: Tensor<B, 3>, x: Tensor<B, 3>) ->
 
 /// Same as [`linear_recurrence`], as a loop over time (`O(T)` work; better than the
 /// `O(T log T)` prefix when `T` is a number of chunks and each step is a big state).
+#[cfg(test)]
 pub(crate) fn linear_recurrence_sequential<B: Backend>(
     a: Tensor<B, 3>,
     x: Tensor<B, 3>,
@@ -422,7 +481,7 @@ pub(crate) fn chunked_gated_attention<B: Backend>(
         .swap_dims(3, 4)
         .expand([b, h, n, dk, dv])
         .reshape([b * h, n, dk * dv]);
-    let states_after = linear_recurrence_sequential(decay, contrib.reshape([b * h, n, dk * dv]));
+    let states_after = linear_recurrence(decay, contrib.reshape([b * h, n, dk * dv]));
     let first = Tensor::zeros([b * h, 1, dk * dv], &device);
     let states_before = if n == 1 {
         first
@@ -464,7 +523,7 @@ mod tests {
     #[test]
     fn causal_conv_matches_gather_and_direct_sum() {
         let device = Default::default();
-        for l in [1usize, 2, 7] {
+        for (l, block) in [(1usize, 64usize), (2, 1), (7, 3), (9, 3), (7, 64), (13, 4)] {
             let u = Tensor::<B, 3>::random([2, l, 3], Distribution::Normal(0.0, 1.0), &device);
             let k = Tensor::<B, 2>::random([3, l + 2], Distribution::Normal(0.0, 1.0), &device);
             let fast = causal_conv(u.clone(), k.clone())
@@ -486,7 +545,10 @@ mod tests {
                             })
                             .sum();
                         let i = (b * l + t) * 3 + c;
-                        assert!((fast[i] as f64 - want).abs() < 1e-5, "fast l={l}");
+                        assert!(
+                            (fast[i] as f64 - want).abs() < 1e-5,
+                            "blocked l={l} block={block}"
+                        );
                         assert!((slow[i] as f64 - want).abs() < 1e-5, "gather l={l}");
                     }
                 }
