@@ -119,6 +119,15 @@ fn lstm<Bk: Backend>(device: &Bk::Device) -> RegbenchLstm<Bk> {
     RegbenchLstmConfig::default().init(D, 2, device).unwrap()
 }
 
+fn mamba<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::mamba::MambaMixer<Bk> {
+    RegbenchMambaConfig {
+        d_state: 4,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -167,6 +176,7 @@ layer_suite!(
     1e-5
 );
 layer_suite!(lstm_suite, lstm, 11, 1e-5);
+layer_suite!(mamba_suite, mamba, 11, 1e-5);
 
 /// The LSTM against a float64 implementation of the PyTorch equations (gate order i, f, g, o).
 #[test]

@@ -7,6 +7,8 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 
+use kleene_scan::{diagonal_recurrence, ScanBackend};
+
 use crate::ZooError;
 
 /// Standard deviation of every Linear / Embedding weight in the `lm_simple` backbone (GPT-2 init).
@@ -291,37 +293,7 @@ pub(crate) fn short_conv_step<B: Backend>(
     (y, window.narrow(1, 1, taps - 1))
 }
 
-/// Diagonal linear recurrence `h[t] = a[t] * h[t-1] + x[t]`, `h[-1] = 0`, along dim 1 of
-/// `(B, T, N)` tensors, as a log-depth (Hillis–Steele) parallel prefix of whole-tensor ops.
-pub(crate) fn linear_recurrence<B: Backend>(a: Tensor<B, 3>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [b, t, n] = x.dims();
-    let device = x.device();
-    let (mut a, mut x) = (a, x);
-    let mut k = 1;
-    while k < t {
-        let x_prev = Tensor::cat(
-            vec![
-                Tensor::zeros([b, k, n], &device),
-                x.clone().narrow(1, 0, t - k),
-            ],
-            1,
-        );
-        let a_prev = Tensor::cat(
-            vec![
-                Tensor::ones([b, k, n], &device),
-                a.clone().narrow(1, 0, t - k),
-            ],
-            1,
-        );
-        x = x + a.clone() * x_prev;
-        a = a * a_prev;
-        k *= 2;
-    }
-    x
-}
-
-/// Same as [`linear_recurrence`], as a loop over time (`O(T)` work; better than the
-/// `O(T log T)` prefix when `T` is a number of chunks and each step is a big state).
+/// Reference loop for `h[t] = a[t] * h[t-1] + x[t]` along dim 1 (test oracle).
 #[cfg(test)]
 pub(crate) fn linear_recurrence_sequential<B: Backend>(
     a: Tensor<B, 3>,
@@ -336,35 +308,6 @@ pub(crate) fn linear_recurrence_sequential<B: Backend>(
         outs.push(h.clone());
     }
     Tensor::cat(outs, 1)
-}
-
-/// Complex diagonal linear recurrence `h[t] = a[t] * h[t-1] + x[t]` (all complex, as
-/// real/imaginary pairs of `(B, T, N)` tensors), log-depth parallel prefix.
-pub(crate) fn complex_linear_recurrence<B: Backend>(
-    a_re: Tensor<B, 3>,
-    a_im: Tensor<B, 3>,
-    x_re: Tensor<B, 3>,
-    x_im: Tensor<B, 3>,
-) -> (Tensor<B, 3>, Tensor<B, 3>) {
-    let [b, t, n] = x_re.dims();
-    let device = x_re.device();
-    let (mut a_re, mut a_im, mut x_re, mut x_im) = (a_re, a_im, x_re, x_im);
-    let shift = |v: &Tensor<B, 3>, k: usize, fill: f32| {
-        let pad = Tensor::<B, 3>::zeros([b, k, n], &device).add_scalar(fill);
-        Tensor::cat(vec![pad, v.clone().narrow(1, 0, t - k)], 1)
-    };
-    let mut k = 1;
-    while k < t {
-        let (xp_re, xp_im) = (shift(&x_re, k, 0.0), shift(&x_im, k, 0.0));
-        let (ap_re, ap_im) = (shift(&a_re, k, 1.0), shift(&a_im, k, 0.0));
-        let new_x_re = x_re + a_re.clone() * xp_re.clone() - a_im.clone() * xp_im.clone();
-        let new_x_im = x_im + a_re.clone() * xp_im + a_im.clone() * xp_re;
-        let new_a_re = a_re.clone() * ap_re.clone() - a_im.clone() * ap_im.clone();
-        let new_a_im = a_re * ap_im + a_im * ap_re;
-        (x_re, x_im, a_re, a_im) = (new_x_re, new_x_im, new_a_re, new_a_im);
-        k *= 2;
-    }
-    (x_re, x_im)
 }
 
 /// Kernel of a diagonal complex SSM in Vandermonde form:
@@ -435,8 +378,8 @@ pub(crate) fn from_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
 /// `v: (B, H, L, dv)`. Inside a chunk the decays are factored as `q * exp(G_t)` and
 /// `k * exp(-G_s)` with `G` the within-chunk cumulative log decay, so `chunk * max|g|` must
 /// stay well below ~80 to avoid f32 overflow; across chunks the `(dk, dv)` states follow a
-/// diagonal linear recurrence. Work is `O(L * chunk * (dk + dv) + L/chunk * dk * dv)`.
-pub(crate) fn chunked_gated_attention<B: Backend>(
+/// diagonal linear recurrence (`kleene_scan::diagonal_recurrence`). Work is `O(L * chunk * (dk + dv) + L/chunk * dk * dv)`.
+pub(crate) fn chunked_gated_attention<B: ScanBackend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -481,7 +424,7 @@ pub(crate) fn chunked_gated_attention<B: Backend>(
         .swap_dims(3, 4)
         .expand([b, h, n, dk, dv])
         .reshape([b * h, n, dk * dv]);
-    let states_after = linear_recurrence(decay, contrib.reshape([b * h, n, dk * dv]));
+    let states_after = diagonal_recurrence(decay, contrib.reshape([b * h, n, dk * dv]), None);
     let first = Tensor::zeros([b * h, 1, dk * dv], &device);
     let states_before = if n == 1 {
         first
@@ -557,11 +500,11 @@ mod tests {
     }
 
     #[test]
-    fn recurrences_match_loop() {
+    fn chunk_scan_matches_loop() {
         let device = Default::default();
         let a = Tensor::<B, 3>::random([2, 9, 3], Distribution::Uniform(-1.0, 1.0), &device);
         let x = Tensor::<B, 3>::random([2, 9, 3], Distribution::Normal(0.0, 1.0), &device);
-        let p = linear_recurrence(a.clone(), x.clone())
+        let p = diagonal_recurrence(a.clone(), x.clone(), None)
             .into_data()
             .to_vec::<f32>()
             .unwrap();
