@@ -266,3 +266,131 @@ fn associative_recall_final_token_accuracy() {
     let want = examples.iter().filter(|e| answer(e) == c).count();
     assert_eq!(m.final_token_accuracy, want as f64 / examples.len() as f64);
 }
+
+#[test]
+fn flip_flop_sets_exact_oracle() {
+    use kleene_langs::flipflop::{FlipFlop, FlipFlopConfig, FlipFlopSplit};
+    let dev = device();
+    let split = |name: &str, p_ignore, size| FlipFlopSplit {
+        name: name.into(),
+        p_ignore,
+        size,
+    };
+    let task = FlipFlop::new(FlipFlopConfig {
+        pairs: 24,
+        p_ignore: 0.8,
+        splits: vec![
+            split("train", 0.8, 10),
+            split("val", 0.8, 12),
+            split("val_dense", 0.1, 9),
+            split("val_sparse", 0.98, 11),
+        ],
+    })
+    .unwrap();
+    let (ff, splits) = flip_flop::<B, _>(
+        &HostModel(FlipFlopOracle),
+        &task,
+        3,
+        &EvalOptions::default(),
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(splits.len(), 3);
+    for (set, n) in [
+        (FlipFlopSet::InDistribution, 12),
+        (FlipFlopSet::Dense, 9),
+        (FlipFlopSet::Sparse, 11),
+    ] {
+        let m = ff.get(set).unwrap();
+        assert_eq!(
+            (m.read_accuracy, m.sequence_accuracy, m.sequences),
+            (1.0, 1.0, n),
+            "{set:?}"
+        );
+    }
+    // Dense sets have more reads per sequence than sparse ones.
+    let reads = |s| ff.get(s).unwrap().reads as f64 / ff.get(s).unwrap().sequences as f64;
+    assert!(reads(FlipFlopSet::Dense) > reads(FlipFlopSet::Sparse));
+    // A model that always answers 0 is right exactly on the reads of a 0.
+    let zero = HostModel(ConstantOracle(vec![1.0, 0.0, 0.5]));
+    let spec = task.splits().into_iter().find(|s| s.name == "val").unwrap();
+    let ex = task.generate_split(&spec, 3).unwrap();
+    let m =
+        evaluate_examples::<B, _>(&zero, &task, "val", &ex, &EvalOptions::default(), &dev).unwrap();
+    let (mut ok, mut n) = (0, 0);
+    for e in &ex {
+        let Target::Masked { classes, mask } = &e.target else {
+            unreachable!()
+        };
+        for (c, &k) in classes.iter().zip(mask) {
+            if k {
+                n += 1;
+                ok += usize::from(*c == 0);
+            }
+        }
+    }
+    assert_eq!(m.token_accuracy, ok as f64 / n as f64);
+}
+
+#[test]
+fn bounded_dyck_close_accuracy_matches_langs() {
+    use kleene_langs::bounded_dyck::CloseAccuracy as LangsClose;
+    let dev = device();
+    let task = task_by_name("bounded-dyck").unwrap();
+    let k = (task.vocab().len() - 2) / 2;
+    let mut rng = length_rng(2, 0);
+    let ex: Vec<Example> = (0..16)
+        .map(|_| task.sample(3, 60, &mut rng).unwrap())
+        .collect();
+    let model = TinyRecurrent::<B>::new(task.vocab().len(), 16, task.vocab().len(), &dev);
+    let opts = EvalOptions {
+        batch_size: 5,
+        ..Default::default()
+    };
+    let ours = close_accuracy::<B, _>(
+        &model,
+        &ex,
+        &DyckVocab::sarrof(k),
+        &CloseAccuracyConfig::default(),
+        &opts,
+        &dev,
+    )
+    .unwrap();
+    let seqs: Vec<&[u32]> = ex.iter().map(|e| e.tokens.as_slice()).collect();
+    let mut theirs = LangsClose::default();
+    let dim = task.vocab().len();
+    for_each_output::<B, _, _>(&model, &seqs, &opts, &dev, |i, l| {
+        let probs: Vec<Vec<f32>> = l
+            .chunks(dim)
+            .map(|r| {
+                kleene_eval::metrics::softmax(r)
+                    .into_iter()
+                    .map(|p| p as f32)
+                    .collect()
+            })
+            .collect();
+        theirs.observe(seqs[i], &probs, k);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        (ours.overall.correct, ours.overall.total),
+        (theirs.correct, theirs.total)
+    );
+    assert!(ours.overall.total > 0);
+    // The exact oracle scores 1.0.
+    let exact = close_accuracy::<B, _>(
+        &HostModel(DyckOracle {
+            k: k as u32,
+            always_type0: false,
+        }),
+        &ex,
+        &DyckVocab::sarrof(k),
+        &CloseAccuracyConfig::default(),
+        &opts,
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(exact.accuracy(), 1.0);
+    assert_eq!(exact.overall.total, ours.overall.total);
+}
