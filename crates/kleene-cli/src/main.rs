@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod data;
+
 #[derive(Parser)]
 #[command(
     name = "kleene",
@@ -18,25 +20,13 @@ enum Command {
     /// Data: list tasks, generate splits, check files.
     Data {
         #[command(subcommand)]
-        command: DataCommand,
+        command: data::DataCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum DataCommand {
-    /// Every task with a one-line description.
-    List,
 }
 
 fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Data {
-            command: DataCommand::List,
-        } => {
-            for info in kleene_langs::all_tasks() {
-                println!("{:<28} {}", info.task.name(), info.task.description());
-            }
-        }
+        Command::Data { command } => std::process::exit(data::run(command)),
     }
 }

@@ -1,0 +1,327 @@
+//! Plain-Rust (CPU) implementation of every op, forward and backward.
+//!
+//! The `*_forward`/`*_backward` functions here work for any [`Backend`]: they read the
+//! primitives back to the host as `f32`, run the multi-threaded slice kernels of the submodules,
+//! and upload the results with the input's dtype. On burn-ndarray that round trip is a cheap copy;
+//! on GPU backends it is a device sync (those backends override the trait methods with kernels).
+//!
+//! Numerics: f32 everywhere, like the GPU kernels; the state stays in registers/L1 per channel.
+//! Denormals are kept out of the hot loops by [`math::FlushDenormals`] (FTZ/DAZ for the duration
+//! of each task), see `docs/scan.md`.
+
+pub mod dense;
+pub mod diag;
+pub mod math;
+pub mod selective;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::{FloatTensor, IntTensor};
+use burn::tensor::{read_sync, DType, TensorData, TensorMetadata};
+
+use crate::backend::{
+    ComplexDiagonalGrads, DenseGrads, DiagonalGrads, SelectiveScanGrads, SelectiveScanPrimitives,
+};
+
+fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
+    let data = read_sync(B::float_into_data(t))
+        .expect("kleene-scan: reading a float tensor back to the host failed");
+    let shape = data.shape.to_vec();
+    (
+        data.convert::<f32>()
+            .into_vec::<f32>()
+            .expect("converted to f32"),
+        shape,
+    )
+}
+
+fn read_int<B: Backend>(t: IntTensor<B>) -> Vec<i64> {
+    let data = read_sync(B::int_into_data(t))
+        .expect("kleene-scan: reading an int tensor back to the host failed");
+    data.convert::<i64>()
+        .into_vec::<i64>()
+        .expect("converted to i64")
+}
+
+fn write<B: Backend>(
+    v: Vec<f32>,
+    shape: &[usize],
+    device: &B::Device,
+    dtype: DType,
+) -> FloatTensor<B> {
+    B::float_from_data(
+        TensorData::new(v, shape.to_vec()).convert_dtype(dtype),
+        device,
+    )
+}
+
+/// `(outer, rows, cols)` -> `(outer, cols, rows)`.
+pub fn transpose_last2(src: &[f32], outer: usize, rows: usize, cols: usize) -> Vec<f32> {
+    let mut dst = vec![0.0f32; src.len()];
+    for o in 0..outer {
+        let s = &src[o * rows * cols..(o + 1) * rows * cols];
+        let d = &mut dst[o * rows * cols..(o + 1) * rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                d[c * rows + r] = s[r * cols + c];
+            }
+        }
+    }
+    dst
+}
+
+/// Host data of a selective-scan input (B and C transposed to (batch, groups, len, n)).
+struct SsHost {
+    dims: selective::Dims,
+    u: Vec<f32>,
+    delta: Vec<f32>,
+    a: Vec<f32>,
+    b_t: Vec<f32>,
+    c_t: Vec<f32>,
+    d_skip: Option<Vec<f32>>,
+    z: Option<Vec<f32>>,
+    delta_bias: Option<Vec<f32>>,
+    softplus: bool,
+    h0: Option<Vec<f32>>,
+}
+
+impl SsHost {
+    fn read<B: Backend>(p: SelectiveScanPrimitives<B>) -> Self {
+        let (u, us) = read::<B>(p.u);
+        let (a, as_) = read::<B>(p.a);
+        let (b, bs) = read::<B>(p.b);
+        let dims = selective::Dims {
+            batch: us[0],
+            d: us[1],
+            len: us[2],
+            n: as_[1],
+            groups: bs[1],
+        };
+        let outer = dims.batch * dims.groups;
+        let c = read::<B>(p.c).0;
+        Self {
+            dims,
+            u,
+            delta: read::<B>(p.delta).0,
+            a,
+            b_t: transpose_last2(&b, outer, dims.n, dims.len),
+            c_t: transpose_last2(&c, outer, dims.n, dims.len),
+            d_skip: p.d_skip.map(|t| read::<B>(t).0),
+            z: p.z.map(|t| read::<B>(t).0),
+            delta_bias: p.delta_bias.map(|t| read::<B>(t).0),
+            softplus: p.delta_softplus,
+            h0: p.initial_state.map(|t| read::<B>(t).0),
+        }
+    }
+
+    fn input(&self) -> selective::Input<'_> {
+        selective::Input {
+            dims: self.dims,
+            u: &self.u,
+            delta: &self.delta,
+            a: &self.a,
+            b_t: &self.b_t,
+            c_t: &self.c_t,
+            d_skip: self.d_skip.as_deref(),
+            z: self.z.as_deref(),
+            delta_bias: self.delta_bias.as_deref(),
+            softplus: self.softplus,
+            h0: self.h0.as_deref(),
+        }
+    }
+}
+
+/// Selective scan forward on the host; returns the packed `[y | final state]`.
+pub fn selective_scan_forward<B: Backend>(p: SelectiveScanPrimitives<B>) -> FloatTensor<B> {
+    let device = B::float_device(&p.u);
+    let dtype = p.u.dtype();
+    let host = SsHost::read(p);
+    let (mut out, last) = selective::forward(&host.input());
+    out.extend_from_slice(&last);
+    let len = out.len();
+    write::<B>(out, &[len], &device, dtype)
+}
+
+/// Selective scan backward on the host, given the gradient of the packed output.
+pub fn selective_scan_backward<B: Backend>(
+    p: SelectiveScanPrimitives<B>,
+    grad_packed: FloatTensor<B>,
+) -> SelectiveScanGrads<B> {
+    let device = B::float_device(&p.u);
+    let dtype = p.u.dtype();
+    let (has_skip, has_z, has_bias, has_h0) = (
+        p.d_skip.is_some(),
+        p.z.is_some(),
+        p.delta_bias.is_some(),
+        p.initial_state.is_some(),
+    );
+    let host = SsHost::read(p);
+    let selective::Dims {
+        batch,
+        d,
+        len,
+        n,
+        groups,
+    } = host.dims;
+    let grad = read::<B>(grad_packed).0;
+    let (dout, dlast) = grad.split_at(batch * d * len);
+    let g = selective::backward(&host.input(), dout, dlast);
+    let outer = batch * groups;
+    let w = |v: Vec<f32>, s: &[usize]| write::<B>(v, s, &device, dtype);
+    SelectiveScanGrads {
+        u: w(g.u, &[batch, d, len]),
+        delta: w(g.delta, &[batch, d, len]),
+        a: w(g.a, &[d, n]),
+        b: w(
+            transpose_last2(&g.b_t, outer, len, n),
+            &[batch, groups, n, len],
+        ),
+        c: w(
+            transpose_last2(&g.c_t, outer, len, n),
+            &[batch, groups, n, len],
+        ),
+        d_skip: has_skip.then(|| w(g.d_skip, &[d])),
+        z: has_z.then(|| w(g.z, &[batch, d, len])),
+        delta_bias: has_bias.then(|| w(g.delta_bias, &[d])),
+        initial_state: has_h0.then(|| w(g.h0, &[batch, d, n])),
+    }
+}
+
+/// Diagonal recurrence forward on the host.
+pub fn diagonal_recurrence_forward<B: Backend>(
+    a: FloatTensor<B>,
+    b: FloatTensor<B>,
+    h0: Option<FloatTensor<B>>,
+) -> FloatTensor<B> {
+    let (device, dtype) = (B::float_device(&a), a.dtype());
+    let (a, s) = read::<B>(a);
+    let b = read::<B>(b).0;
+    let h0 = h0.map(|t| read::<B>(t).0);
+    let h = diag::forward(s[0], s[1], s[2], &a, &b, h0.as_deref());
+    write::<B>(h, &s, &device, dtype)
+}
+
+/// Diagonal recurrence backward on the host (`h` = the forward output).
+pub fn diagonal_recurrence_backward<B: Backend>(
+    a: FloatTensor<B>,
+    h: FloatTensor<B>,
+    h0: Option<FloatTensor<B>>,
+    grad: FloatTensor<B>,
+) -> DiagonalGrads<B> {
+    let (device, dtype) = (B::float_device(&a), a.dtype());
+    let (a, s) = read::<B>(a);
+    let h = read::<B>(h).0;
+    let has_h0 = h0.is_some();
+    let h0 = h0.map(|t| read::<B>(t).0);
+    let dh = read::<B>(grad).0;
+    let (da, db, dh0) = diag::backward(s[0], s[1], s[2], &a, &h, h0.as_deref(), &dh);
+    DiagonalGrads {
+        a: write::<B>(da, &s, &device, dtype),
+        b: write::<B>(db, &s, &device, dtype),
+        h0: has_h0.then(|| write::<B>(dh0, &[s[0], s[2]], &device, dtype)),
+    }
+}
+
+/// Complex diagonal recurrence forward on the host; returns `(2, batch, len, dim)`.
+pub fn complex_diagonal_recurrence_forward<B: Backend>(
+    a_re: FloatTensor<B>,
+    a_im: FloatTensor<B>,
+    b_re: FloatTensor<B>,
+    b_im: FloatTensor<B>,
+    h0: Option<(FloatTensor<B>, FloatTensor<B>)>,
+) -> FloatTensor<B> {
+    let (device, dtype) = (B::float_device(&a_re), a_re.dtype());
+    let (ar, s) = read::<B>(a_re);
+    let (ai, br, bi) = (read::<B>(a_im).0, read::<B>(b_re).0, read::<B>(b_im).0);
+    let h0 = h0.map(|(r, i)| (read::<B>(r).0, read::<B>(i).0));
+    let (mut hr, hi) = diag::complex_forward(
+        s[0],
+        s[1],
+        s[2],
+        &ar,
+        &ai,
+        &br,
+        &bi,
+        h0.as_ref().map(|(r, i)| (&r[..], &i[..])),
+    );
+    hr.extend_from_slice(&hi);
+    write::<B>(hr, &[2, s[0], s[1], s[2]], &device, dtype)
+}
+
+/// Complex diagonal recurrence backward on the host (`h_packed` = the forward output).
+pub fn complex_diagonal_recurrence_backward<B: Backend>(
+    a_re: FloatTensor<B>,
+    a_im: FloatTensor<B>,
+    h_packed: FloatTensor<B>,
+    h0: Option<(FloatTensor<B>, FloatTensor<B>)>,
+    grad_packed: FloatTensor<B>,
+) -> ComplexDiagonalGrads<B> {
+    let (device, dtype) = (B::float_device(&a_re), a_re.dtype());
+    let (ar, s) = read::<B>(a_re);
+    let ai = read::<B>(a_im).0;
+    let h = read::<B>(h_packed).0;
+    let g = read::<B>(grad_packed).0;
+    let x = s[0] * s[1] * s[2];
+    let has_h0 = h0.is_some();
+    let h0 = h0.map(|(r, i)| (read::<B>(r).0, read::<B>(i).0));
+    let (dar, dai, dbr, dbi, g0r, g0i) = diag::complex_backward(
+        s[0],
+        s[1],
+        s[2],
+        &ar,
+        &ai,
+        &h[..x],
+        &h[x..],
+        h0.as_ref().map(|(r, i)| (&r[..], &i[..])),
+        &g[..x],
+        &g[x..],
+    );
+    let w = |v: Vec<f32>, sh: &[usize]| write::<B>(v, sh, &device, dtype);
+    ComplexDiagonalGrads {
+        a: (w(dar, &s), w(dai, &s)),
+        b: (w(dbr, &s), w(dbi, &s)),
+        h0: has_h0.then(|| (w(g0r, &[s[0], s[2]]), w(g0i, &[s[0], s[2]]))),
+    }
+}
+
+/// Dense recurrence forward on the host.
+pub fn dense_recurrence_forward<B: Backend>(
+    m: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    tokens: IntTensor<B>,
+    h0: Option<FloatTensor<B>>,
+) -> FloatTensor<B> {
+    let (device, dtype) = (B::float_device(&m), m.dtype());
+    let (m, ms) = read::<B>(m);
+    let bias = read::<B>(bias).0;
+    let ts = tokens.shape().to_vec();
+    let tokens = read_int::<B>(tokens);
+    let h0 = h0.map(|t| read::<B>(t).0);
+    let (vocab, n, batch, len) = (ms[0], ms[1], ts[0], ts[1]);
+    let h = dense::forward(vocab, n, batch, len, &m, &bias, &tokens, h0.as_deref());
+    write::<B>(h, &[batch, len, n], &device, dtype)
+}
+
+/// Dense recurrence backward on the host (`h` = the forward output).
+pub fn dense_recurrence_backward<B: Backend>(
+    m: FloatTensor<B>,
+    tokens: IntTensor<B>,
+    h: FloatTensor<B>,
+    h0: Option<FloatTensor<B>>,
+    grad: FloatTensor<B>,
+) -> DenseGrads<B> {
+    let (device, dtype) = (B::float_device(&m), m.dtype());
+    let (m, ms) = read::<B>(m);
+    let ts = tokens.shape().to_vec();
+    let tokens = read_int::<B>(tokens);
+    let h = read::<B>(h).0;
+    let has_h0 = h0.is_some();
+    let h0 = h0.map(|t| read::<B>(t).0);
+    let dh = read::<B>(grad).0;
+    let (vocab, n, batch, len) = (ms[0], ms[1], ts[0], ts[1]);
+    let (dm, db, dh0) = dense::backward(vocab, n, batch, len, &m, &tokens, &h, h0.as_deref(), &dh);
+    DenseGrads {
+        m: write::<B>(dm, &[vocab, n, n], &device, dtype),
+        bias: write::<B>(db, &[vocab, n], &device, dtype),
+        h0: has_h0.then(|| write::<B>(dh0, &[batch, n], &device, dtype)),
+    }
+}

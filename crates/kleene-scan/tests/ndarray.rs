@@ -1,0 +1,235 @@
+//! The ops on burn-ndarray (forward) and Autodiff<NdArray> (every gradient) against the f64 oracle,
+//! plus the tensor-op reference against the same oracle.
+
+mod common;
+
+use burn::backend::Autodiff;
+use burn_ndarray::NdArray;
+use common::checks;
+use common::{random_ss, SsShape};
+use kleene_scan::reference;
+
+type B = NdArray<f32>;
+type AD = Autodiff<B>;
+
+const TOL: f64 = 1e-5;
+/// The tensor-op reference's gradients go through Burn's f32 autodiff of `exp`/`log1p` and long
+/// sums with cancellation (d/ddelta); measured norm-relative error ~1.3e-5, so it gets 5e-5.
+const REF_GRAD_TOL: f64 = 5e-5;
+
+fn dev() -> burn_ndarray::NdArrayDevice {
+    Default::default()
+}
+
+#[test]
+fn reference_selective_scan_matches_oracle() {
+    for (k, s) in [SsShape::full(2, 4, 9, 3, 2), SsShape::bare(1, 3, 5, 2, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let p = random_ss(s, 100 + k as u64);
+        checks::ss_forward::<B>(&p, &dev(), reference::selective_scan, TOL);
+        checks::ss_grads::<AD>(&p, &dev(), reference::selective_scan, REF_GRAD_TOL, 1);
+    }
+}
+
+#[test]
+fn reference_recurrences_match_oracle() {
+    let p = checks::random_diag(2, 7, 3, true, 1);
+    checks::diag_forward::<B>(&p, &dev(), reference::diagonal_recurrence, TOL);
+    checks::diag_grads::<AD>(&p, &dev(), reference::diagonal_recurrence, TOL);
+    checks::cdiag_forward::<B>(&p, &dev(), reference::complex_diagonal_recurrence, TOL);
+    checks::cdiag_grads::<AD>(&p, &dev(), reference::complex_diagonal_recurrence, TOL);
+    let q = checks::random_dense(3, 5, 2, 6, true, 2);
+    checks::dense_forward::<B>(&q, &dev(), reference::dense_recurrence, TOL);
+    checks::dense_grads::<AD>(&q, &dev(), reference::dense_recurrence, TOL);
+}
+
+#[test]
+fn selective_scan_matches_oracle() {
+    let p = random_ss(SsShape::full(2, 4, 9, 3, 2), 7);
+    checks::ss_forward::<B>(&p, &dev(), kleene_scan::selective_scan, TOL);
+    checks::ss_grads::<AD>(&p, &dev(), kleene_scan::selective_scan, TOL, 2);
+}
+
+#[test]
+fn recurrences_match_oracle() {
+    let p = checks::random_diag(2, 7, 3, true, 3);
+    checks::diag_forward::<B>(&p, &dev(), kleene_scan::diagonal_recurrence, TOL);
+    checks::diag_grads::<AD>(&p, &dev(), kleene_scan::diagonal_recurrence, TOL);
+    checks::cdiag_forward::<B>(&p, &dev(), kleene_scan::complex_diagonal_recurrence, TOL);
+    checks::cdiag_grads::<AD>(&p, &dev(), kleene_scan::complex_diagonal_recurrence, TOL);
+    let q = checks::random_dense(3, 5, 2, 6, true, 4);
+    checks::dense_forward::<B>(&q, &dev(), kleene_scan::dense_recurrence, TOL);
+    checks::dense_grads::<AD>(&q, &dev(), kleene_scan::dense_recurrence, TOL);
+}
+
+/// Awkward sizes and option combinations; forward on NdArray, every gradient on Autodiff<NdArray>.
+#[test]
+fn selective_scan_awkward_sizes() {
+    let shapes = [
+        ("grouped", SsShape::full(2, 4, 9, 3, 2)),
+        ("L=1", SsShape::full(2, 3, 1, 4, 1)),
+        ("D=1", SsShape::full(2, 1, 13, 4, 1)),
+        ("N=1", SsShape::full(2, 3, 11, 1, 3)),
+        ("N=64", SsShape::full(1, 2, 17, 64, 1)),
+        ("B=1", SsShape::full(1, 5, 33, 16, 1)),
+        ("L=100", SsShape::full(2, 3, 100, 8, 1)),
+        ("L=300,N=16,G=2", SsShape::full(2, 4, 300, 16, 2)),
+        ("bare", SsShape::bare(2, 3, 10, 5, 1)),
+        (
+            "softplus only",
+            SsShape {
+                softplus: true,
+                ..SsShape::bare(1, 2, 6, 3, 1)
+            },
+        ),
+        (
+            "z only",
+            SsShape {
+                z: true,
+                ..SsShape::bare(1, 2, 6, 3, 1)
+            },
+        ),
+        (
+            "h0 + D only",
+            SsShape {
+                h0: true,
+                d_skip: true,
+                ..SsShape::bare(2, 2, 6, 3, 2)
+            },
+        ),
+    ];
+    for (k, (name, s)) in shapes.into_iter().enumerate() {
+        let p = random_ss(s, 1000 + k as u64);
+        println!("{name}");
+        checks::ss_forward::<B>(&p, &dev(), kleene_scan::selective_scan, TOL);
+        checks::ss_grads::<AD>(&p, &dev(), kleene_scan::selective_scan, TOL, k as u64);
+    }
+}
+
+#[test]
+fn selective_scan_continuation_equals_whole() {
+    use burn::tensor::Tensor;
+    let p = random_ss(SsShape::full(2, 3, 40, 8, 1), 77);
+    let whole = kleene_scan::selective_scan(common::ss_input::<B>(&p, &dev()));
+    let inp = common::ss_input::<B>(&p, &dev());
+    let half = |t: Tensor<B, 3>, r: std::ops::Range<usize>| t.slice([0..2, 0..3, r]);
+    let half4 = |t: Tensor<B, 4>, r: std::ops::Range<usize>| t.slice([0..2, 0..1, 0..8, r]);
+    let part = |r: std::ops::Range<usize>, h0| kleene_scan::SelectiveScanInput {
+        u: half(inp.u.clone(), r.clone()),
+        delta: half(inp.delta.clone(), r.clone()),
+        a: inp.a.clone(),
+        b: half4(inp.b.clone(), r.clone()),
+        c: half4(inp.c.clone(), r.clone()),
+        d_skip: inp.d_skip.clone(),
+        z: inp.z.clone().map(|z| half(z, r.clone())),
+        delta_bias: inp.delta_bias.clone(),
+        delta_softplus: true,
+        initial_state: h0,
+    };
+    let (y1, s1) = kleene_scan::selective_scan(part(0..17, inp.initial_state.clone()));
+    let (y2, s2) = kleene_scan::selective_scan(part(17..40, Some(s1)));
+    let joined = Tensor::cat(vec![y1, y2], 2);
+    common::assert_close(
+        "continued out",
+        &common::values(joined),
+        &common::values(whole.0),
+        1e-6,
+    );
+    common::assert_close(
+        "continued state",
+        &common::values(s2),
+        &common::values(whole.1),
+        1e-6,
+    );
+}
+
+/// L = 10^5, forward only, against the oracle (the state decays, so this also runs through the
+/// tiny-state regime that produces denormals without flushing).
+#[test]
+fn long_sequences_forward() {
+    let p = random_ss(SsShape::full(1, 2, 100_000, 16, 1), 5);
+    checks::ss_forward::<B>(&p, &dev(), kleene_scan::selective_scan, TOL);
+    let q = checks::random_diag(1, 100_000, 4, true, 6);
+    checks::diag_forward::<B>(&q, &dev(), kleene_scan::diagonal_recurrence, TOL);
+    checks::cdiag_forward::<B>(&q, &dev(), kleene_scan::complex_diagonal_recurrence, TOL);
+    let r = checks::random_dense(4, 8, 1, 100_000, true, 7);
+    checks::dense_forward::<B>(&r, &dev(), kleene_scan::dense_recurrence, TOL);
+}
+
+#[test]
+fn recurrences_awkward_sizes() {
+    for (k, &(batch, len, dim, h0)) in [
+        (1, 1, 1, true),
+        (2, 7, 3, false),
+        (3, 50, 1, true),
+        (2, 33, 64, true),
+        (1, 129, 5, false),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = checks::random_diag(batch, len, dim, h0, 200 + k as u64);
+        checks::diag_forward::<B>(&p, &dev(), kleene_scan::diagonal_recurrence, TOL);
+        checks::diag_grads::<AD>(&p, &dev(), kleene_scan::diagonal_recurrence, TOL);
+        checks::cdiag_forward::<B>(&p, &dev(), kleene_scan::complex_diagonal_recurrence, TOL);
+        checks::cdiag_grads::<AD>(&p, &dev(), kleene_scan::complex_diagonal_recurrence, TOL);
+    }
+    for (k, &(vocab, n, batch, len, h0)) in [
+        (1, 1, 1, 1, true),
+        (3, 5, 2, 6, false),
+        (2, 64, 2, 9, true),
+        (5, 16, 3, 40, true),
+        (3, 128, 1, 3, false),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let q = checks::random_dense(vocab, n, batch, len, h0, 300 + k as u64);
+        checks::dense_forward::<B>(&q, &dev(), kleene_scan::dense_recurrence, TOL);
+        checks::dense_grads::<AD>(&q, &dev(), kleene_scan::dense_recurrence, TOL);
+    }
+}
+
+#[test]
+fn bad_inputs_give_errors() {
+    use burn::tensor::{Int, Tensor};
+    use kleene_scan::ScanError;
+    let p = random_ss(SsShape::full(2, 4, 9, 3, 2), 1);
+    let mut inp = common::ss_input::<B>(&p, &dev());
+    inp.d_skip = Some(Tensor::ones([5], &dev()));
+    match kleene_scan::try_selective_scan(inp) {
+        Err(ScanError::Shape {
+            field: "d_skip", ..
+        }) => {}
+        other => panic!("expected a d_skip shape error, got {:?}", other.map(|_| ())),
+    }
+    let mut inp = common::ss_input::<B>(&p, &dev());
+    inp.b = Tensor::ones([2, 3, 3, 9], &dev());
+    assert!(matches!(
+        kleene_scan::try_selective_scan(inp),
+        Err(ScanError::Groups {
+            groups: 3,
+            d: 4,
+            ..
+        })
+    ));
+    let a = Tensor::<B, 3>::ones([1, 4, 2], &dev());
+    let e = kleene_scan::try_diagonal_recurrence(a.clone(), Tensor::ones([1, 4, 3], &dev()), None)
+        .unwrap_err();
+    assert!(e.to_string().contains("`b`"), "{e}");
+    let m = Tensor::<B, 3>::ones([3, 2, 2], &dev());
+    let bias = Tensor::<B, 2>::ones([3, 2], &dev());
+    let toks = Tensor::<B, 2, Int>::from_data([[0, 1, 3]], &dev());
+    let e = kleene_scan::try_dense_recurrence(m, bias, toks, None).unwrap_err();
+    assert_eq!(
+        e,
+        ScanError::TokenOutOfRange {
+            op: "dense_recurrence",
+            position: 2,
+            id: 3,
+            vocab: 3
+        }
+    );
+}
