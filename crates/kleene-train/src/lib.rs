@@ -16,11 +16,14 @@ pub mod evaluate;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
+pub mod run;
 pub mod schedule;
+pub mod sweep;
 pub mod trainer;
 
 pub use config::RunConfig;
 pub use error::TrainError;
 pub use evaluate::{evaluate, EvalReport, EvalRow};
 pub use loss::LossKind;
+pub use run::{run, BackendKind, RunSummary};
 pub use trainer::{train, TrainOptions, TrainOutcome};

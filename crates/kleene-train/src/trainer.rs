@@ -212,7 +212,9 @@ where
     let (min_len, max_len) = train_window(task, cfg)?;
     let out_dim = model.out_dim();
     let expected = output_dim(task, t.loss)?;
-    if out_dim != expected {
+    // A model may output more values than there are classes (Mamba without a head uses
+    // its d_model outputs as logits); next-symbol sets need the exact width.
+    if out_dim < expected || (t.loss == LossKind::Bce && out_dim != expected) {
         return Err(TrainError::invalid(
             "model",
             format!(
