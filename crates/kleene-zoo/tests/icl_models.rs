@@ -35,6 +35,7 @@ fn small_mixer(name: &str) -> IclLayerConfig {
             c.chunk_size = 4;
         }
         IclLayerConfig::LinearAttention(c) => c.n_heads = 2,
+        IclLayerConfig::Mamba(c) => c.d_state = 4,
         IclLayerConfig::Rwkv(_) | IclLayerConfig::Lstm(_) => {}
     }
     m
@@ -336,6 +337,7 @@ overfit_test!(overfit_retnet, "retnet");
 overfit_test!(overfit_gla, "gla");
 overfit_test!(overfit_linear_attention, "linear_attention");
 overfit_test!(overfit_lstm, "lstm");
+overfit_test!(overfit_mamba, "mamba");
 
 /// The mixer enum forwards to the concrete layer.
 #[test]
