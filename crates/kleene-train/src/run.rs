@@ -9,7 +9,7 @@ use kleene_zoo::{AnyModel, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
-use crate::evaluate::{evaluate, EvalReport, EvalRow};
+use crate::evaluate::{evaluate_with_info, run_info, EvalReport, EvalRow};
 use crate::trainer::{
     input_vocab, load_checkpoint_model, output_dim, train, train_window, TrainOptions,
 };
@@ -77,8 +77,9 @@ fn build<B: ScanBackend>(
     )?)
 }
 
-/// Trains and evaluates the run described by `cfg` in `run_dir` on backend `B`.
-/// `on_row` sees every evaluation row as it is computed (the CLI prints them).
+/// Trains and evaluates the run described by `cfg` in `run_dir` on backend `B`, writing
+/// `result.json`, `report.md`, `report.json` and `<experiment>.svg` (see
+/// [`EvalReport::write`]). `on_row` sees every evaluation row (the CLI prints them).
 pub fn run_on<B>(
     cfg: &RunConfig,
     run_dir: &Path,
@@ -95,13 +96,14 @@ where
     let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
     let window = train_window(task.as_ref(), cfg)?;
     let valid = out.model.valid();
-    let report = evaluate::<B::InnerBackend, _>(
+    let report = evaluate_with_info::<B::InnerBackend, _>(
         &valid,
         task.as_ref(),
         &cfg.eval,
         cfg.training.loss,
         window,
         out.step,
+        &run_info(cfg, task.as_ref(), run_dir),
         device,
         on_row,
     )?;
@@ -114,7 +116,8 @@ where
     })
 }
 
-/// Re-evaluates a finished run directory (its `config.toml` and checkpoint) on backend `B`.
+/// Re-evaluates a finished run directory (its `config.toml` and checkpoint) on backend `B`;
+/// rewrites the same files as [`run_on`].
 pub fn eval_run_dir<B>(
     run_dir: &Path,
     device: &B::Device,
@@ -129,13 +132,14 @@ where
     let model = build::<B>(&cfg, task.as_ref(), device)?;
     let (model, step) = load_checkpoint_model::<B, _>(model, run_dir, device)?;
     let window = train_window(task.as_ref(), &cfg)?;
-    let report = evaluate::<B::InnerBackend, _>(
+    let report = evaluate_with_info::<B::InnerBackend, _>(
         &model.valid(),
         task.as_ref(),
         &cfg.eval,
         cfg.training.loss,
         window,
         step,
+        &run_info(&cfg, task.as_ref(), run_dir),
         device,
         on_row,
     )?;
