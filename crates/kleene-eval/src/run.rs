@@ -63,7 +63,7 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
-/// Runs the plan on `model` and returns the [`RunResult`] to write to `RUN_DIR/eval.json`.
+/// Runs the plan on `model` and returns the [`RunResult`] to write to `RUN_DIR/result.json`.
 pub fn evaluate_run<B, M>(
     model: &M,
     task: &dyn Task,

@@ -361,3 +361,148 @@ pub fn evaluate<B: Backend, M: SequenceModel<B>>(
         on_row,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(task: &str, eval: &str, training: &str) -> RunConfig {
+        let text = format!(
+            "[task]\nname = \"{task}\"\n[model]\nkind = \"mamba\"\nn_layers = 1\nd_model = 32\n[training]\n{training}\n[eval]\n{eval}\n"
+        );
+        RunConfig::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    fn plan(task: &str, eval: &str, training: &str) -> Result<EvalPlan, TrainError> {
+        let c = cfg(task, eval, training);
+        let t = kleene_langs::task_by_name(task).unwrap();
+        eval_plan(&c.eval, t.as_ref(), c.training.loss, (1, 40))
+    }
+
+    #[test]
+    fn default_eval_is_every_split_capped() {
+        let p = plan("tomita-4", "", "").unwrap();
+        let t = kleene_langs::task_by_name("tomita-4").unwrap();
+        assert_eq!(p.splits, None);
+        assert_eq!(p.max_examples, Some(512));
+        assert_eq!(p.curve, None);
+        assert_eq!(p.long_lengths, None);
+        assert_eq!(p.bounded_dyck, None);
+        assert_eq!(p.regbench, None);
+        assert_eq!(p.options.batch_size, 128);
+        assert_eq!(p.options.scoring, Scoring::Argmax);
+        assert_eq!(p.options.pad_token as usize, t.vocab().len());
+        let p = plan(
+            "tomita-4",
+            "max_examples = 0\nsplits = [\"bin1\"]",
+            "loss = \"bce\"",
+        )
+        .unwrap();
+        assert_eq!(p.max_examples, None);
+        assert_eq!(p.splits, Some(vec!["bin1".to_string()]));
+        assert_eq!(p.options.scoring, Scoring::MultiLabel);
+    }
+
+    #[test]
+    fn lengths_protocol_becomes_a_curve() {
+        let p = plan(
+            "parity-check",
+            "protocol = \"lengths\"\nmin_len = 3\nmax_len = 90\nlen_step = 7\nsamples_per_len = 33\nseed = 5\nlong_lengths = [1000, 20000]\nlong_samples_per_len = 3",
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.splits, Some(Vec::new()));
+        let c = p.curve.unwrap();
+        assert_eq!(
+            (
+                c.min_len,
+                c.max_len,
+                c.step,
+                c.per_length,
+                c.seed,
+                c.train_max_len
+            ),
+            (3, 90, 7, 33, 5, Some(40))
+        );
+        let l = p.long_lengths.unwrap();
+        assert_eq!((l.lengths, l.per_length, l.seed), (vec![1000, 20000], 3, 5));
+        let p = plan("parity-check", "protocol = \"splits_and_lengths\"", "").unwrap();
+        assert_eq!(p.splits, None);
+        assert_eq!(p.curve.unwrap().max_len, 100);
+    }
+
+    #[test]
+    fn protocol_metrics_follow_the_task() {
+        let p = plan("bounded-dyck", "close_threshold = 0.9", "").unwrap();
+        assert_eq!(p.bounded_dyck.unwrap().threshold, 0.9);
+        assert!(plan("bounded-dyck", "close_accuracy = false", "")
+            .unwrap()
+            .bounded_dyck
+            .is_none());
+        assert!(plan("tomita-4", "close_accuracy = true", "")
+            .unwrap()
+            .bounded_dyck
+            .is_some());
+
+        let small = Regbench::with_train_size(1000);
+        let p = plan(small.name(), "generation = true", "").unwrap();
+        let rb = p.regbench.unwrap();
+        assert_eq!(&rb.config, small.config());
+        assert!(rb.generation.is_some());
+        let p = plan("regbench", "", "").unwrap();
+        let rb = p.regbench.unwrap();
+        assert_eq!(&rb.config, Regbench::default().config());
+        assert!(rb.generation.is_none());
+        assert!(plan("regbench", "regbench = false", "")
+            .unwrap()
+            .regbench
+            .is_none());
+        let err = plan("tomita-4", "regbench = true", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("eval.regbench"), "{err}");
+    }
+
+    #[test]
+    fn bad_eval_fields_are_named() {
+        for (eval, field) in [
+            ("long_lengths = [0]", "eval.long_lengths"),
+            (
+                "long_lengths = [10]\nlong_samples_per_len = 0",
+                "eval.long_samples_per_len",
+            ),
+            ("close_threshold = 1.5", "eval.close_threshold"),
+            ("protocol = \"lengths\"\nlen_step = 0", "eval.len_step"),
+            ("batch_size = 0", "eval.batch_size"),
+            ("long_lenghts = [10]", "long_lenghts"),
+            ("protocol = \"curves\"", "curves"),
+        ] {
+            let text = format!("[task]\nname = \"x\"\n[model]\nkind = \"m\"\n[eval]\n{eval}\n");
+            let err = RunConfig::parse(&text, Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{eval}: {err}");
+        }
+    }
+
+    #[test]
+    fn labels_and_names() {
+        let c = cfg("tomita-4", "", "seed = 7");
+        let t = kleene_langs::task_by_name("tomita-4").unwrap();
+        let info = run_info(&c, t.as_ref(), Path::new("runs/q-s7"));
+        assert_eq!(info.run, "q-s7");
+        assert_eq!(info.experiment, "tomita-4");
+        assert_eq!(info.model, "mamba d_model=32 n_layers=1");
+        assert_eq!(info.seed, 7);
+        let c = cfg(
+            "tomita-4",
+            "experiment = \"star-free\"\nmodel_label = \"M\"",
+            "",
+        );
+        let info = run_info(&c, t.as_ref(), Path::new("r"));
+        assert_eq!(
+            (info.experiment.as_str(), info.model.as_str()),
+            ("star-free", "M")
+        );
+    }
+}
