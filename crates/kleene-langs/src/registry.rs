@@ -31,14 +31,21 @@ fn normalise(name: &str) -> String {
 }
 
 /// Looks a task up by its name or any alias.
+///
+/// Exact task names win over aliases, so a family's alias can never shadow another
+/// family's task of that name (e.g. the Bhattamishra alias `d4` vs the SD-SSM task `d4`).
 pub fn task_by_name(name: &str) -> Result<Box<dyn Task>, LangError> {
     let wanted = normalise(name);
-    all_tasks()
-        .into_iter()
-        .find(|info| {
-            normalise(info.task.name()) == wanted
-                || info.aliases.iter().any(|a| normalise(a) == wanted)
-        })
-        .map(|info| info.task)
-        .ok_or_else(|| LangError::UnknownTask(name.to_string()))
+    let all = all_tasks();
+    let by_name = all
+        .iter()
+        .position(|info| normalise(info.task.name()) == wanted);
+    let index = by_name.or_else(|| {
+        all.iter()
+            .position(|info| info.aliases.iter().any(|a| normalise(a) == wanted))
+    });
+    match index {
+        Some(i) => Ok(all.into_iter().nth(i).expect("index from position").task),
+        None => Err(LangError::UnknownTask(name.to_string())),
+    }
 }

@@ -124,6 +124,92 @@ pub trait Task: Send + Sync {
     fn next_symbol_sets(&self, _tokens: &[u32]) -> Option<Vec<Vec<bool>>> {
         None
     }
+
+    /// Membership oracle: whether `tokens` is a string of the task's language, if the
+    /// task is a language (None for tasks that are not, e.g. associative recall).
+    fn is_member(&self, _tokens: &[u32]) -> Option<bool> {
+        None
+    }
+
+    /// Checks one example (e.g. read from a file): token ids in the vocabulary, the
+    /// target of the task's kind and width, class ids in range. Families with an oracle
+    /// override it to also check membership and recompute the target.
+    /// The error is a human-readable reason (the caller adds file and line).
+    fn check_example(&self, example: &Example) -> Result<(), String> {
+        check_example_shape(
+            self.vocab().len(),
+            self.classes().len(),
+            self.target_kind(),
+            example,
+        )
+    }
+
+    /// Generates every split of [`Task::splits`], in order. The default calls
+    /// [`Task::generate_split`] per split; families that carve several splits out of one
+    /// generated list override it to generate that list once.
+    fn generate_all_splits(&self, seed: u64) -> Result<Vec<(SplitSpec, Vec<Example>)>, LangError> {
+        self.splits()
+            .into_iter()
+            .map(|split| {
+                let examples = self.generate_split(&split, seed)?;
+                Ok((split, examples))
+            })
+            .collect()
+    }
+}
+
+/// The shape checks of [`Task::check_example`]'s default: token ids below `vocab_len`,
+/// the target of kind `kind`, per-position targets as long as the input, class ids
+/// below `classes_len`.
+pub fn check_example_shape(
+    vocab_len: usize,
+    classes_len: usize,
+    kind: TargetKind,
+    example: &Example,
+) -> Result<(), String> {
+    if let Some((pos, &tok)) = example
+        .tokens
+        .iter()
+        .enumerate()
+        .find(|(_, &t)| t as usize >= vocab_len)
+    {
+        return Err(format!(
+            "token id {tok} at position {pos} is outside the vocabulary (size {vocab_len})"
+        ));
+    }
+    if example.target.kind() != kind {
+        return Err(format!(
+            "target is {:?} but the task's targets are {:?}",
+            example.target.kind(),
+            kind
+        ));
+    }
+    let n = example.tokens.len();
+    let classes: &[u32] = match &example.target {
+        Target::PerPosition(c) => {
+            if c.len() != n {
+                return Err(format!("target has {} positions, input has {n}", c.len()));
+            }
+            c
+        }
+        Target::Masked { classes, mask } => {
+            if classes.len() != n || mask.len() != n {
+                return Err(format!(
+                    "target has {} classes and {} mask entries, input has {n} positions",
+                    classes.len(),
+                    mask.len()
+                ));
+            }
+            classes
+        }
+        Target::Final(c) => std::slice::from_ref(c),
+    };
+    if let Some(&c) = classes.iter().find(|&&c| c as usize >= classes_len) {
+        return Err(format!(
+            "class id {c} is outside the task's {classes_len} classes"
+        ));
+    }
+    Ok(())
 }
 
 /// Derives the seed of one split from the run seed and the split name, so splits are

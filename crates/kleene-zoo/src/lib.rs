@@ -2,15 +2,55 @@
 //!
 //! Two seams:
 //! - [`SequenceLayer`]: a sequence mixer `(B, L, D) -> (B, L, D)` with a parallel
-//!   `forward` and a recurrent `step` over an explicit state (Mamba mixer, S4D, RetNet, ...).
+//!   `forward` and a recurrent `step` over an explicit state (Mamba mixer, causal
+//!   self-attention with a KV cache, S4D, RetNet, ...).
 //! - [`SequenceModel`]: a whole model from token ids `(B, L)` to per-position outputs
 //!   `(B, L, out)`, also with a recurrent `step`, so evaluation can stream inputs far
 //!   longer than training lengths in constant memory.
+//!
+//! Models are described by a serde [`ModelConfig`] (deserialisable from TOML) and built at
+//! run time with [`ModelConfig::init`], which returns an [`AnyModel`] (a Burn `Module`
+//! enum that implements [`SequenceModel`]).
+//!
+//! ## Outputs and task kinds
+//! Every model returns one output vector per position, `(batch, len, out_dim)`, raw logits
+//! (no softmax / sigmoid). The same tensor serves every task kind; only the loss and the
+//! position the trainer reads differ (see [`heads`]):
+//! - per-position multi-class: softmax cross-entropy at every position;
+//! - per-position multi-label: sigmoid per output unit (binary cross-entropy / MSE);
+//! - final-state class: the trainer reads the output at the last position (or at the
+//!   query step) with [`heads::last_position`] / [`heads::at_positions`]. Because every
+//!   model is causal, the output at position `t` equals what the model would emit after
+//!   reading exactly `tokens[..=t]`.
+//!
+//! All models run on any `B: ScanBackend` (Burn backend with the selective/linear
+//! recurrence ops of `kleene-scan`).
 
 use burn::prelude::*;
 
+pub mod complex_diagonal;
+pub mod config;
 pub mod error;
+pub mod heads;
+pub mod icl;
+pub mod lstm;
+pub mod mamba;
+pub mod recurrence;
+pub mod rnn;
+pub mod sdssm;
+pub mod stack;
+pub mod transformer;
+
+mod any;
+mod init;
+
+pub use any::{AnyModel, AnyState};
+pub use config::{
+    ComplexDiagonalConfig, LstmConfig, MambaConfig, ModelConfig, NormKind, PositionKind,
+    ReadoutKind, RnnConfig, RnnNonlinearity, SdSsmConfig, TransformerConfig,
+};
 pub use error::ZooError;
+pub use recurrence::ScanBackend;
 
 /// A sequence mixer: whole-sequence forward and one-step recurrent form.
 ///
@@ -47,4 +87,12 @@ pub trait SequenceModel<B: Backend> {
 
     /// Size of the last output dimension.
     fn out_dim(&self) -> usize;
+
+    /// Longest input the model can represent faithfully, if bounded (a learned position
+    /// table). Positions at or beyond it reuse the last learned position; evaluators should
+    /// check this before streaming longer inputs. `None` = unbounded (recurrent models,
+    /// rotary attention).
+    fn max_len(&self) -> Option<usize> {
+        None
+    }
 }

@@ -1,0 +1,114 @@
+//! ICL-zoo layers (kleene-zoo part 2): one forward + backward per layer at d_model 64,
+//! L 512, batch 8 on `Autodiff<NdArray<f32>>`, and the chunked (linear-time) forms of
+//! RetNet, GLA and linear attention at L = 512, 2048, 8192.
+//!
+//! Run: `cargo bench --bench zoo_icl_layers` (see docs/benchmarks.md for the short settings).
+
+use std::time::Duration;
+
+use burn::backend::Autodiff;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn_ndarray::NdArray;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kleene_zoo::icl::*;
+use kleene_zoo::SequenceLayer;
+
+type AD = Autodiff<NdArray<f32>>;
+
+const D_MODEL: usize = 64;
+
+fn fwd_bwd<L: SequenceLayer<AD>>(layer: &L, x: &Tensor<AD, 3>) {
+    let y = layer.forward(x.clone());
+    let grads = y.sum().backward();
+    std::hint::black_box(grads);
+}
+
+fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
+    Tensor::random(
+        [batch, len, D_MODEL],
+        Distribution::Normal(0.0, 1.0),
+        &Default::default(),
+    )
+    .require_grad()
+}
+
+fn layers(c: &mut Criterion) {
+    let device = Default::default();
+    let x = input(8, 512);
+    let mut group = c.benchmark_group("icl_fwd_bwd_d64_L512_B8");
+    for name in IclLayerConfig::NAMES {
+        let mut cfg = IclLayerConfig::default_for(name).unwrap();
+        if let IclLayerConfig::Retnet(r) = &mut cfg {
+            r.n_heads = 2;
+        }
+        let mixer = cfg.init::<AD>(D_MODEL, 2, &device).unwrap();
+        group.bench_function(name, |b| b.iter(|| fwd_bwd(&mixer, &x)));
+    }
+    let retnet_chunked = RetentionConfig {
+        n_heads: 2,
+        form: RetentionForm::Chunked,
+        chunk_size: 64,
+    }
+    .init::<AD>(D_MODEL, 2, &device)
+    .unwrap();
+    group.bench_function("retnet_chunked", |b| {
+        b.iter(|| fwd_bwd(&retnet_chunked, &x))
+    });
+    let linear_chunked = LinearAttentionConfig {
+        form: LinearAttentionForm::Chunked,
+        ..Default::default()
+    }
+    .init::<AD>(D_MODEL, 2, &device)
+    .unwrap();
+    group.bench_function("linear_attention_chunked", |b| {
+        b.iter(|| fwd_bwd(&linear_chunked, &x))
+    });
+    group.finish();
+}
+
+fn chunked_scaling(c: &mut Criterion) {
+    let device = Default::default();
+    let retnet = RetentionConfig {
+        n_heads: 2,
+        form: RetentionForm::Chunked,
+        chunk_size: 64,
+    }
+    .init::<AD>(D_MODEL, 2, &device)
+    .unwrap();
+    let gla = GlaConfig::default()
+        .init::<AD>(D_MODEL, 2, &device)
+        .unwrap();
+    let linear = LinearAttentionConfig {
+        form: LinearAttentionForm::Chunked,
+        ..Default::default()
+    }
+    .init::<AD>(D_MODEL, 2, &device)
+    .unwrap();
+    let mut group = c.benchmark_group("icl_chunked_scaling_d64_B2");
+    for len in [512usize, 2048, 8192] {
+        let x = input(2, len);
+        group.bench_with_input(BenchmarkId::new("retnet_chunked", len), &x, |b, x| {
+            b.iter(|| fwd_bwd(&retnet, x))
+        });
+        group.bench_with_input(BenchmarkId::new("gla_chunked", len), &x, |b, x| {
+            b.iter(|| fwd_bwd(&gla, x))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("linear_attention_chunked", len),
+            &x,
+            |b, x| b.iter(|| fwd_bwd(&linear, x)),
+        );
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = layers, chunked_scaling
+}
+criterion_main!(benches);

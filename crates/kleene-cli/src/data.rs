@@ -1,0 +1,469 @@
+//! `kleene data …`: list tasks, generate splits, check data files.
+//!
+//! Layouts written by `gen --format published` (the published releases' layouts):
+//! - Bhattamishra suite: `DIR/<Folder>/train_src.txt`, `train_tgt.txt`,
+//!   `val_src_bin0.txt`, `val_tgt_bin0.txt`, … (no trailing newline);
+//!   `-exact` variants use `DIR/<Folder>-exact/`.
+//! - flip-flop: `DIR/flipflop/<split>.txt`, one `w0i1r0…` line per sequence.
+//! - bounded Dyck: `DIR/k8_m10_tr2000000.<split>`, one `(a (b b) a) END` line per sample.
+//! - any task with `--format jsonl`: `DIR/<task>/<split>.jsonl`, one example per line.
+//!
+//! `check <task> DIR` reads every data file in DIR (or in `DIR/<Folder>` / `DIR/<task>`
+//! when DIR holds those), validates format, membership and targets, prints
+//! `file:line: reason` per error and fails when there is any.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use kleene_langs::bhattamishra::SuiteTask;
+use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig};
+use kleene_langs::flipflop::{self, FlipFlop, FlipFlopConfig};
+use kleene_langs::{io, Example, LangError, SplitSpec, Task};
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Every task with a one-line description.
+    List,
+    /// Generate a task's splits (all of them unless --split is given).
+    Gen {
+        /// Task name or alias (see `kleene data list`), e.g. `tomita-3`, `Dyck1`.
+        task: String,
+        /// Only this split (e.g. `train`, `bin1`, `val_sparse`, `dev`).
+        #[arg(long)]
+        split: Option<String>,
+        /// Seed: the same seed gives byte-identical files.
+        #[arg(long)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = Format::Published)]
+        format: Format,
+        /// Cap each split at this many examples (default: the published sizes).
+        #[arg(long)]
+        size: Option<usize>,
+    },
+    /// Validate every data file of a task in a folder; non-zero exit on any error.
+    Check {
+        /// Task name or alias.
+        task: String,
+        /// Folder holding the files.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The published text layout of the task's family.
+    Published,
+    /// One JSON example per line, any task.
+    Jsonl,
+}
+
+/// The concrete family of a task, for the family's published layout.
+enum Family {
+    Suite(Box<SuiteTask>),
+    FlipFlop,
+    BoundedDyck(BoundedDyck),
+    /// Any other task: JSONL only.
+    Other,
+}
+
+fn family_of(task: &dyn Task) -> Family {
+    if let Some(t) = kleene_langs::bhattamishra::by_name(task.name()) {
+        return Family::Suite(Box::new(t));
+    }
+    if task.name() == "flipflop" {
+        return Family::FlipFlop;
+    }
+    if task.name() == "bounded-dyck" {
+        return Family::BoundedDyck(
+            BoundedDyck::new(BoundedDyckConfig::default()).expect("default"),
+        );
+    }
+    Family::Other
+}
+
+/// Runs a data command; returns the process exit code.
+pub fn run(command: DataCommand) -> i32 {
+    let result = match command {
+        DataCommand::List => {
+            list();
+            Ok(0)
+        }
+        DataCommand::Gen {
+            task,
+            split,
+            seed,
+            out,
+            format,
+            size,
+        } => generate(&task, split.as_deref(), seed, &out, format, size).map(|_| 0),
+        DataCommand::Check { task, dir } => check(&task, &dir),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+fn list() {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    for info in kleene_langs::all_tasks() {
+        let aliases = if info.aliases.is_empty() {
+            String::new()
+        } else {
+            format!("  (also: {})", info.aliases.join(", "))
+        };
+        // A closed pipe (`kleene data list | head`) just ends the listing.
+        let line = format!(
+            "{:<28} {}{}",
+            info.task.name(),
+            info.task.description(),
+            aliases
+        );
+        if writeln!(stdout, "{line}").is_err() {
+            return;
+        }
+    }
+}
+
+fn generate(
+    name: &str,
+    split: Option<&str>,
+    seed: u64,
+    out: &Path,
+    format: Format,
+    size: Option<usize>,
+) -> Result<(), LangError> {
+    let task = kleene_langs::task_by_name(name)?;
+    let family = family_of(task.as_ref());
+    if format == Format::Published && matches!(family, Family::Other) {
+        return Err(LangError::InvalidConfig {
+            task: task.name().into(),
+            field: "format".into(),
+            reason: "this task has no published text format; use --format jsonl".into(),
+        });
+    }
+    let mut splits = task.splits();
+    if let Some(s) = split {
+        splits.retain(|x| x.name == s);
+        if splits.is_empty() {
+            return Err(LangError::UnknownSplit {
+                task: task.name().into(),
+                split: s.into(),
+                available: task
+                    .splits()
+                    .iter()
+                    .map(|x| x.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let started = Instant::now();
+    let total: u64 = splits
+        .iter()
+        .map(|s| size.map_or(s.size, |n| n.min(s.size)) as u64)
+        .sum();
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:<24} [{bar:30}] {pos}/{len} examples ({elapsed})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    // Flip-flop's published text is streamed to disk (the train split is 820 MB).
+    if format == Format::Published && matches!(family, Family::FlipFlop) {
+        let ff = FlipFlop::new(FlipFlopConfig::default())?;
+        let mut files = 0;
+        for spec in &splits {
+            bar.set_message(format!("{} {}", task.name(), spec.name));
+            let n = size.map_or(spec.size, |n| n.min(spec.size));
+            let path = out.join("flipflop").join(format!("{}.txt", spec.name));
+            ff.write_text_split(&path, &spec.name, n, seed, &mut |k| bar.inc(k))?;
+            files += 1;
+        }
+        bar.finish_and_clear();
+        eprintln!(
+            "{}: {total} sequences in {files} files under {} ({:.2}s)",
+            task.name(),
+            out.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    // Whole-release generation shares the corpus of corpus-split languages.
+    let generated: Vec<(SplitSpec, Vec<Example>)> = if split.is_none() && size.is_none() {
+        bar.set_message(format!("{} (all splits)", task.name()));
+        task.generate_all_splits(seed)?
+    } else {
+        let mut v = Vec::new();
+        for spec in splits {
+            bar.set_message(format!("{} {}", task.name(), spec.name));
+            let mut spec = spec;
+            if let Some(n) = size {
+                spec.size = spec.size.min(n);
+            }
+            let mut ex = task.generate_split(&spec, seed)?;
+            if let Some(n) = size {
+                ex.truncate(n);
+            }
+            bar.inc(spec.size as u64);
+            v.push((spec, ex));
+        }
+        v
+    };
+    bar.set_position(total);
+    let mut written = Vec::new();
+    for (spec, examples) in &generated {
+        bar.set_message(format!("writing {}", spec.name));
+        written.extend(write_split(
+            task.as_ref(),
+            &family,
+            out,
+            &spec.name,
+            examples,
+            format,
+        )?);
+    }
+    bar.finish_and_clear();
+    let n: usize = generated.iter().map(|(_, e)| e.len()).sum();
+    eprintln!(
+        "{}: {} examples in {} files under {} ({:.2}s)",
+        task.name(),
+        n,
+        written.len(),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn write_split(
+    task: &dyn Task,
+    family: &Family,
+    out: &Path,
+    split: &str,
+    examples: &[Example],
+    format: Format,
+) -> Result<Vec<PathBuf>, LangError> {
+    if format == Format::Jsonl {
+        let path = out.join(task.name()).join(format!("{split}.jsonl"));
+        io::write_jsonl(&path, examples)?;
+        return Ok(vec![path]);
+    }
+    match family {
+        Family::Suite(s) => {
+            let (a, b) =
+                io::write_published_split(task, &out.join(suite_folder(s)), split, examples)?;
+            Ok(vec![a, b])
+        }
+        Family::FlipFlop => {
+            let path = out.join("flipflop").join(format!("{split}.txt"));
+            flipflop::write_text(&path, examples)?;
+            Ok(vec![path])
+        }
+        Family::BoundedDyck(d) => {
+            let path = out.join(format!("{}.{split}", d.file_stem()));
+            let samples: Vec<Vec<u32>> = examples
+                .iter()
+                .filter_map(BoundedDyck::sample_of_example)
+                .collect();
+            d.write_file(&path, &samples)?;
+            Ok(vec![path])
+        }
+        Family::Other => unreachable!("checked before generation"),
+    }
+}
+
+fn suite_folder(s: &SuiteTask) -> String {
+    match s.fidelity() {
+        kleene_langs::bhattamishra::Fidelity::Faithful => s.folder().to_string(),
+        kleene_langs::bhattamishra::Fidelity::Definition => format!("{}-exact", s.folder()),
+    }
+}
+
+/// Most errors printed per file.
+const MAX_ERRORS_PER_FILE: usize = 20;
+
+fn check(name: &str, dir: &Path) -> Result<i32, LangError> {
+    let task = kleene_langs::task_by_name(name)?;
+    let family = family_of(task.as_ref());
+    // Accept the parent folder of the family's layout too.
+    let sub = match &family {
+        Family::Suite(s) => Some(suite_folder(s)),
+        Family::FlipFlop => Some("flipflop".to_string()),
+        _ => None,
+    };
+    let mut dir = dir.to_path_buf();
+    for cand in sub.into_iter().chain([task.name().to_string()]) {
+        if dir.join(&cand).is_dir() {
+            dir = dir.join(cand);
+            break;
+        }
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| LangError::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    let splits = task.splits();
+    let mut errors: Vec<LangError> = Vec::new();
+    let mut files = 0usize;
+    let mut lines = 0usize;
+    for path in &entries {
+        let fname = path.file_name().unwrap().to_string_lossy().into_owned();
+        if fname.ends_with(".jsonl") {
+            files += 1;
+            match io::read_jsonl(task.as_ref(), path) {
+                Ok(ex) => {
+                    lines += ex.len();
+                    let split = fname.trim_end_matches(".jsonl");
+                    errors.extend(io::check_examples(
+                        task.as_ref(),
+                        path,
+                        &ex,
+                        MAX_ERRORS_PER_FILE,
+                    ));
+                    errors.extend(check_windows(&splits, split, path, &ex, &family));
+                }
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        match &family {
+            Family::Suite(_) => {
+                let Some((split, is_src)) = io::split_of_published_file(&fname) else {
+                    eprintln!(
+                        "warning: {}: not a data file of this layout, skipped",
+                        path.display()
+                    );
+                    continue;
+                };
+                let (src_name, tgt_name) = io::published_file_names(&split);
+                if !is_src {
+                    if !dir.join(&src_name).exists() {
+                        eprintln!(
+                            "warning: {}: target file without {src_name} (stale, not read)",
+                            path.display()
+                        );
+                    }
+                    continue;
+                }
+                files += 2;
+                match io::read_published_pair(task.as_ref(), path, &dir.join(&tgt_name)) {
+                    Ok(ex) => {
+                        lines += ex.len();
+                        errors.extend(io::check_examples(
+                            task.as_ref(),
+                            path,
+                            &ex,
+                            MAX_ERRORS_PER_FILE,
+                        ));
+                        errors.extend(check_windows(&splits, &split, path, &ex, &family));
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            Family::FlipFlop => {
+                files += 1;
+                match flipflop::read_text(path) {
+                    Ok(ex) => {
+                        lines += ex.len();
+                        errors.extend(io::check_examples(
+                            task.as_ref(),
+                            path,
+                            &ex,
+                            MAX_ERRORS_PER_FILE,
+                        ));
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            Family::BoundedDyck(d) => {
+                let split = fname.rsplit('.').next().unwrap_or("");
+                let (lo, hi, depth) = match d.split_config(split) {
+                    Ok(s) => (s.min_len, s.max_len, s.max_depth),
+                    Err(_) => (1, usize::MAX, d.config().m),
+                };
+                files += 1;
+                match d.read_file(path, lo, hi, depth) {
+                    Ok(s) => lines += s.len(),
+                    Err(e) => errors.push(e),
+                }
+            }
+            Family::Other => {
+                eprintln!(
+                    "warning: {}: only .jsonl files can be checked for this task",
+                    path.display()
+                );
+            }
+        }
+    }
+    for e in &errors {
+        println!("{e}");
+    }
+    if files == 0 {
+        println!(
+            "{}: no data files of task `{}` found",
+            dir.display(),
+            task.name()
+        );
+        return Ok(1);
+    }
+    eprintln!(
+        "{}: {files} files, {lines} examples, {} errors",
+        dir.display(),
+        errors.len()
+    );
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}
+
+/// Lengths within the split's window (suite lengths count characters = tokens).
+fn check_windows(
+    splits: &[SplitSpec],
+    split: &str,
+    path: &Path,
+    examples: &[Example],
+    family: &Family,
+) -> Vec<LangError> {
+    let Some(spec) = splits.iter().find(|s| s.name == split) else {
+        return Vec::new();
+    };
+    if !matches!(family, Family::Suite(_)) {
+        return Vec::new();
+    }
+    examples
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !(spec.min_len..=spec.max_len).contains(&e.tokens.len()))
+        .take(MAX_ERRORS_PER_FILE)
+        .map(|(i, e)| {
+            LangError::parse(
+                path,
+                i + 1,
+                format!(
+                    "length {} outside the {split} window [{},{}]",
+                    e.tokens.len(),
+                    spec.min_len,
+                    spec.max_len
+                ),
+            )
+        })
+        .collect()
+}

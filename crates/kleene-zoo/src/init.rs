@@ -1,0 +1,101 @@
+//! Parameter initialisers shared by the models (PyTorch conventions, so that models match
+//! the reference code bases at initialisation).
+
+use burn::module::Param;
+use burn::nn::{Embedding, Linear};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+/// `U(-bound, bound)` parameter.
+pub(crate) fn uniform<B: Backend, const D: usize>(
+    shape: [usize; D],
+    bound: f64,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Uniform(-bound, bound),
+        device,
+    ))
+}
+
+/// `N(0, std²)` parameter.
+pub(crate) fn normal<B: Backend, const D: usize>(
+    shape: [usize; D],
+    std: f64,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Normal(0.0, std),
+        device,
+    ))
+}
+
+/// A `Linear` with PyTorch's default `nn.Linear` init: weight and bias `U(±1/√d_in)`.
+pub(crate) fn linear_torch<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Linear<B> {
+    let bound = 1.0 / (d_in as f64).sqrt();
+    linear_uniform(d_in, d_out, bias, bound, device)
+}
+
+/// A `Linear` with weight and bias `U(±bound)`.
+pub(crate) fn linear_uniform<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    bound: f64,
+    device: &B::Device,
+) -> Linear<B> {
+    Linear {
+        weight: uniform([d_in, d_out], bound, device),
+        bias: bias.then(|| uniform([d_out], bound, device)),
+    }
+}
+
+/// A `Linear` with weight `N(0, std²)` and a zero bias (GPT-2 init).
+pub(crate) fn linear_normal<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    std: f64,
+    device: &B::Device,
+) -> Linear<B> {
+    Linear {
+        weight: normal([d_in, d_out], std, device),
+        bias: bias.then(|| Param::from_tensor(Tensor::zeros([d_out], device))),
+    }
+}
+
+/// An embedding table (`n × d`) with `U(±bound)` entries.
+pub(crate) fn embedding_uniform<B: Backend>(
+    n: usize,
+    d: usize,
+    bound: f64,
+    device: &B::Device,
+) -> Embedding<B> {
+    Embedding {
+        weight: uniform([n, d], bound, device),
+    }
+}
+
+/// An embedding table (`n × d`) with `N(0, std²)` entries.
+pub(crate) fn embedding_normal<B: Backend>(
+    n: usize,
+    d: usize,
+    std: f64,
+    device: &B::Device,
+) -> Embedding<B> {
+    Embedding {
+        weight: normal([n, d], std, device),
+    }
+}
+
+/// Looks up rows of an embedding table for a batch of single tokens: `(batch,) -> (batch, d)`.
+pub(crate) fn lookup<B: Backend>(table: &Embedding<B>, tokens: Tensor<B, 1, Int>) -> Tensor<B, 2> {
+    table.weight.val().select(0, tokens)
+}
