@@ -37,7 +37,8 @@ fn layers(c: &mut Criterion) {
     let device = Default::default();
     let x = input(8, 512);
     let mut group = c.benchmark_group("icl_fwd_bwd_d64_L512_B8");
-    for name in IclLayerConfig::NAMES {
+    // Mamba is timed by `benches/zoo_models.rs` (its mixer belongs to `kleene_zoo::mamba`).
+    for name in IclLayerConfig::NAMES.into_iter().filter(|n| *n != "mamba") {
         let mut cfg = IclLayerConfig::default_for(name).unwrap();
         if let IclLayerConfig::Retnet(r) = &mut cfg {
             r.n_heads = 2;
