@@ -3,6 +3,10 @@
 use clap::{Parser, Subcommand};
 
 mod data;
+mod eval;
+mod report;
+mod sweep;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -22,11 +26,34 @@ enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
+    /// Train a model as a TOML run config says, then evaluate it.
+    Train(train::TrainArgs),
+    /// Re-evaluate a finished run directory.
+    Eval(eval::EvalArgs),
+    /// One table over several runs (mean, min, max).
+    Report(report::ReportArgs),
+    /// Run a grid of configs (or one shard of it), skipping finished runs.
+    Sweep(sweep::SweepArgs),
+}
+
+/// Runs a subcommand that returns a Result: errors go to stderr with exit code 1.
+fn exit_with(result: Result<(), Box<dyn std::error::Error>>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        }
+    }
 }
 
 fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Data { command } => std::process::exit(data::run(command)),
+        Command::Train(args) => exit_with(train::run(args)),
+        Command::Eval(args) => exit_with(eval::run(args)),
+        Command::Report(args) => exit_with(report::run(args)),
+        Command::Sweep(args) => exit_with(sweep::run(args)),
     }
 }

@@ -1,1 +1,29 @@
-//! Training (placeholder: see issue 6).
+//! Training protocols of the SSM expressivity papers.
+//!
+//! - [`loss`]: per-position CE / one-hot MSE / next-set BCE, final-state and masked targets.
+//! - [`optim`]: Adam / AdamW with per-parameter weight-decay exclusions, global-norm clipping.
+//! - [`schedule`]: constant, cosine with warm-up, linear decay, halve-on-plateau.
+//! - [`data`]: length curriculum, padding and masking, batching by length, deterministic order.
+//! - [`checkpoint`]: atomic checkpoints with checksums; [`trainer`]: the loop, exact resume,
+//!   NaN/Inf guard; [`metrics`]: JSONL metrics; [`evaluate`]: post-training accuracy tables.
+//! - [`config`]: the TOML run config.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod evaluate;
+pub mod loss;
+pub mod metrics;
+pub mod optim;
+pub mod run;
+pub mod schedule;
+pub mod sweep;
+pub mod trainer;
+
+pub use config::RunConfig;
+pub use error::TrainError;
+pub use evaluate::{evaluate, EvalReport, EvalRow};
+pub use loss::LossKind;
+pub use run::{run, BackendKind, RunSummary};
+pub use trainer::{train, TrainOptions, TrainOutcome};

@@ -1,0 +1,387 @@
+//! The TOML run config: `[task]`, `[model]`, `[training]`, `[eval]`.
+//!
+//! Every field has a documented default (see docs/training.md); unknown fields are
+//! rejected so a typo never silently falls back to a default. Syntax and type errors
+//! carry toml's line/column; range errors name the field (`training.lr`, ...).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::loss::LossKind;
+use crate::schedule::Schedule;
+use crate::TrainError;
+
+/// A whole training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Where the run writes `config.toml`, `metrics.jsonl`, `checkpoint/`, `eval.json`.
+    /// Default: `runs/<config file stem>` (relative to the working directory).
+    #[serde(default)]
+    pub out_dir: Option<PathBuf>,
+    pub task: TaskConfig,
+    /// Passed as-is to the model zoo (`kind = "mamba"`, `d_model`, `n_layers`, ...).
+    pub model: toml::Table,
+    #[serde(default)]
+    pub training: TrainingConfig,
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// Which task, and the training length window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    /// A name or alias from `kleene data list` (e.g. `parity-check`, `tomita-2`).
+    pub name: String,
+    /// Shortest training length; default: the task's `train` split minimum.
+    #[serde(default)]
+    pub train_min_len: Option<usize>,
+    /// Longest training length; default: the task's `train` split maximum.
+    #[serde(default)]
+    pub train_max_len: Option<usize>,
+}
+
+/// How training batches are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Curriculum {
+    /// One length per batch, drawn uniformly from the window (SD-SSM's `UniformCurriculum`);
+    /// no padding at all.
+    #[default]
+    Uniform,
+    /// Every example draws its own length in the window; batches are padded on the right
+    /// and the padding is masked out of the loss.
+    Mixed,
+}
+
+/// Where training examples come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// Fresh examples every step, seeded by (seed, step): infinite data (SD-SSM, flip-flop).
+    #[default]
+    Stream,
+    /// The task's fixed `train` split, reshuffled every epoch from (seed, epoch) and grouped
+    /// into batches of similar length (Bhattamishra's fixed training files).
+    Split,
+}
+
+/// Which optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with coupled L2 weight decay (PyTorch `Adam(weight_decay=..)`; SD-SSM).
+    Adam,
+    /// AdamW, decoupled weight decay (Sarrof et al., REGBENCH). Default.
+    #[default]
+    AdamW,
+}
+
+/// `[training]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// Optimiser steps. Default 1000.
+    pub steps: u64,
+    /// Sequences per batch. Default 32.
+    pub batch_size: usize,
+    /// Base learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Default `adam_w`.
+    pub optimizer: OptimizerKind,
+    /// Default 0.0.
+    pub weight_decay: f64,
+    /// Default 0.9.
+    pub beta1: f64,
+    /// Default 0.999.
+    pub beta2: f64,
+    /// Default 1e-8 (PyTorch's; Burn's own default is 1e-5).
+    pub eps: f64,
+    /// Parameters whose path matches one of these get no weight decay. A pattern matches
+    /// when it equals the last path component or any whole component
+    /// (`layers.0.norm.gamma` matches `norm`). Default: `bias`, `beta`, `gamma`, `norm`,
+    /// `a_log`, `d`, `embedding`-free (embeddings are decayed).
+    pub no_decay: Vec<String>,
+    /// Learning-rate schedule, default constant.
+    pub schedule: Schedule,
+    /// Global L2 gradient-norm clipping (PyTorch `clip_grad_norm_`); default none.
+    pub grad_clip: Option<f64>,
+    /// Default `cross_entropy`.
+    pub loss: LossKind,
+    /// Default `uniform`.
+    pub curriculum: Curriculum,
+    /// Default `stream`.
+    pub data: DataSource,
+    /// Seed of model init and data order. Default 0.
+    pub seed: u64,
+    /// Checkpoint every N steps (and at the end). Default 500; 0 = only at the end.
+    pub checkpoint_every: u64,
+    /// Log a metrics line every N steps. Default 50.
+    pub log_every: u64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            steps: 1000,
+            batch_size: 32,
+            lr: 1e-3,
+            optimizer: OptimizerKind::AdamW,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            no_decay: default_no_decay(),
+            schedule: Schedule::Constant,
+            grad_clip: None,
+            loss: LossKind::CrossEntropy,
+            curriculum: Curriculum::Uniform,
+            data: DataSource::Stream,
+            seed: 0,
+            checkpoint_every: 500,
+            log_every: 50,
+        }
+    }
+}
+
+/// The default weight-decay exclusions: biases, norms, and the SSM parameters that are
+/// not weights (`A_log`, `D`).
+pub fn default_no_decay() -> Vec<String> {
+    ["bias", "beta", "gamma", "norm", "a_log", "d"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// `[eval]`: what to measure after training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// `splits`: accuracy on each of the task's published splits (bins);
+    /// `lengths`: accuracy at every length in `min_len..=max_len` (SD-SSM curves). Default `splits`.
+    pub protocol: EvalProtocol,
+    /// Splits to evaluate (protocol `splits`); default: every split except `train`.
+    pub splits: Vec<String>,
+    /// Cap on examples per split (0 = the split's full size). Default 512.
+    pub max_examples: usize,
+    /// Length range of protocol `lengths`. Defaults 1 and 100.
+    pub min_len: usize,
+    pub max_len: usize,
+    /// Stride between evaluated lengths. Default 1.
+    pub len_step: usize,
+    /// Sequences per length (protocol `lengths`). Default 128 (the paper uses 512).
+    pub samples_per_len: usize,
+    /// Evaluation seed (independent of the training seed). Default 1, as SD-SSM reseeds to 1.
+    pub seed: u64,
+    /// Batch size for evaluation. Default 128.
+    pub batch_size: usize,
+}
+
+/// Evaluation protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalProtocol {
+    #[default]
+    Splits,
+    Lengths,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            protocol: EvalProtocol::Splits,
+            splits: Vec::new(),
+            max_examples: 512,
+            min_len: 1,
+            max_len: 100,
+            len_step: 1,
+            samples_per_len: 128,
+            seed: 1,
+            batch_size: 128,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Parses and validates a config file; `out_dir` defaults to `runs/<stem>`.
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let mut cfg = Self::parse(&text, path)?;
+        if cfg.out_dir.is_none() {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into());
+            cfg.out_dir = Some(PathBuf::from("runs").join(stem));
+        }
+        Ok(cfg)
+    }
+
+    /// Parses and validates TOML text; `origin` only names the source in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, TrainError> {
+        let cfg: RunConfig = toml::from_str(text).map_err(|e| TrainError::ConfigSyntax {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Range checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let t = &self.training;
+        if t.steps == 0 {
+            return Err(TrainError::invalid("training.steps", "must be >= 1"));
+        }
+        if t.batch_size == 0 {
+            return Err(TrainError::invalid("training.batch_size", "must be >= 1"));
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(TrainError::invalid(
+                "training.lr",
+                format!("{} is not a positive finite number", t.lr),
+            ));
+        }
+        if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+            return Err(TrainError::invalid("training.weight_decay", "must be >= 0"));
+        }
+        for (name, v) in [("training.beta1", t.beta1), ("training.beta2", t.beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(TrainError::invalid(name, format!("{v} is not in [0, 1)")));
+            }
+        }
+        if !(t.eps > 0.0) {
+            return Err(TrainError::invalid("training.eps", "must be > 0"));
+        }
+        if let Some(c) = t.grad_clip {
+            if !(c > 0.0 && c.is_finite()) {
+                return Err(TrainError::invalid(
+                    "training.grad_clip",
+                    format!("{c} is not a positive finite number"),
+                ));
+            }
+        }
+        if t.log_every == 0 {
+            return Err(TrainError::invalid("training.log_every", "must be >= 1"));
+        }
+        t.schedule.validate(t.steps)?;
+        if let (Some(a), Some(b)) = (self.task.train_min_len, self.task.train_max_len) {
+            if a > b {
+                return Err(TrainError::invalid(
+                    "task.train_min_len",
+                    format!("{a} is above task.train_max_len = {b}"),
+                ));
+            }
+        }
+        let e = &self.eval;
+        if e.protocol == EvalProtocol::Lengths {
+            if e.min_len > e.max_len {
+                return Err(TrainError::invalid(
+                    "eval.min_len",
+                    format!("{} is above eval.max_len = {}", e.min_len, e.max_len),
+                ));
+            }
+            if e.len_step == 0 {
+                return Err(TrainError::invalid("eval.len_step", "must be >= 1"));
+            }
+            if e.samples_per_len == 0 {
+                return Err(TrainError::invalid("eval.samples_per_len", "must be >= 1"));
+            }
+        }
+        if e.batch_size == 0 {
+            return Err(TrainError::invalid("eval.batch_size", "must be >= 1"));
+        }
+        if !self.model.contains_key("kind") {
+            return Err(TrainError::invalid(
+                "model.kind",
+                "missing (e.g. kind = \"mamba\")",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The config as TOML text (written next to every run).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a RunConfig always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[task]
+name = "parity-check"
+train_max_len = 40
+
+[model]
+kind = "sdssm"
+d_state = 8
+
+[training]
+steps = 100
+lr = 1e-3
+schedule = { kind = "cosine", warmup_steps = 10 }
+grad_clip = 1.0
+"#;
+
+    #[test]
+    fn parses_with_defaults() {
+        let cfg = RunConfig::parse(GOOD, Path::new("x.toml")).unwrap();
+        assert_eq!(cfg.training.steps, 100);
+        assert_eq!(cfg.training.batch_size, 32);
+        assert_eq!(cfg.training.eps, 1e-8);
+        assert_eq!(
+            cfg.training.schedule,
+            Schedule::Cosine {
+                warmup_steps: 10,
+                warmup_lr_init: 1e-6,
+                min_lr_ratio: 0.1
+            }
+        );
+        assert_eq!(cfg.eval.protocol, EvalProtocol::Splits);
+        // Round trip through the written form.
+        let again = RunConfig::parse(&cfg.to_toml(), Path::new("y.toml")).unwrap();
+        assert_eq!(again, cfg);
+    }
+
+    #[test]
+    fn typo_gives_line_and_field() {
+        let bad = GOOD.replace("lr = 1e-3", "lr = 1e-3\nlearning_rate = 3");
+        let err = RunConfig::parse(&bad, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.toml"), "{err}");
+        assert!(err.contains("learning_rate"), "{err}");
+        assert!(err.contains("line 13"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_gives_line() {
+        let bad = GOOD.replace("steps = 100", "steps = \"many\"");
+        let err = RunConfig::parse(&bad, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 11"), "{err}");
+    }
+
+    #[test]
+    fn range_errors_name_the_field() {
+        for (from, to, field) in [
+            ("lr = 1e-3", "lr = -1.0", "training.lr"),
+            ("grad_clip = 1.0", "grad_clip = 0.0", "training.grad_clip"),
+            ("steps = 100", "steps = 0", "training.steps"),
+            ("warmup_steps = 10", "warmup_steps = 100", "warmup_steps"),
+            ("kind = \"sdssm\"", "size = 1", "model.kind"),
+        ] {
+            let bad = GOOD.replace(from, to);
+            let err = RunConfig::parse(&bad, Path::new("b.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{from} -> {err}");
+        }
+    }
+}

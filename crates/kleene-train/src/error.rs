@@ -1,0 +1,67 @@
+//! Errors of the training crate. Every variant names the file, line or field at fault.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a training run, a config load or a checkpoint load.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The TOML file does not parse or does not match the schema; toml's message
+    /// already carries the line and column.
+    #[error("{}: {message}", path.display())]
+    ConfigSyntax { path: PathBuf, message: String },
+    /// A config value parsed but is out of range.
+    #[error("invalid config: field `{field}`: {reason}")]
+    InvalidConfig { field: String, reason: String },
+    /// The task could not be built or sampled.
+    #[error(transparent)]
+    Task(#[from] kleene_langs::LangError),
+    /// The model could not be built.
+    #[error(transparent)]
+    Model(#[from] kleene_zoo::ZooError),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint is missing a part, fails its checksum or does not match the model.
+    #[error("checkpoint {}: {reason}", path.display())]
+    Checkpoint { path: PathBuf, reason: String },
+    /// The loss became NaN or infinite; the last good checkpoint is kept.
+    #[error("loss is {value} at step {step}: stopping; the last good checkpoint is {}", last_good.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none written yet)".to_string()))]
+    NonFiniteLoss {
+        step: u64,
+        value: f64,
+        last_good: Option<PathBuf>,
+    },
+    /// The requested backend was not compiled in.
+    #[error("backend `{name}` is not available: {reason}")]
+    Backend { name: String, reason: String },
+}
+
+impl TrainError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A field-level validation error.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        TrainError::InvalidConfig {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A checkpoint problem.
+    pub fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        TrainError::Checkpoint {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! A whole run from a config: task + model from the registries, train, evaluate, report.
+
+use std::path::Path;
+
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use kleene_scan::ScanBackend;
+use kleene_zoo::{AnyModel, ModelConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::evaluate::{evaluate, EvalReport, EvalRow};
+use crate::trainer::{
+    input_vocab, load_checkpoint_model, output_dim, train, train_window, TrainOptions,
+};
+use crate::TrainError;
+
+/// The backend a run uses, chosen at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// burn-ndarray on the CPU (always available; the reference for determinism).
+    #[default]
+    Ndarray,
+    /// burn-wgpu (Vulkan / Metal / lavapipe); cargo feature `wgpu`.
+    Wgpu,
+    /// burn-cuda; cargo feature `cuda`.
+    Cuda,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        match s.to_ascii_lowercase().as_str() {
+            "ndarray" | "cpu" => Ok(BackendKind::Ndarray),
+            "wgpu" => Ok(BackendKind::Wgpu),
+            "cuda" => Ok(BackendKind::Cuda),
+            other => Err(TrainError::Backend {
+                name: other.to_string(),
+                reason: "expected one of ndarray, wgpu, cuda".into(),
+            }),
+        }
+    }
+}
+
+/// The CPU training backend.
+pub type CpuBackend = burn::backend::Autodiff<burn_ndarray::NdArray<f32>>;
+
+/// The zoo config of a run's `[model]` table; errors name the `model.` field.
+pub fn model_config(cfg: &RunConfig) -> Result<ModelConfig, TrainError> {
+    let value = toml::Value::Table(cfg.model.clone());
+    value
+        .try_into::<ModelConfig>()
+        .map_err(|e| TrainError::invalid("model", e.to_string()))
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub steps: u64,
+    pub final_loss: Option<f64>,
+    pub final_train_acc: Option<f64>,
+    pub report: EvalReport,
+}
+
+fn build<B: ScanBackend>(
+    cfg: &RunConfig,
+    task: &dyn kleene_langs::Task,
+    device: &B::Device,
+) -> Result<AnyModel<B>, TrainError> {
+    let mc = model_config(cfg)?;
+    B::seed(device, cfg.training.seed);
+    Ok(mc.init::<B>(
+        input_vocab(task),
+        output_dim(task, cfg.training.loss)?,
+        device,
+    )?)
+}
+
+/// Trains and evaluates the run described by `cfg` in `run_dir` on backend `B`.
+/// `on_row` sees every evaluation row as it is computed (the CLI prints them).
+pub fn run_on<B>(
+    cfg: &RunConfig,
+    run_dir: &Path,
+    opts: &TrainOptions,
+    device: &B::Device,
+    on_row: impl FnMut(&EvalRow),
+) -> Result<RunSummary, TrainError>
+where
+    B: AutodiffBackend + ScanBackend,
+    B::InnerBackend: ScanBackend,
+{
+    let task = kleene_langs::task_by_name(&cfg.task.name)?;
+    let model = build::<B>(cfg, task.as_ref(), device)?;
+    let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
+    let window = train_window(task.as_ref(), cfg)?;
+    let valid = out.model.valid();
+    let report = evaluate::<B::InnerBackend, _>(
+        &valid,
+        task.as_ref(),
+        &cfg.eval,
+        cfg.training.loss,
+        window,
+        out.step,
+        device,
+        on_row,
+    )?;
+    report.write(run_dir)?;
+    Ok(RunSummary {
+        steps: out.step,
+        final_loss: out.last.as_ref().map(|l| l.loss),
+        final_train_acc: out.last.as_ref().map(|l| l.seq_acc),
+        report,
+    })
+}
+
+/// Re-evaluates a finished run directory (its `config.toml` and checkpoint) on backend `B`.
+pub fn eval_run_dir<B>(
+    run_dir: &Path,
+    device: &B::Device,
+    on_row: impl FnMut(&EvalRow),
+) -> Result<EvalReport, TrainError>
+where
+    B: AutodiffBackend + ScanBackend,
+    B::InnerBackend: ScanBackend,
+{
+    let cfg = RunConfig::load(&run_dir.join("config.toml"))?;
+    let task = kleene_langs::task_by_name(&cfg.task.name)?;
+    let model = build::<B>(&cfg, task.as_ref(), device)?;
+    let (model, step) = load_checkpoint_model::<B, _>(model, run_dir, device)?;
+    let window = train_window(task.as_ref(), &cfg)?;
+    let report = evaluate::<B::InnerBackend, _>(
+        &model.valid(),
+        task.as_ref(),
+        &cfg.eval,
+        cfg.training.loss,
+        window,
+        step,
+        device,
+        on_row,
+    )?;
+    report.write(run_dir)?;
+    Ok(report)
+}
+
+/// [`run_on`] with the backend picked at run time.
+pub fn run(
+    backend: BackendKind,
+    cfg: &RunConfig,
+    run_dir: &Path,
+    opts: &TrainOptions,
+    on_row: impl FnMut(&EvalRow),
+) -> Result<RunSummary, TrainError> {
+    match backend {
+        BackendKind::Ndarray => {
+            run_on::<CpuBackend>(cfg, run_dir, opts, &Default::default(), on_row)
+        }
+        other => Err(unavailable(other)),
+    }
+}
+
+/// [`eval_run_dir`] with the backend picked at run time.
+pub fn eval(
+    backend: BackendKind,
+    run_dir: &Path,
+    on_row: impl FnMut(&EvalRow),
+) -> Result<EvalReport, TrainError> {
+    match backend {
+        BackendKind::Ndarray => eval_run_dir::<CpuBackend>(run_dir, &Default::default(), on_row),
+        other => Err(unavailable(other)),
+    }
+}
+
+fn unavailable(kind: BackendKind) -> TrainError {
+    let (name, feature) = match kind {
+        BackendKind::Wgpu => ("wgpu", "wgpu"),
+        BackendKind::Cuda => ("cuda", "cuda"),
+        BackendKind::Ndarray => ("ndarray", ""),
+    };
+    TrainError::Backend {
+        name: name.into(),
+        reason: format!(
+            "this build has no GPU training path: the scan ops of kleene-scan implement \
+             ScanBackend for NdArray only so far (rebuild with `--features {feature}` once \
+             kleene-scan provides the CubeCL impls); use --backend ndarray"
+        ),
+    }
+}

@@ -1,0 +1,230 @@
+//! Sweeps: a grid of overrides over a base run config, run one after another or as shard
+//! `i` of `n` (for cluster job arrays); finished runs (with an `eval.json`) are skipped.
+//!
+//! ```toml
+//! base = "quickstart.toml"        # relative to the sweep file
+//! out_dir = "runs/sweep"          # default: runs/<sweep file stem>
+//! [grid]
+//! "model.d_model" = [32, 64]
+//! "model.n_layers" = [1, 2]
+//! "training.lr" = [1e-3, 3e-4]
+//! "training.seed" = [0, 1, 2]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::TrainError;
+
+/// The sweep file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Base run config, relative to the sweep file.
+    pub base: PathBuf,
+    /// Parent of the run directories; default `runs/<sweep file stem>`.
+    #[serde(default)]
+    pub out_dir: Option<PathBuf>,
+    /// `"section.field"` -> values; the grid is their Cartesian product (keys in sorted order).
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// One point of the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepRun {
+    /// Position in the full grid (shards take `index % n == i`).
+    pub index: usize,
+    /// e.g. `model.d_model=32,training.lr=0.001`.
+    pub name: String,
+    pub run_dir: PathBuf,
+    pub config: RunConfig,
+}
+
+impl SweepRun {
+    /// A run counts as finished once its evaluation is written.
+    pub fn is_finished(&self) -> bool {
+        self.run_dir.join("eval.json").is_file()
+    }
+}
+
+fn short(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Loads a sweep file and expands its grid into run configs.
+pub fn expand(path: &Path) -> Result<Vec<SweepRun>, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let sweep: SweepConfig = toml::from_str(&text).map_err(|e| TrainError::ConfigSyntax {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let base_path = path.parent().unwrap_or(Path::new(".")).join(&sweep.base);
+    let base_text =
+        std::fs::read_to_string(&base_path).map_err(|e| TrainError::io(&base_path, e))?;
+    let base: toml::Table = toml::from_str(&base_text).map_err(|e| TrainError::ConfigSyntax {
+        path: base_path.clone(),
+        message: e.to_string(),
+    })?;
+    let out_dir = sweep.out_dir.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "sweep".into()),
+        )
+    });
+    for (key, values) in &sweep.grid {
+        if values.is_empty() {
+            return Err(TrainError::invalid(
+                format!("grid.\"{key}\""),
+                "has no values",
+            ));
+        }
+        if key.split('.').count() != 2 {
+            return Err(TrainError::invalid(
+                format!("grid.\"{key}\""),
+                "keys are `section.field`, e.g. \"model.d_model\"",
+            ));
+        }
+    }
+    let keys: Vec<&String> = sweep.grid.keys().collect();
+    let total: usize = sweep.grid.values().map(|v| v.len()).product();
+    let mut runs = Vec::with_capacity(total);
+    for index in 0..total {
+        let mut table = base.clone();
+        let mut rest = index;
+        let mut parts = Vec::new();
+        // Last key varies fastest.
+        let mut picks = vec![0usize; keys.len()];
+        for (k, key) in keys.iter().enumerate().rev() {
+            let n = sweep.grid[*key].len();
+            picks[k] = rest % n;
+            rest /= n;
+        }
+        for (k, key) in keys.iter().enumerate() {
+            let value = sweep.grid[*key][picks[k]].clone();
+            let (section, field) = key.split_once('.').expect("checked above");
+            let sec = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match sec {
+                toml::Value::Table(t) => {
+                    t.insert(field.to_string(), value.clone());
+                }
+                _ => {
+                    return Err(TrainError::invalid(
+                        format!("grid.\"{key}\""),
+                        format!("`{section}` is not a table in the base config"),
+                    ))
+                }
+            }
+            parts.push(format!("{}={}", field, short(&value)));
+        }
+        let name = if parts.is_empty() {
+            "run".to_string()
+        } else {
+            parts.join(",")
+        };
+        let run_dir = out_dir.join(&name);
+        let mut config = RunConfig::parse(&toml::to_string(&table).expect("table"), &base_path)
+            .map_err(|e| match e {
+                TrainError::InvalidConfig { field, reason } => TrainError::InvalidConfig {
+                    field,
+                    reason: format!("{reason} (in sweep run `{name}`)"),
+                },
+                other => other,
+            })?;
+        config.out_dir = Some(run_dir.clone());
+        runs.push(SweepRun {
+            index,
+            name,
+            run_dir,
+            config,
+        });
+    }
+    Ok(runs)
+}
+
+/// Parses `i/n` (0-based shard `i` of `n`).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), TrainError> {
+    let err = || TrainError::invalid("--shard", format!("`{s}` is not `i/n` with 0 <= i < n"));
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let i: usize = i.trim().parse().map_err(|_| err())?;
+    let n: usize = n.trim().parse().map_err(|_| err())?;
+    if n == 0 || i >= n {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
+/// The runs of shard `i` of `n`.
+pub fn shard(runs: Vec<SweepRun>, i: usize, n: usize) -> Vec<SweepRun> {
+    runs.into_iter().filter(|r| r.index % n == i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_expands_in_order_and_shards_partition_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[task]\nname = \"parity\"\n[model]\nkind = \"sdssm\"\n[training]\nsteps = 10\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            format!(
+                "base = \"base.toml\"\nout_dir = \"{}\"\n[grid]\n\"training.lr\" = [0.1, 0.01]\n\"training.seed\" = [0, 1, 2]\n",
+                dir.path().join("out").display()
+            ),
+        )
+        .unwrap();
+        let runs = expand(&dir.path().join("s.toml")).unwrap();
+        assert_eq!(runs.len(), 6);
+        assert_eq!(runs[0].name, "lr=0.1,seed=0");
+        assert_eq!(runs[1].name, "lr=0.1,seed=1");
+        assert_eq!(runs[5].name, "lr=0.01,seed=2");
+        assert_eq!(runs[4].config.training.lr, 0.01);
+        assert_eq!(runs[4].config.training.seed, 1);
+        assert_eq!(runs[4].config.training.steps, 10);
+        let mut seen: Vec<usize> = (0..3)
+            .flat_map(|i| shard(runs.clone(), i, 3).into_iter().map(|r| r.index))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, (0..6).collect::<Vec<_>>());
+        assert!(!runs[0].is_finished());
+        std::fs::create_dir_all(&runs[0].run_dir).unwrap();
+        std::fs::write(runs[0].run_dir.join("eval.json"), "{}").unwrap();
+        assert!(runs[0].is_finished());
+    }
+
+    #[test]
+    fn bad_grid_values_name_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[task]\nname = \"parity\"\n[model]\nkind = \"sdssm\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "base = \"base.toml\"\n[grid]\n\"training.lr\" = [0.1, -1.0]\n",
+        )
+        .unwrap();
+        let err = expand(&dir.path().join("s.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("training.lr") && err.contains("lr=-1.0"),
+            "{err}"
+        );
+        assert!(parse_shard("3/2").is_err());
+        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
+    }
+}
