@@ -535,7 +535,7 @@ fn gilr_matches_f64_reference() {
         g(layer.norm.beta.as_ref().unwrap().val()),
     );
     let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
-    let mut h = vec![0.0f64; D];
+    let mut h = [0.0f64; D];
     let mut want = Vec::new();
     for t in 0..len {
         let p: Vec<f64> = (0..3 * D)
@@ -546,7 +546,7 @@ fn gilr_matches_f64_reference() {
                         .sum::<f64>()
             })
             .collect();
-        let mut y = vec![0.0; D];
+        let mut y = [0.0; D];
         for c in 0..D {
             let (v, o, fg) = (p[c], p[D + c], sig(p[2 * D + c]));
             h[c] = fg * h[c] + (1.0 - fg) * v;

@@ -55,7 +55,7 @@ impl GlaConfig {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(self.n_heads > 0, "gla.n_heads", "must be > 0")?;
         ensure(
-            d_model % (2 * self.n_heads) == 0,
+            d_model.is_multiple_of(2 * self.n_heads),
             "gla.n_heads",
             format!(
                 "d_model ({d_model}) must be divisible by 2 * n_heads ({})",

@@ -88,7 +88,7 @@ impl LinearAttentionConfig {
     pub fn validate(&self, d_model: usize) -> Result<(), ZooError> {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(
-            self.n_heads > 0 && d_model % self.n_heads == 0,
+            self.n_heads > 0 && d_model.is_multiple_of(self.n_heads),
             "linear_attention.n_heads",
             format!(
                 "must be > 0 and divide d_model ({d_model}), got {}",

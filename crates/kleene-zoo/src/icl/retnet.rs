@@ -66,7 +66,7 @@ impl RetentionConfig {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(self.n_heads > 0, "retnet.n_heads", "must be > 0")?;
         ensure(
-            d_model % self.n_heads == 0 && (d_model / self.n_heads) % 2 == 0,
+            d_model.is_multiple_of(self.n_heads) && (d_model / self.n_heads).is_multiple_of(2),
             "retnet.n_heads",
             format!(
                 "d_model ({d_model}) / n_heads ({}) must be an even integer (rotary pairs)",
