@@ -1,6 +1,6 @@
 //! `kleene eval RUN_DIR [--backend ..]`: re-evaluate a run's checkpoint with its config's
 //! `[eval]` section (kleene-eval's protocols); rewrites `result.json`, `report.md`,
-//! `report.json` and `<experiment>.svg` in the run directory.
+//! `eval.md`, `report.json` and `<experiment>.svg` in the run directory.
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,7 @@ pub fn run(args: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     })?;
     println!("{}", report.to_markdown());
     eprintln!(
-        "wrote {0}/result.json, {0}/report.md{1}",
+        "wrote {0}/result.json, {0}/eval.md, {0}/report.md{1}",
         args.run_dir.display(),
         svg_note(&args.run_dir, &report.result)
     );

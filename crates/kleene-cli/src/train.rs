@@ -65,7 +65,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\n{}", summary.report.to_markdown());
     eprintln!(
-        "wrote {0}/metrics.jsonl, {0}/checkpoint/, {0}/result.json, {0}/report.md{1}",
+        "wrote {0}/metrics.jsonl, {0}/checkpoint/, {0}/result.json, {0}/eval.md, {0}/report.md{1}",
         run_dir.display(),
         crate::eval::svg_note(&run_dir, &summary.report.result)
     );

@@ -224,6 +224,11 @@ fn train_writes_result_report_and_svg_and_report_aggregates_seeds() {
         );
     }
 
+    // eval.md keeps that table next to the run.
+    let table = std::fs::read_to_string(run0.join("eval.md")).unwrap();
+    assert!(table.contains("| group | lengths |"), "{table}");
+    assert!(stdout.contains(table.trim()), "{table}\nvs\n{stdout}");
+
     // report.md of the run: kleene-eval's layout, one row (this model) and one column
     // per split holding the split's headline accuracy from result.json.
     let md = std::fs::read_to_string(run0.join("report.md")).unwrap();

@@ -16,7 +16,7 @@ use crate::TrainError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// Where the run writes `config.toml`, `metrics.jsonl`, `checkpoint/`, `result.json`, `report.md`,
+    /// Where the run writes `config.toml`, `metrics.jsonl`, `checkpoint/`, `result.json`, `eval.md`, `report.md`,
     /// `report.json`, `<task>.svg`.
     /// Default: `runs/<config file stem>` (relative to the working directory).
     #[serde(default)]

@@ -25,8 +25,10 @@ use crate::config::{EvalConfig, EvalProtocol, RunConfig};
 use crate::loss::LossKind;
 use crate::TrainError;
 
-/// File names a run directory's evaluation writes.
+/// The run's [`RunResult`] in its run directory (read by `kleene report`).
 pub const RESULT_FILE: &str = "result.json";
+/// The per-split / per-length table of a run ([`EvalReport::to_markdown`]).
+pub const TABLE_FILE: &str = "eval.md";
 
 /// Accuracy on one group of examples (a split, or one length).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,13 +169,16 @@ impl EvalReport {
         s
     }
 
-    /// Writes `result.json` (atomically) and kleene-eval's report of this one run
-    /// (`report.md`, `report.json`, `<experiment>.svg` when there is a curve) into the run
-    /// directory; returns every path written.
+    /// Writes `result.json`, `eval.md` ([`EvalReport::to_markdown`], the table `kleene
+    /// train` prints) and kleene-eval's report of this one run (`report.md`,
+    /// `report.json`, `<experiment>.svg` when there is a curve) into the run directory,
+    /// each atomically; returns every path written.
     pub fn write(&self, run_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
         let path = run_dir.join(RESULT_FILE);
         self.result.write_json(&path)?;
-        let mut paths = vec![path];
+        let table = run_dir.join(TABLE_FILE);
+        kleene_eval::io::write_atomic(&table, self.to_markdown().as_bytes())?;
+        let mut paths = vec![path, table];
         paths.extend(Report::from_runs(std::slice::from_ref(&self.result))?.write_all(run_dir)?);
         Ok(paths)
     }
