@@ -96,6 +96,10 @@ where
     let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
     let window = train_window(task.as_ref(), cfg)?;
     let valid = out.model.valid();
+    if opts.progress {
+        // Evaluation reports its rows only at the end; say that it started.
+        eprintln!("evaluating ({:?} protocol) ...", cfg.eval.protocol);
+    }
     let report = evaluate_with_info::<B::InnerBackend, _>(
         &valid,
         task.as_ref(),
