@@ -99,10 +99,10 @@ pub struct TrainingConfig {
     pub beta2: f64,
     /// Default 1e-8 (PyTorch's; Burn's own default is 1e-5).
     pub eps: f64,
-    /// Parameters whose path matches one of these get no weight decay. A pattern matches
-    /// when it equals the last path component or any whole component
-    /// (`layers.0.norm.gamma` matches `norm`). Default: `bias`, `beta`, `gamma`, `norm`,
-    /// `a_log`, `d`, `embedding`-free (embeddings are decayed).
+    /// Parameters whose dotted path matches one of these get no weight decay (see
+    /// [`crate::optim::is_excluded`]). Default: `bias`, `beta`, `gamma`, `norm`, `a_log`, `d`
+    /// (biases, norms and the SSM's `A_log` / `D`); `[]` decays everything, as the REGBENCH
+    /// and Sarrof et al. code do.
     pub no_decay: Vec<String>,
     /// Learning-rate schedule, default constant.
     pub schedule: Schedule,
