@@ -37,7 +37,8 @@ fn layers(c: &mut Criterion) {
     let device = Default::default();
     let x = input(8, 512);
     let mut group = c.benchmark_group("icl_fwd_bwd_d64_L512_B8");
-    for name in IclLayerConfig::NAMES {
+    // Mamba is timed by `benches/zoo_models.rs` (its mixer belongs to `kleene_zoo::mamba`).
+    for name in IclLayerConfig::NAMES.into_iter().filter(|n| *n != "mamba") {
         let mut cfg = IclLayerConfig::default_for(name).unwrap();
         if let IclLayerConfig::Retnet(r) = &mut cfg {
             r.n_heads = 2;
@@ -103,12 +104,51 @@ fn chunked_scaling(c: &mut Criterion) {
     group.finish();
 }
 
+/// Forward only (no autodiff) of the same chunked layers: separates the algorithm's scaling
+/// from the cost of Burn's CPU autodiff backward.
+fn chunked_scaling_forward(c: &mut Criterion) {
+    type Bk = NdArray<f32>;
+    let device = Default::default();
+    let retnet = RetentionConfig {
+        n_heads: 2,
+        form: RetentionForm::Chunked,
+        chunk_size: 64,
+    }
+    .init::<Bk>(D_MODEL, 2, &device)
+    .unwrap();
+    let gla = GlaConfig::default()
+        .init::<Bk>(D_MODEL, 2, &device)
+        .unwrap();
+    let linear = LinearAttentionConfig {
+        form: LinearAttentionForm::Chunked,
+        ..Default::default()
+    }
+    .init::<Bk>(D_MODEL, 2, &device)
+    .unwrap();
+    let mut group = c.benchmark_group("icl_chunked_scaling_forward_d64_B2");
+    for len in [512usize, 2048, 8192] {
+        let x = Tensor::<Bk, 3>::random([2, len, D_MODEL], Distribution::Normal(0.0, 1.0), &device);
+        group.bench_with_input(BenchmarkId::new("retnet_chunked", len), &x, |b, x| {
+            b.iter(|| std::hint::black_box(retnet.forward(x.clone())))
+        });
+        group.bench_with_input(BenchmarkId::new("gla_chunked", len), &x, |b, x| {
+            b.iter(|| std::hint::black_box(gla.forward(x.clone())))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("linear_attention_chunked", len),
+            &x,
+            |b, x| b.iter(|| std::hint::black_box(linear.forward(x.clone()))),
+        );
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = layers, chunked_scaling
+    targets = layers, chunked_scaling, chunked_scaling_forward
 }
 criterion_main!(benches);

@@ -65,7 +65,7 @@ pub enum Format {
 
 /// The concrete family of a task, for the family's published layout.
 enum Family {
-    Suite(SuiteTask),
+    Suite(Box<SuiteTask>),
     FlipFlop,
     BoundedDyck(BoundedDyck),
     /// Any other task: JSONL only.
@@ -74,7 +74,7 @@ enum Family {
 
 fn family_of(task: &dyn Task) -> Family {
     if let Some(t) = kleene_langs::bhattamishra::by_name(task.name()) {
-        return Family::Suite(t);
+        return Family::Suite(Box::new(t));
     }
     if task.name() == "flipflop" {
         return Family::FlipFlop;
@@ -122,12 +122,16 @@ fn list() {
         } else {
             format!("  (also: {})", info.aliases.join(", "))
         };
-        println!(
+        // A closed pipe (`kleene data list | head`) just ends the listing.
+        let line = format!(
             "{:<28} {}{}",
             info.task.name(),
             info.task.description(),
             aliases
         );
+        if writeln!(stdout, "{line}").is_err() {
+            return;
+        }
     }
 }
 

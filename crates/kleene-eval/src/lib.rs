@@ -14,6 +14,17 @@
 //!
 //! # Usage (what `kleene eval RUN_DIR` / `kleene report RUN_DIR...` do)
 //!
+//! The one-call form: [`evaluate_run`] runs an [`EvalPlan`] (serde; defaults: every
+//! non-train split) and returns the [`RunResult`]:
+//!
+//! ```ignore
+//! let plan = EvalPlan { curve: Some(CurveConfig { train_max_len: Some(40), ..Default::default() }), ..Default::default() };
+//! let info = RunInfo { run: "run-0".into(), experiment: task.name().into(), model: "sdssm".into(), seed };
+//! evaluate_run(&model, task.as_ref(), &plan, &info, &device)?.write_json(&run_dir.join("eval.json"))?;
+//! ```
+//!
+//! Or protocol by protocol:
+//!
 //! ```ignore
 //! use kleene_eval::*;
 //! let opts = EvalOptions::default(); // batch 64, argmax scoring
@@ -49,6 +60,7 @@ pub mod io;
 pub mod metrics;
 pub mod report;
 pub mod results;
+pub mod run;
 
 pub use driver::{
     close_accuracy, evaluate_examples, evaluate_examples_recurrent, evaluate_split,
@@ -65,3 +77,4 @@ pub use metrics::flipflop::{FlipFlopMetrics, FlipFlopSet, FlipFlopSetMetrics};
 pub use metrics::regbench::{GenerationCounts, NextTokenOracle, RegbenchCounts, TaskOracle};
 pub use report::{ExperimentReport, Report, Stat};
 pub use results::{RunResult, Scalar, SplitMetrics};
+pub use run::{evaluate_run, EvalPlan, RegbenchPlan, RunInfo};

@@ -566,7 +566,8 @@ mod svg {
                     s,
                     r##"<text x="{:.2}" y="{:.2}" fill="#555555">train ≤ {t}</text>"##,
                     px + 4.0,
-                    y0 + 12.0
+                    // Near the bottom: curves usually sit high at the training length.
+                    y1 - 6.0
                 );
             }
         }

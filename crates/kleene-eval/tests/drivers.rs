@@ -563,3 +563,32 @@ fn bad_options_and_missing_oracles_are_errors() {
     .unwrap_err();
     assert!(matches!(e, EvalError::WrongTargetKind { .. }), "{e}");
 }
+
+#[test]
+fn hundred_thousand_steps_in_constant_memory() {
+    // 10^5 recurrent steps; the state is one parity bit per sequence, whatever the length.
+    let dev = device();
+    let task = ParityTask::new(ParityShape::Final);
+    let cfg = LongLengthConfig {
+        lengths: vec![100_000],
+        per_length: 2,
+        seed: 1,
+        options: EvalOptions {
+            batch_size: 2,
+            ..Default::default()
+        },
+    };
+    let wrong = HostModel(ParityOracle {
+        wrong_if_first_is_one: true,
+        wrong_every_fourth: false,
+    });
+    let got = long_length_curve::<B, _>(&wrong, &task, &cfg, &dev).unwrap();
+    let mut rng = length_rng(1, 100_000);
+    let right = (0..2)
+        .filter(|_| !first_is_one(&task.sample(100_000, 100_000, &mut rng).unwrap()))
+        .count();
+    assert_eq!(
+        (got[0].length, got[0].accuracy),
+        (100_000, right as f64 / 2.0)
+    );
+}

@@ -266,3 +266,259 @@ fn associative_recall_final_token_accuracy() {
     let want = examples.iter().filter(|e| answer(e) == c).count();
     assert_eq!(m.final_token_accuracy, want as f64 / examples.len() as f64);
 }
+
+#[test]
+fn flip_flop_sets_exact_oracle() {
+    use kleene_langs::flipflop::{FlipFlop, FlipFlopConfig, FlipFlopSplit};
+    let dev = device();
+    let split = |name: &str, p_ignore, size| FlipFlopSplit {
+        name: name.into(),
+        p_ignore,
+        size,
+    };
+    let task = FlipFlop::new(FlipFlopConfig {
+        pairs: 24,
+        p_ignore: 0.8,
+        splits: vec![
+            split("train", 0.8, 10),
+            split("val", 0.8, 12),
+            split("val_dense", 0.1, 9),
+            split("val_sparse", 0.98, 11),
+        ],
+    })
+    .unwrap();
+    let (ff, splits) = flip_flop::<B, _>(
+        &HostModel(FlipFlopOracle),
+        &task,
+        3,
+        &EvalOptions::default(),
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(splits.len(), 3);
+    for (set, n) in [
+        (FlipFlopSet::InDistribution, 12),
+        (FlipFlopSet::Dense, 9),
+        (FlipFlopSet::Sparse, 11),
+    ] {
+        let m = ff.get(set).unwrap();
+        assert_eq!(
+            (m.read_accuracy, m.sequence_accuracy, m.sequences),
+            (1.0, 1.0, n),
+            "{set:?}"
+        );
+    }
+    // Dense sets have more reads per sequence than sparse ones.
+    let reads = |s| ff.get(s).unwrap().reads as f64 / ff.get(s).unwrap().sequences as f64;
+    assert!(reads(FlipFlopSet::Dense) > reads(FlipFlopSet::Sparse));
+    // A model that always answers 0 is right exactly on the reads of a 0.
+    let zero = HostModel(ConstantOracle(vec![1.0, 0.0, 0.5]));
+    let spec = task.splits().into_iter().find(|s| s.name == "val").unwrap();
+    let ex = task.generate_split(&spec, 3).unwrap();
+    let m =
+        evaluate_examples::<B, _>(&zero, &task, "val", &ex, &EvalOptions::default(), &dev).unwrap();
+    let (mut ok, mut n) = (0, 0);
+    for e in &ex {
+        let Target::Masked { classes, mask } = &e.target else {
+            unreachable!()
+        };
+        for (c, &k) in classes.iter().zip(mask) {
+            if k {
+                n += 1;
+                ok += usize::from(*c == 0);
+            }
+        }
+    }
+    assert_eq!(m.token_accuracy, ok as f64 / n as f64);
+}
+
+#[test]
+fn bounded_dyck_close_accuracy_matches_langs() {
+    use kleene_langs::bounded_dyck::CloseAccuracy as LangsClose;
+    let dev = device();
+    let task = task_by_name("bounded-dyck").unwrap();
+    let k = (task.vocab().len() - 2) / 2;
+    let mut rng = length_rng(2, 0);
+    let ex: Vec<Example> = (0..16)
+        .map(|_| task.sample(3, 60, &mut rng).unwrap())
+        .collect();
+    let model = TinyRecurrent::<B>::new(task.vocab().len(), 16, task.vocab().len(), &dev);
+    let opts = EvalOptions {
+        batch_size: 5,
+        ..Default::default()
+    };
+    let ours = close_accuracy::<B, _>(
+        &model,
+        &ex,
+        &DyckVocab::sarrof(k),
+        &CloseAccuracyConfig::default(),
+        &opts,
+        &dev,
+    )
+    .unwrap();
+    let seqs: Vec<&[u32]> = ex.iter().map(|e| e.tokens.as_slice()).collect();
+    let mut theirs = LangsClose::default();
+    let dim = task.vocab().len();
+    for_each_output::<B, _, _>(&model, &seqs, &opts, &dev, |i, l| {
+        let probs: Vec<Vec<f32>> = l
+            .chunks(dim)
+            .map(|r| {
+                kleene_eval::metrics::softmax(r)
+                    .into_iter()
+                    .map(|p| p as f32)
+                    .collect()
+            })
+            .collect();
+        theirs.observe(seqs[i], &probs, k);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        (ours.overall.correct, ours.overall.total),
+        (theirs.correct, theirs.total)
+    );
+    assert!(ours.overall.total > 0);
+    // The exact oracle scores 1.0.
+    let exact = close_accuracy::<B, _>(
+        &HostModel(DyckOracle {
+            k: k as u32,
+            always_type0: false,
+        }),
+        &ex,
+        &DyckVocab::sarrof(k),
+        &CloseAccuracyConfig::default(),
+        &opts,
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(exact.accuracy(), 1.0);
+    assert_eq!(exact.overall.total, ours.overall.total);
+}
+
+#[test]
+fn evaluate_run_collects_every_requested_protocol() {
+    use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig, BoundedDyckSplit};
+    let dev = device();
+    // SD-SSM parity: splits + curve + long lengths.
+    let task = task_by_name("parity-check").unwrap();
+    let plan = EvalPlan {
+        splits: Some(vec![task.splits()[1].name.clone()]),
+        curve: Some(CurveConfig {
+            min_len: 1,
+            max_len: 6,
+            per_length: 4,
+            train_max_len: Some(3),
+            ..Default::default()
+        }),
+        long_lengths: Some(LongLengthConfig {
+            lengths: vec![1000],
+            per_length: 2,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let info = RunInfo {
+        run: "r0".into(),
+        experiment: "parity-check".into(),
+        model: "oracle".into(),
+        seed: 0,
+    };
+    let exact = HostModel(QueryParityOracle {
+        wrong_if_first_is_one: false,
+    });
+    let r = evaluate_run::<B, _>(&exact, task.as_ref(), &plan, &info, &dev).unwrap();
+    assert_eq!(r.splits.len(), 1);
+    assert_eq!(r.splits[0].strict_accuracy, 1.0);
+    let lengths: Vec<usize> = r
+        .curve
+        .as_ref()
+        .unwrap()
+        .points
+        .iter()
+        .map(|p| p.length)
+        .collect();
+    assert_eq!(lengths, [1, 2, 3, 4, 5, 6, 1000]);
+    let bad = EvalPlan {
+        splits: Some(vec!["nope".into()]),
+        ..Default::default()
+    };
+    let e = evaluate_run::<B, _>(&exact, task.as_ref(), &bad, &info, &dev)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope"), "{e}");
+
+    // Bounded Dyck: close accuracy per split.
+    let dyck = BoundedDyck::new(BoundedDyckConfig {
+        k: 3,
+        m: 4,
+        splits: vec![BoundedDyckSplit {
+            name: "dev".into(),
+            min_len: 3,
+            max_len: 40,
+            max_depth: 4,
+            token_budget: 400,
+            approx_lines: 30,
+        }],
+    })
+    .unwrap();
+    let plan = EvalPlan {
+        bounded_dyck: Some(CloseAccuracyConfig::default()),
+        ..Default::default()
+    };
+    let r = evaluate_run::<B, _>(
+        &HostModel(DyckOracle {
+            k: 3,
+            always_type0: false,
+        }),
+        &dyck,
+        &plan,
+        &info,
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(r.scalars["dev/close_accuracy"].value, 1.0);
+
+    // REGBENCH: accuracy, TVD, masked accuracy, generation on test and val.
+    let config = RegbenchConfig {
+        num_examples: 6,
+        num_test_examples: 6,
+        ..Default::default()
+    };
+    let rb = Regbench::new(config.clone()).unwrap();
+    let plan = EvalPlan {
+        regbench: Some(RegbenchPlan {
+            config,
+            generation: Some(GenerationConfig {
+                max_new_tokens: 3,
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    };
+    let model = TinyRecurrent::<B>::new(20, 8, 20, &dev);
+    let r = evaluate_run::<B, _>(&model, &rb, &plan, &info, &dev).unwrap();
+    for split in ["test", "val"] {
+        for key in [
+            "dfa_accuracy",
+            "tvd",
+            "dfa_accuracy_masked",
+            "generation_acceptance",
+        ] {
+            assert!(
+                r.scalars.contains_key(&format!("{split}/{key}")),
+                "{split}/{key}"
+            );
+        }
+    }
+    // The scalar equals the direct driver call.
+    let test = rb.splits().into_iter().find(|s| s.name == "test").unwrap();
+    let direct = regbench_problems::<B, _>(
+        &model,
+        &rb.problems(&test, 0).unwrap(),
+        RegbenchPositions::All,
+        &EvalOptions::default(),
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(r.scalars["test/dfa_accuracy"].value, direct.accuracy());
+}

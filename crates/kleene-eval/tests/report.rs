@@ -102,6 +102,9 @@ fn parse_cell(c: &str) -> (f64, Option<f64>, Option<f64>) {
     }
 }
 
+/// (column header, the column's value for one run, shown as a percentage).
+type Check = (&'static str, Box<dyn Fn(&RunResult) -> f64>, bool);
+
 #[test]
 fn table_numbers_equal_aggregated_inputs() {
     let runs = runs();
@@ -115,7 +118,7 @@ fn table_numbers_equal_aggregated_inputs() {
         let mine: Vec<&RunResult> = runs.iter().filter(|r| r.model == model).collect();
         assert_eq!(row[1], mine.len().to_string());
         // Every column recomputed from the inputs: (header label, value of one run).
-        let checks: Vec<(&str, Box<dyn Fn(&RunResult) -> f64>, bool)> = vec![
+        let checks: Vec<Check> = vec![
             ("bin0 (%)", Box::new(|r| r.splits[0].strict_accuracy), true),
             (
                 "bin0 relaxed (%)",

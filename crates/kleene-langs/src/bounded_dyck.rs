@@ -275,7 +275,7 @@ impl BoundedDyck {
                 return Err(format!(
                     "token {}: `{}` inside the sample",
                     i + 1,
-                    self.vocab[t as usize]
+                    self.vocab.get(t as usize).map_or("?", |v| v.as_str())
                 ));
             }
         }
@@ -303,7 +303,7 @@ impl BoundedDyck {
     pub fn format_line(&self, sample: &[u32]) -> String {
         sample
             .iter()
-            .map(|&t| self.vocab[t as usize].as_str())
+            .map(|&t| self.vocab.get(t as usize).map_or("?", |v| v.as_str()))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -427,11 +427,13 @@ impl CloseAccuracy {
 
     /// Adds one sequence: `probs[t]` is the next-token distribution (at least 2k entries;
     /// extra entries such as START/END or unused logits are ignored here) after input
-    /// position t.
+    /// position t. Positions without such a distribution are skipped.
     pub fn observe(&mut self, tokens: &[u32], probs: &[Vec<f32>], k: usize) {
         for (t, close) in expected_closes(tokens, k).into_iter().enumerate() {
             let Some(close) = close else { continue };
-            let p = &probs[t];
+            let Some(p) = probs.get(t).filter(|p| p.len() >= 2 * k) else {
+                continue;
+            };
             let all: f64 = p[k..2 * k].iter().map(|&x| x as f64).sum();
             let ok = all > 0.0 && (p[close as usize] as f64) / all > Self::THRESHOLD;
             self.correct += ok as u64;

@@ -27,7 +27,8 @@ use burn::tensor::{Int, Tensor, TensorPrimitive};
 
 mod autodiff;
 mod backend;
-// cube: CubeCL kernels (feature `cube`), coming in a later commit
+#[cfg(feature = "cube")]
+pub mod cube;
 mod error;
 pub mod host;
 mod input;

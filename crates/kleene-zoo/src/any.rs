@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::complex_diagonal::ComplexDiagonalSsm;
+use crate::icl::{IclMixerState, IclModel, LmState};
 use crate::lstm::LstmModel;
 use crate::mamba::{MambaModel, MambaState};
 use crate::recurrence::ScanBackend;
@@ -29,6 +30,8 @@ pub enum AnyModel<B: Backend> {
     Lstm(LstmModel<B>),
     /// See [`crate::transformer`].
     Transformer(TransformerModel<B>),
+    /// See [`crate::icl`].
+    Icl(IclModel<B>),
 }
 
 /// The recurrent state of an [`AnyModel`] (same variant as the model).
@@ -47,6 +50,8 @@ pub enum AnyState<B: Backend> {
     Lstm(Vec<(Tensor<B, 2>, Tensor<B, 2>)>),
     /// Per-layer KV caches and the position.
     Transformer(TransformerState<B>),
+    /// Per-block mixer states and the position.
+    Icl(LmState<IclMixerState<B>>),
 }
 
 impl ModelConfig {
@@ -73,6 +78,7 @@ impl ModelConfig {
             ModelConfig::Transformer(c) => {
                 AnyModel::Transformer(TransformerModel::new(c, vocab_size, out_dim, device))
             }
+            ModelConfig::Icl(c) => AnyModel::Icl(c.init(vocab_size, out_dim, device)?),
         })
     }
 }
@@ -91,6 +97,7 @@ impl<B: ScanBackend> SequenceModel<B> for AnyModel<B> {
             AnyModel::Rnn(m) => m.forward(tokens),
             AnyModel::Lstm(m) => m.forward(tokens),
             AnyModel::Transformer(m) => m.forward(tokens),
+            AnyModel::Icl(m) => m.forward(tokens),
         }
     }
 
@@ -102,6 +109,7 @@ impl<B: ScanBackend> SequenceModel<B> for AnyModel<B> {
             AnyModel::Rnn(m) => AnyState::Rnn(m.init_state(batch, device)),
             AnyModel::Lstm(m) => AnyState::Lstm(m.init_state(batch, device)),
             AnyModel::Transformer(m) => AnyState::Transformer(m.init_state(batch, device)),
+            AnyModel::Icl(m) => AnyState::Icl(m.init_state(batch, device)),
         }
     }
 
@@ -131,6 +139,10 @@ impl<B: ScanBackend> SequenceModel<B> for AnyModel<B> {
                 let (y, s) = m.step(tokens, s);
                 (y, AnyState::Transformer(s))
             }
+            (AnyModel::Icl(m), AnyState::Icl(s)) => {
+                let (y, s) = m.step(tokens, s);
+                (y, AnyState::Icl(s))
+            }
             _ => panic!("{MISMATCH}"),
         }
     }
@@ -143,12 +155,14 @@ impl<B: ScanBackend> SequenceModel<B> for AnyModel<B> {
             AnyModel::Rnn(m) => m.out_dim(),
             AnyModel::Lstm(m) => m.out_dim(),
             AnyModel::Transformer(m) => m.out_dim(),
+            AnyModel::Icl(m) => m.out_dim(),
         }
     }
 
     fn max_len(&self) -> Option<usize> {
         match self {
             AnyModel::Transformer(m) => m.max_len(),
+            AnyModel::Icl(m) => m.max_len(),
             _ => None,
         }
     }

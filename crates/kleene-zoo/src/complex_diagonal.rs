@@ -106,7 +106,9 @@ impl<B: Backend> ComplexDiagonalBlock<B> {
             .repeat_dim(0, batch);
         (theta.clone().cos(), theta.sin())
     }
+}
 
+impl<B: ScanBackend> ComplexDiagonalBlock<B> {
     fn forward(&self, u: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, _, _] = u.dims();
         let (ar, ai) = self.transition(u.clone());

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::ZooError;
 
 /// Which model to build, with its settings. `kind` values: `mamba`, `sdssm`,
-/// `complex_diagonal`, `rnn`, `lstm`, `transformer`.
+/// `complex_diagonal`, `rnn`, `lstm`, `transformer`, `icl` (the in-context-learning zoo:
+/// backbone fields plus a `mixer` table tagged by `layer`, see [`crate::icl`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
@@ -34,6 +35,8 @@ pub enum ModelConfig {
     Lstm(LstmConfig),
     /// Causal decoder-only transformer (learned positions) or "Transformer+" (rotary).
     Transformer(TransformerConfig),
+    /// A REGBENCH backbone around one of the ICL-zoo mixers (S4D, H3, Hyena, RetNet, ...).
+    Icl(crate::icl::IclModelConfig),
 }
 
 /// Normalisation layer of the residual stacks.
@@ -314,7 +317,9 @@ impl ModelConfig {
     ];
 
     /// The default config of a model kind; [`ZooError::UnknownModel`] for other names.
-    /// `transformer_plus` is accepted as the transformer with rotary positions.
+    /// `transformer_plus` is accepted as the transformer with rotary positions, and every
+    /// ICL-zoo layer name (`s4d`, `h3`, `retnet`, ...; `IclLayerConfig::NAMES`) as that
+    /// mixer in the default backbone.
     pub fn default_for(kind: &str) -> Result<Self, ZooError> {
         Ok(match kind {
             "mamba" => ModelConfig::Mamba(MambaConfig::default()),
@@ -327,6 +332,9 @@ impl ModelConfig {
                 positions: PositionKind::Rotary,
                 ..TransformerConfig::default()
             }),
+            other if crate::icl::IclLayerConfig::NAMES.contains(&other) => ModelConfig::Icl(
+                crate::icl::IclModelConfig::new(crate::icl::IclLayerConfig::default_for(other)?),
+            ),
             other => return Err(ZooError::UnknownModel(other.to_string())),
         })
     }
@@ -340,6 +348,7 @@ impl ModelConfig {
             ModelConfig::Rnn(_) => "rnn",
             ModelConfig::Lstm(_) => "lstm",
             ModelConfig::Transformer(_) => "transformer",
+            ModelConfig::Icl(_) => "icl",
         }
     }
 
@@ -444,6 +453,7 @@ impl ModelConfig {
                     ));
                 }
             }
+            ModelConfig::Icl(c) => c.validate()?,
         }
         Ok(())
     }

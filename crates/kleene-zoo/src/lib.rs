@@ -50,6 +50,7 @@ pub use config::{
     ReadoutKind, RnnConfig, RnnNonlinearity, SdSsmConfig, TransformerConfig,
 };
 pub use error::ZooError;
+pub use recurrence::ScanBackend;
 
 /// A sequence mixer: whole-sequence forward and one-step recurrent form.
 ///

@@ -6,7 +6,7 @@
 //! [x, z] = in_proj(u)                                  (no bias)
 //! x      = SiLU(causal depthwise conv_K(x) + conv_bias)
 //! [δ, B, C] = x_proj(x)                                (no bias; R, N, N)
-//! Δ      = softplus(dt_proj(δ))                         (with bias)
+//! Δ      = softplus(dt_proj(δ))  (with bias; softplus(x) = x for x > 20, as mamba)
 //! A      = −exp(A_log)                                  (d_inner × N)
 //! s_t    = exp(Δ_t A) ⊙ s_{t−1} + (Δ_t x_t) ⊗ B_t       (s_{−1} = 0)
 //! y_t    = s_t C_t + D ⊙ x_t
@@ -16,12 +16,14 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{silu, softplus};
+use burn::tensor::activation::silu;
 use burn::tensor::{Distribution, TensorData};
+use kleene_scan::reference::softplus_thresholded;
+use kleene_scan::{selective_scan, SelectiveScanInput};
 
 use crate::config::MambaConfig;
 use crate::init::{embedding_normal, linear_torch, linear_uniform, lookup, uniform};
-use crate::recurrence::{self, ScanBackend};
+use crate::recurrence::ScanBackend;
 use crate::stack::ResidualStack;
 use crate::{SequenceLayer, SequenceModel};
 
@@ -155,7 +157,7 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
 
     fn forward(&self, u: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, len, _] = u.dims();
-        let (di, n, k) = (self.d_inner, self.d_state, self.d_conv);
+        let (di, k) = (self.d_inner, self.d_conv);
         let device = u.device();
         let xz = self.in_proj.forward(u);
         let x = xz.clone().narrow(2, 0, di);
@@ -172,20 +174,27 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
         }
         let x = silu(conv);
         let (delta, bmat, cmat) = self.split_dbc(x.clone());
-        let dt = softplus(self.dt_proj.forward(delta), 1.0); // (B, L, di)
-        let da = (dt.clone().unsqueeze_dim::<4>(3) * self.a().unsqueeze::<4>()).exp(); // (B,L,di,N)
-        let dbx = (dt * x.clone()).unsqueeze_dim::<4>(3) * bmat.unsqueeze_dim::<4>(2);
-        let h = recurrence::diagonal(
-            da.reshape([batch, len, di * n]),
-            dbx.reshape([batch, len, di * n]),
-            None,
-        )
-        .reshape([batch, len, di, n]);
-        let y = (h * cmat.unsqueeze_dim::<4>(2))
-            .sum_dim(3)
-            .reshape([batch, len, di])
-            + x * self.d_skip.val().reshape([1, 1, di]);
-        self.out_proj.forward(y * silu(z))
+        // Δ before bias and softplus (the scan adds `dt_proj.bias` and applies softplus).
+        let r = self.dt_rank;
+        let delta = delta
+            .reshape([batch * len, r])
+            .matmul(self.dt_proj.weight.val())
+            .reshape([batch, len, di]);
+        let channels_first = |t: Tensor<B, 3>| t.swap_dims(1, 2);
+        let input = SelectiveScanInput {
+            u: channels_first(x),
+            delta: channels_first(delta),
+            a: self.a(),
+            b: channels_first(bmat).unsqueeze_dim(1), // (B, 1, N, L): one group
+            c: channels_first(cmat).unsqueeze_dim(1),
+            d_skip: Some(self.d_skip.val()),
+            z: Some(channels_first(z)),
+            delta_bias: self.dt_proj.bias.as_ref().map(|b| b.val()),
+            delta_softplus: true,
+            initial_state: None,
+        };
+        let (y, _) = selective_scan(input); // (B, di, L) = y ⊙ SiLU(z)
+        self.out_proj.forward(y.swap_dims(1, 2))
     }
 
     fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
@@ -214,7 +223,7 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
         let next_conv = (k > 1).then(|| window.narrow(1, 1, k - 1));
         let x = silu(conv);
         let (delta, bmat, cmat) = self.split_dbc(x.clone());
-        let dt = softplus(self.dt_proj.forward(delta), 1.0); // (B, di)
+        let dt = softplus_thresholded(self.dt_proj.forward(delta)); // (B, di)
         let da = (dt.clone().unsqueeze_dim::<3>(2) * self.a().unsqueeze::<3>()).exp();
         let dbx = (dt * x.clone()).unsqueeze_dim::<3>(2) * bmat.unsqueeze_dim::<3>(1);
         let ssm = da * state.ssm + dbx; // (B, di, N)

@@ -142,15 +142,7 @@ impl<B: Backend> SdSsm<B> {
     where
         B: ScanBackend,
     {
-        let [batch, len] = tokens.dims();
-        let n = self.state_size;
-        let flat = tokens.clone().reshape([batch * len]);
-        let a = self
-            .token_transitions()
-            .select(0, flat)
-            .reshape([batch, len, n, n]);
-        let x = self.input.forward(tokens);
-        recurrence::dense(a, x)
+        recurrence::dense_per_token(self.token_transitions(), self.input.weight.val(), tokens)
     }
 }
 

@@ -108,7 +108,7 @@ pub struct ResidualStack<B: Backend, M: Module<B>> {
     pub norm_f: Norm<B>,
 }
 
-impl<B: Backend, M: Module<B> + SequenceLayer<B>> ResidualStack<B, M> {
+impl<B: Backend, M: Module<B>> ResidualStack<B, M> {
     /// Builds a stack from its mixers; `mlp` = `Some(builder)` adds an MLP sub-block per layer.
     pub fn new(
         mixers: Vec<M>,
@@ -137,7 +137,9 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> ResidualStack<B, M> {
             norm_f: Norm::new(norm, d_model, epsilon, device),
         }
     }
+}
 
+impl<B: Backend, M: Module<B> + SequenceLayer<B>> ResidualStack<B, M> {
     /// `(batch, len, d) -> (batch, len, d)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let r = self.blocks.iter().fold(x, |r, block| block.forward(r));

@@ -119,6 +119,15 @@ fn lstm<Bk: Backend>(device: &Bk::Device) -> RegbenchLstm<Bk> {
     RegbenchLstmConfig::default().init(D, 2, device).unwrap()
 }
 
+fn mamba<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::mamba::MambaMixer<Bk> {
+    RegbenchMambaConfig {
+        d_state: 4,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -167,6 +176,7 @@ layer_suite!(
     1e-5
 );
 layer_suite!(lstm_suite, lstm, 11, 1e-5);
+layer_suite!(mamba_suite, mamba, 11, 1e-5);
 
 /// The LSTM against a float64 implementation of the PyTorch equations (gate order i, f, g, o).
 #[test]
@@ -277,6 +287,26 @@ fn s4d_kernel_matches_f64_vandermonde() {
     }
     let e = rel_err(&got, &want);
     assert!(e < 1e-5, "S4D kernel vs f64 Vandermonde: {e:e}");
+}
+
+/// Sequences longer than the convolution block (64): multi-block Toeplitz path vs recurrence.
+#[test]
+fn long_sequences_step_matches_forward() {
+    let s4d = perturb(s4d::<B>(&dev()), 0.3);
+    check_step_matches_forward(&s4d, 1, 150, D, 1e-5, "s4d L=150");
+    let hyena = perturb(
+        HyenaConfig {
+            l_max: 200,
+            filter_order: 8,
+            ..Default::default()
+        }
+        .init::<B>(D, 1, &dev())
+        .unwrap(),
+        0.3,
+    );
+    check_step_matches_forward(&hyena, 1, 130, D, 1e-5, "hyena L=130");
+    let h3 = perturb(h3_long_filter::<B>(&dev()), 0.3);
+    check_step_matches_forward(&h3, 1, 140, D, 1e-5, "h3 L=140");
 }
 
 /// An impulse through S4D's convolution path reproduces the kernel (before GELU/out-proj we
@@ -505,7 +535,7 @@ fn gilr_matches_f64_reference() {
         g(layer.norm.beta.as_ref().unwrap().val()),
     );
     let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
-    let mut h = vec![0.0f64; D];
+    let mut h = [0.0f64; D];
     let mut want = Vec::new();
     for t in 0..len {
         let p: Vec<f64> = (0..3 * D)
@@ -516,7 +546,7 @@ fn gilr_matches_f64_reference() {
                         .sum::<f64>()
             })
             .collect();
-        let mut y = vec![0.0; D];
+        let mut y = [0.0; D];
         for c in 0..D {
             let (v, o, fg) = (p[c], p[D + c], sig(p[2 * D + c]));
             h[c] = fg * h[c] + (1.0 - fg) * v;

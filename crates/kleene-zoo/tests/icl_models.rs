@@ -35,6 +35,7 @@ fn small_mixer(name: &str) -> IclLayerConfig {
             c.chunk_size = 4;
         }
         IclLayerConfig::LinearAttention(c) => c.n_heads = 2,
+        IclLayerConfig::Mamba(c) => c.d_state = 4,
         IclLayerConfig::Rwkv(_) | IclLayerConfig::Lstm(_) => {}
     }
     m
@@ -104,6 +105,7 @@ fn untied_head_when_out_dim_differs() {
     let cfg = small_model("gla", 8, 1, BackboneKind::LmSimple);
     let tied = cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap();
     assert!(tied.head.is_none());
+    assert_eq!(tied.max_len(), None);
     let untied = cfg.init::<B>(VOCAB, 3, &dev()).unwrap();
     assert!(untied.head.is_some());
     assert_eq!(untied.out_dim(), 3);
@@ -131,6 +133,7 @@ fn lm_simple_wiring() {
     let mut cfg = small_model("retnet", 8, 2, BackboneKind::LmSimple);
     cfg.backbone.max_position_embeddings = 6;
     let model = perturb(cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap(), 0.2);
+    assert_eq!(model.max_len(), Some(6));
     let x = tokens::<B>(2, 6, &dev());
     let positions = Tensor::<B, 1, Int>::arange(0..6, &dev()).reshape([1, 6]);
     let mut r = model.embedding.forward(x.clone())
@@ -336,6 +339,7 @@ overfit_test!(overfit_retnet, "retnet");
 overfit_test!(overfit_gla, "gla");
 overfit_test!(overfit_linear_attention, "linear_attention");
 overfit_test!(overfit_lstm, "lstm");
+overfit_test!(overfit_mamba, "mamba");
 
 /// The mixer enum forwards to the concrete layer.
 #[test]

@@ -86,8 +86,8 @@ impl Task for ParityTask {
         rng: &mut ChaCha8Rng,
     ) -> Result<Example, LangError> {
         let mut len = pick_len(min_len, max_len, rng);
-        if self.odd_lengths_only && len % 2 == 0 {
-            if len + 1 <= max_len {
+        if self.odd_lengths_only && len.is_multiple_of(2) {
+            if len < max_len {
                 len += 1;
             } else if len > min_len {
                 len -= 1;
@@ -659,5 +659,28 @@ impl Oracle for QueryParityOracle {
     }
     fn dim(&self) -> usize {
         2
+    }
+}
+
+/// Exact flip-flop oracle (Sarrof encoding: `0 1 - r i w` = ids 0..=5, answers masked as
+/// `-`): at a masked answer it outputs the last written bit, elsewhere the "none" class 2.
+#[derive(Clone)]
+pub struct FlipFlopOracle;
+
+impl Oracle for FlipFlopOracle {
+    /// (last written bit, previous token)
+    type S = (u32, Option<u32>);
+    fn init(&self) -> Self::S {
+        (0, None)
+    }
+    fn step(&self, s: &mut Self::S, token: u32) -> Vec<f32> {
+        if s.1 == Some(5) && token < 2 {
+            s.0 = token;
+        }
+        s.1 = Some(token);
+        peak(if token == 2 { s.0 as usize } else { 2 }, 3)
+    }
+    fn dim(&self) -> usize {
+        3
     }
 }

@@ -1,7 +1,12 @@
 //! Bracket languages: Dyck-1, Shuffle-2/4/6 and D_n (n = 2, 3, 4, 12).
 
-use rand::RngCore;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
+
+use super::dyck_law::LengthLaw;
 
 use super::sampling::{standard_normal, uniform};
 use super::{Drawn, Language};
@@ -25,6 +30,7 @@ pub(crate) struct Bits<'a> {
     left: u32,
 }
 
+#[cfg_attr(not(test), allow(dead_code))]
 impl<'a> Bits<'a> {
     pub(crate) fn new(rng: &'a mut ChaCha8Rng) -> Self {
         Bits {
@@ -82,9 +88,29 @@ pub(crate) struct Brackets {
     alphabet: Vec<u8>,
     /// byte -> (pair index, is_open), pair index 255 when outside the alphabet.
     kind: [(u8, bool); 256],
+    /// Length laws of the grammar per `max`, built on first use.
+    laws: Mutex<HashMap<usize, Arc<LengthLaw>>>,
 }
 
 impl Brackets {
+    /// The length law for `max` (computed once per `max`, then shared).
+    fn law(&self, max: usize) -> Arc<LengthLaw> {
+        let mut laws = self.laws.lock().unwrap_or_else(|e| e.into_inner());
+        laws.entry(max)
+            .or_insert_with(|| Arc::new(LengthLaw::new(max)))
+            .clone()
+    }
+
+    /// One string of the published sampler itself (`gen(0, hi)`, no window): the
+    /// reference the length-conditioned sampler is tested against.
+    #[cfg(test)]
+    fn draw_reference(&self, hi: usize, rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
+        out.clear();
+        let mut bits = Bits::new(rng);
+        let mut stack = Vec::with_capacity(64);
+        self.gen(hi, &mut bits, out, &mut stack);
+    }
+
     pub(crate) fn new(k: usize, exact: bool) -> Self {
         let mut alphabet: Vec<u8> = PAIRS[..k].iter().flat_map(|&(o, c)| [o, c]).collect();
         alphabet.sort_unstable();
@@ -98,6 +124,7 @@ impl Brackets {
             exact: exact && k > 1,
             alphabet,
             kind,
+            laws: Mutex::new(HashMap::new()),
         }
     }
 
@@ -112,6 +139,7 @@ impl Brackets {
     ///
     /// Written as a loop over an explicit stack of pending calls (same semantics as the
     /// recursive definition, no call overhead, no recursion-depth limit).
+    #[cfg_attr(not(test), allow(dead_code))]
     fn gen(&self, max: usize, bits: &mut Bits<'_>, out: &mut Vec<u8>, stack: &mut Vec<Frame>) {
         stack.clear();
         // `Some(cur)`: enter gen(cur); `None`: the innermost pending call's child returned.
@@ -165,6 +193,7 @@ impl Brackets {
         }
     }
 
+    #[cfg_attr(not(test), allow(dead_code))]
     /// A uniform pair index in `0..k` (rejection sampling over 3 bits for k = 6).
     #[inline]
     fn pick_pair(&self, bits: &mut Bits<'_>) -> usize {
@@ -301,18 +330,28 @@ impl Language for Brackets {
             })
             .collect()
     }
+    /// Draws from the published sampler's distribution conditioned on the window
+    /// (see [`LengthLaw`]): the kept strings are distributed exactly as those of the
+    /// published "draw `gen(0, hi)`, keep if `len >= lo`" loop.
     fn draw(
         &self,
-        _lo: usize,
+        lo: usize,
         hi: usize,
         _f: u64,
         rng: &mut ChaCha8Rng,
         out: &mut Vec<u8>,
     ) -> Drawn {
         out.clear();
-        let mut bits = Bits::new(rng);
-        let mut stack = Vec::with_capacity(64);
-        self.gen(hi, &mut bits, out, &mut stack);
+        let law = self.law(hi);
+        let Some(m) = law.draw_pairs(lo.div_ceil(2), hi / 2, rng) else {
+            return Drawn::Exhausted;
+        };
+        let k = self.k;
+        let mut pick = |rng: &mut ChaCha8Rng| {
+            let j = if k == 1 { 0 } else { rng.random_range(0..k) };
+            PAIRS[j]
+        };
+        law.emit(0, m, rng, &mut pick, out);
         if self.exact && !out.is_empty() {
             self.riffle(out, rng);
         }
@@ -434,6 +473,97 @@ impl Language for DepthBounded {
             Drawn::Candidate
         } else {
             Drawn::Nothing
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seeded_rng;
+
+    /// The length law is a probability distribution and matches the published sampler's
+    /// empirical length distribution.
+    #[test]
+    fn length_law_matches_the_published_sampler() {
+        for (k, max) in [(1usize, 50usize), (2, 100)] {
+            let b = Brackets::new(k, false);
+            let law = b.law(max);
+            let total: f64 = (0..=max / 2).map(|m| law.top(m)).sum();
+            assert!((total - 1.0).abs() < 1e-12, "mass {total}");
+            let n = 200_000;
+            let mut counts = vec![0usize; max / 2 + 1];
+            let mut rng = seeded_rng(17);
+            let mut buf = Vec::new();
+            for _ in 0..n {
+                b.draw_reference(max, &mut rng, &mut buf);
+                counts[buf.len() / 2] += 1;
+            }
+            // Every length bin agrees within 5 standard errors (+ a small floor).
+            for (m, &count) in counts.iter().enumerate() {
+                let p = law.top(m);
+                let emp = count as f64 / n as f64;
+                let se = (p * (1.0 - p) / n as f64).sqrt();
+                assert!(
+                    (emp - p).abs() < 5.0 * se + 2e-5,
+                    "k={k} max={max} m={m}: law {p} vs sampler {emp}"
+                );
+            }
+        }
+    }
+
+    /// Conditioned on a window, string frequencies agree with the published loop
+    /// ("draw gen(0, hi), keep if len >= lo") on short strings.
+    #[test]
+    fn conditioned_strings_match_the_published_loop() {
+        let b = Brackets::new(2, false);
+        let (lo, hi) = (2usize, 8usize);
+        let n = 100_000;
+        let mut rng = seeded_rng(5);
+        let mut buf = Vec::new();
+        let mut reference: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut kept = 0;
+        while kept < n {
+            b.draw_reference(hi, &mut rng, &mut buf);
+            if buf.len() >= lo {
+                *reference.entry(buf.clone()).or_default() += 1;
+                kept += 1;
+            }
+        }
+        let mut ours: HashMap<Vec<u8>, usize> = HashMap::new();
+        for _ in 0..n {
+            assert!(matches!(
+                b.draw(lo, hi, 0, &mut rng, &mut buf),
+                Drawn::Candidate
+            ));
+            *ours.entry(buf.clone()).or_default() += 1;
+        }
+        // Total variation distance between the two empirical laws is at sampling-noise level.
+        let keys: std::collections::HashSet<_> =
+            reference.keys().chain(ours.keys()).cloned().collect();
+        let tvd: f64 = keys
+            .iter()
+            .map(|s| {
+                let a = *reference.get(s).unwrap_or(&0) as f64 / n as f64;
+                let c = *ours.get(s).unwrap_or(&0) as f64 / n as f64;
+                (a - c).abs()
+            })
+            .sum::<f64>()
+            / 2.0;
+        assert!(
+            tvd < 0.02,
+            "total variation {tvd} over {} strings",
+            keys.len()
+        );
+        // A specific check: `()` vs `(())` vs `()()` ratios.
+        for s in [&b"()"[..], b"(())", b"()()", b"[]()"] {
+            let a = *reference.get(s).unwrap_or(&0) as f64;
+            let c = *ours.get(s).unwrap_or(&0) as f64;
+            assert!(
+                (a - c).abs() < 5.0 * (a.max(1.0)).sqrt() + 20.0,
+                "{:?}: {a} vs {c}",
+                String::from_utf8_lossy(s)
+            );
         }
     }
 }

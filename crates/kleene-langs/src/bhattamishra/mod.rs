@@ -17,6 +17,7 @@
 mod boolean;
 mod counter;
 mod dyck;
+mod dyck_law;
 mod modular;
 pub(crate) mod sampling;
 mod starfree;
@@ -97,10 +98,42 @@ pub(crate) trait Language: Send + Sync {
     }
 }
 
+/// Set of byte strings for de-duplication, with a fast non-cryptographic hash (FxHash's
+/// multiply-rotate; only membership is used, so iteration order never matters).
+type ByteSet = HashSet<Vec<u8>, std::hash::BuildHasherDefault<FxHasher>>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write(&(n as u64).to_le_bytes());
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Attempts per batch of the parallel list sampler: a function of the requested size
 /// only, so the data do not depend on the number of threads.
+/// A wave (8 batches) is about half the list, so at most ~half a list of extra
+/// attempts is drawn for samplers that rarely reject.
 fn batch_len(size: usize) -> usize {
-    (size / 2).clamp(32, 2048)
+    (size / 16).clamp(16, 1024)
 }
 
 /// Batches drawn per parallel wave (fixed, for the same reason).
@@ -673,10 +706,14 @@ impl SuiteTask {
             .collect()
     }
 
-    /// Raw characters of token ids (ids must be in range).
+    /// Raw characters of token ids; ids outside the alphabet become `?` (never a panic;
+    /// `?` is in no alphabet, so such a string is never a member).
     pub fn detokenize(&self, tokens: &[u32]) -> Vec<u8> {
         let a = self.lang.alphabet();
-        tokens.iter().map(|&t| a[t as usize]).collect()
+        tokens
+            .iter()
+            .map(|&t| a.get(t as usize).copied().unwrap_or(b'?'))
+            .collect()
     }
 
     /// Class ids of a published target string, or the index of the first bad chunk.
@@ -695,15 +732,36 @@ impl SuiteTask {
 
     /// The example of a raw member string (tokens and per-position classes).
     pub fn example_of(&self, s: &[u8]) -> Result<Example, LangError> {
-        let tokens = self
-            .tokenize(s)
-            .map_err(|i| self.bad(format!("symbol {:?} outside the alphabet", s[i] as char)))?;
-        let tgt = self.target_string(s);
-        let classes = self.encode_target(&tgt).map_err(|i| {
-            self.bad(format!(
-                "target chunk {i} of {:?} is not a class",
-                String::from_utf8_lossy(s)
-            ))
+        let mut tokens = Vec::with_capacity(s.len());
+        for &b in s {
+            match self.token_of[b as usize] {
+                NO_CLASS => {
+                    return Err(self.bad(format!("symbol {:?} outside the alphabet", b as char)))
+                }
+                t => tokens.push(t),
+            }
+        }
+        // The target string goes through a per-thread buffer (no allocation per string).
+        thread_local! {
+            static TARGET: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let classes = TARGET.with(|buf| {
+            let mut tgt = buf.borrow_mut();
+            tgt.clear();
+            self.lang.target(s, &mut tgt);
+            let mut classes = Vec::with_capacity(s.len());
+            for (i, chunk) in tgt.chunks(self.chunk()).enumerate() {
+                match self.codec.class_of(chunk) {
+                    Some(c) => classes.push(c),
+                    None => {
+                        return Err(self.bad(format!(
+                            "target chunk {i} of {:?} is not a class",
+                            String::from_utf8_lossy(s)
+                        )))
+                    }
+                }
+            }
+            Ok(classes)
         })?;
         Ok(Example {
             tokens,
@@ -741,7 +799,8 @@ impl SuiteTask {
             self.draw_list_batched(lo, hi, size, dedup, rng.next_u64())
         };
         if dedup == Dedup::DrawThenDedup {
-            let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(out.len());
+            let mut seen: ByteSet =
+                ByteSet::with_capacity_and_hasher(out.len(), Default::default());
             out.retain(|s| seen.insert(s.clone()));
         }
         if set_order {
@@ -760,7 +819,7 @@ impl SuiteTask {
         rng: &mut ChaCha8Rng,
     ) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
-        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(size);
+        let mut seen: ByteSet = ByteSet::with_capacity_and_hasher(size, Default::default());
         let mut buf = Vec::with_capacity(hi + 1);
         let mut failures = 0u64;
         let mut attempts = 0u64;
@@ -808,7 +867,7 @@ impl SuiteTask {
         let batch = batch_len(size);
         let cap = Self::attempt_cap(size);
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(size);
-        let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(size);
+        let mut seen: ByteSet = ByteSet::with_capacity_and_hasher(size, Default::default());
         let mut next_batch = 0u64;
         let mut attempts = 0u64;
         let mut exhausted = false;

@@ -330,4 +330,9 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> SequenceModel<B> for LmBackbon
     fn out_dim(&self) -> usize {
         self.out_dim
     }
+
+    /// The learned position table's length, when there is one.
+    fn max_len(&self) -> Option<usize> {
+        self.pos_embedding.as_ref().map(|p| p.weight.dims()[0])
+    }
 }

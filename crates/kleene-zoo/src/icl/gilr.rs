@@ -3,14 +3,17 @@
 //! `[v, o, f] = W_in x` (d -> 3d), `h_t = σ(f_t) ⊙ h_{t-1} + (1 - σ(f_t)) ⊙ v_t`,
 //! `out = W_out LN(Dropout(h ⊙ SiLU(o)))`.
 //!
-//! `forward` runs the real diagonal recurrence as a parallel scan; `step` the recurrence.
+//! `forward` runs the real diagonal recurrence with `kleene_scan::diagonal_recurrence`;
+//! `step` is one step of it.
 
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu};
 use serde::{Deserialize, Serialize};
 
-use super::util::{ensure, ensure_prob, linear, linear_recurrence, out_std, INIT_STD};
+use kleene_scan::{diagonal_recurrence, ScanBackend};
+
+use super::util::{ensure, ensure_prob, linear, out_std, INIT_STD};
 use crate::{SequenceLayer, ZooError};
 
 /// Configuration of a [`Gilr`] layer.
@@ -78,13 +81,13 @@ impl<B: Backend> Gilr<B> {
     }
 }
 
-impl<B: Backend> SequenceLayer<B> for Gilr<B> {
+impl<B: ScanBackend> SequenceLayer<B> for Gilr<B> {
     type State = Tensor<B, 2>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [v, o, f] = self.gates(x);
         let input = (f.clone().neg().add_scalar(1.0)) * v;
-        let h = linear_recurrence(f, input);
+        let h = diagonal_recurrence(f, input, None);
         self.output(h, o)
     }
 

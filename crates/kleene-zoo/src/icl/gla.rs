@@ -14,6 +14,7 @@
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, silu};
+use kleene_scan::ScanBackend;
 use serde::{Deserialize, Serialize};
 
 use super::util::{
@@ -54,7 +55,7 @@ impl GlaConfig {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(self.n_heads > 0, "gla.n_heads", "must be > 0")?;
         ensure(
-            d_model % (2 * self.n_heads) == 0,
+            d_model.is_multiple_of(2 * self.n_heads),
             "gla.n_heads",
             format!(
                 "d_model ({d_model}) must be divisible by 2 * n_heads ({})",
@@ -111,7 +112,7 @@ pub struct GlaState<B: Backend> {
     pub s: Tensor<B, 4>,
 }
 
-impl<B: Backend> Gla<B> {
+impl<B: ScanBackend> Gla<B> {
     /// `(q, k, v, log α, g)` for `x: (B, L, d)`, heads-first.
     fn project(&self, x: Tensor<B, 3>) -> [Tensor<B, 4>; 5] {
         let h = self.n_heads;
@@ -143,7 +144,7 @@ impl<B: Backend> Gla<B> {
     }
 }
 
-impl<B: Backend> SequenceLayer<B> for Gla<B> {
+impl<B: ScanBackend> SequenceLayer<B> for Gla<B> {
     type State = GlaState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -16,6 +16,7 @@
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::elu;
+use kleene_scan::ScanBackend;
 use serde::{Deserialize, Serialize};
 
 use super::util::{
@@ -87,7 +88,7 @@ impl LinearAttentionConfig {
     pub fn validate(&self, d_model: usize) -> Result<(), ZooError> {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(
-            self.n_heads > 0 && d_model % self.n_heads == 0,
+            self.n_heads > 0 && d_model.is_multiple_of(self.n_heads),
             "linear_attention.n_heads",
             format!(
                 "must be > 0 and divide d_model ({d_model}), got {}",
@@ -140,7 +141,7 @@ pub struct LinearAttentionState<B: Backend> {
     pub s: Tensor<B, 4>,
 }
 
-impl<B: Backend> LinearAttention<B> {
+impl<B: ScanBackend> LinearAttention<B> {
     fn d_model(&self) -> usize {
         self.w_o.weight.dims()[0]
     }
@@ -198,7 +199,7 @@ impl<B: Backend> LinearAttention<B> {
     }
 }
 
-impl<B: Backend> SequenceLayer<B> for LinearAttention<B> {
+impl<B: ScanBackend> SequenceLayer<B> for LinearAttention<B> {
     type State = LinearAttentionState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

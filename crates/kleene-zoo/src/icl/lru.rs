@@ -15,9 +15,9 @@ use burn::tensor::activation::silu;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use super::util::{
-    complex_linear_recurrence, ensure, ensure_prob, linear, out_std, param_from_vec, INIT_STD,
-};
+use kleene_scan::{complex_diagonal_recurrence, ScanBackend};
+
+use super::util::{ensure, ensure_prob, linear, out_std, param_from_vec, INIT_STD};
 use crate::{SequenceLayer, ZooError};
 
 /// Configuration of an [`Lru`] layer.
@@ -166,7 +166,7 @@ impl<B: Backend> Lru<B> {
     }
 }
 
-impl<B: Backend> SequenceLayer<B> for Lru<B> {
+impl<B: ScanBackend> SequenceLayer<B> for Lru<B> {
     type State = LruState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -174,11 +174,12 @@ impl<B: Backend> SequenceLayer<B> for Lru<B> {
         let [v_re, v_im, o] = self.split(x);
         let [lam_re, lam_im, gamma] = self.coefficients();
         let gamma = gamma.reshape([1, 1, d]);
-        let (h_re, h_im) = complex_linear_recurrence(
+        let (h_re, h_im) = complex_diagonal_recurrence(
             lam_re.reshape([1, 1, d]).expand([b, l, d]),
             lam_im.reshape([1, 1, d]).expand([b, l, d]),
             v_re * gamma.clone(),
             v_im * gamma,
+            None,
         );
         self.output(h_re, h_im, o)
     }

@@ -24,6 +24,7 @@ pub mod linear_attention;
 pub mod lru;
 pub mod model;
 pub mod regbench_lstm;
+pub mod regbench_mamba;
 pub mod retnet;
 pub mod rwkv;
 pub mod s4d;
@@ -40,6 +41,7 @@ pub use linear_attention::{
 pub use lru::{Lru, LruConfig, LruState};
 pub use model::{IclLayerConfig, IclMixer, IclMixerState, IclModel, IclModelConfig};
 pub use regbench_lstm::{RegbenchLstm, RegbenchLstmConfig, RegbenchLstmState};
+pub use regbench_mamba::RegbenchMambaConfig;
 pub use retnet::{Retention, RetentionConfig, RetentionForm, RetentionState};
 pub use rwkv::{Rwkv, RwkvConfig, RwkvDecay, RwkvState};
 pub use s4d::{S4d, S4dConfig, S4dState};

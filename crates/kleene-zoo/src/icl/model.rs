@@ -6,6 +6,7 @@
 //! ```
 
 use burn::prelude::*;
+use kleene_scan::ScanBackend;
 use serde::{Deserialize, Serialize};
 
 use super::backbone::{BackboneConfig, BackboneKind, LmBackbone};
@@ -16,9 +17,11 @@ use super::hyena::{Hyena, HyenaConfig, HyenaState};
 use super::linear_attention::{LinearAttention, LinearAttentionConfig, LinearAttentionState};
 use super::lru::{Lru, LruConfig, LruState};
 use super::regbench_lstm::{RegbenchLstm, RegbenchLstmConfig, RegbenchLstmState};
+use super::regbench_mamba::RegbenchMambaConfig;
 use super::retnet::{Retention, RetentionConfig, RetentionState};
 use super::rwkv::{Rwkv, RwkvConfig, RwkvState};
 use super::s4d::{S4d, S4dConfig, S4dState};
+use crate::mamba::{MambaMixer, MambaState};
 use crate::{SequenceLayer, ZooError};
 
 /// Configuration of one ICL-zoo mixer, tagged by `"layer"`.
@@ -36,11 +39,13 @@ pub enum IclLayerConfig {
     LinearAttention(LinearAttentionConfig),
     /// The REGBENCH LSTM (use with the `no_ffn_faithful` or `no_ffn` backbone).
     Lstm(RegbenchLstmConfig),
+    /// The REGBENCH Mamba (use with the `no_ffn_faithful` or `no_ffn` backbone).
+    Mamba(RegbenchMambaConfig),
 }
 
 impl IclLayerConfig {
     /// All layer names accepted by [`IclLayerConfig::default_for`].
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "s4d",
         "h3",
         "hyena",
@@ -51,6 +56,7 @@ impl IclLayerConfig {
         "gla",
         "linear_attention",
         "lstm",
+        "mamba",
     ];
 
     /// The layer's name (its serde tag).
@@ -66,6 +72,7 @@ impl IclLayerConfig {
             Self::Gla(_) => "gla",
             Self::LinearAttention(_) => "linear_attention",
             Self::Lstm(_) => "lstm",
+            Self::Mamba(_) => "mamba",
         }
     }
 
@@ -82,6 +89,7 @@ impl IclLayerConfig {
             "gla" => Self::Gla(GlaConfig::default()),
             "linear_attention" => Self::LinearAttention(LinearAttentionConfig::default()),
             "lstm" => Self::Lstm(RegbenchLstmConfig::default()),
+            "mamba" => Self::Mamba(RegbenchMambaConfig::default()),
             other => return Err(ZooError::UnknownModel(other.to_string())),
         })
     }
@@ -99,6 +107,7 @@ impl IclLayerConfig {
             Self::Gla(c) => c.validate(d_model),
             Self::LinearAttention(c) => c.validate(d_model),
             Self::Lstm(c) => c.validate(d_model),
+            Self::Mamba(c) => c.validate(d_model),
         }
     }
 
@@ -122,6 +131,7 @@ impl IclLayerConfig {
                 IclMixer::LinearAttention(c.init(d_model, n_layer, device)?)
             }
             Self::Lstm(c) => IclMixer::Lstm(c.init(d_model, n_layer, device)?),
+            Self::Mamba(c) => IclMixer::Mamba(c.init(d_model, n_layer, device)?),
         })
     }
 }
@@ -140,6 +150,7 @@ pub enum IclMixer<B: Backend> {
     Gla(Gla<B>),
     LinearAttention(LinearAttention<B>),
     Lstm(RegbenchLstm<B>),
+    Mamba(MambaMixer<B>),
 }
 
 /// Recurrent state of [`IclMixer`] (same variant as the mixer).
@@ -155,9 +166,10 @@ pub enum IclMixerState<B: Backend> {
     Gla(GlaState<B>),
     LinearAttention(LinearAttentionState<B>),
     Lstm(RegbenchLstmState<B>),
+    Mamba(MambaState<B>),
 }
 
-impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
+impl<B: ScanBackend> SequenceLayer<B> for IclMixer<B> {
     type State = IclMixerState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -172,6 +184,7 @@ impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
             Self::Gla(m) => m.forward(x),
             Self::LinearAttention(m) => m.forward(x),
             Self::Lstm(m) => m.forward(x),
+            Self::Mamba(m) => m.forward(x),
         }
     }
 
@@ -187,6 +200,7 @@ impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
             Self::Gla(m) => IclMixerState::Gla(m.init_state(batch, device)),
             Self::LinearAttention(m) => IclMixerState::LinearAttention(m.init_state(batch, device)),
             Self::Lstm(m) => IclMixerState::Lstm(m.init_state(batch, device)),
+            Self::Mamba(m) => IclMixerState::Mamba(m.init_state(batch, device)),
         }
     }
 
@@ -207,6 +221,7 @@ impl<B: Backend> SequenceLayer<B> for IclMixer<B> {
                 wrap(m.step(x, s), S::LinearAttention)
             }
             (Self::Lstm(m), S::Lstm(s)) => wrap(m.step(x, s), S::Lstm),
+            (Self::Mamba(m), S::Mamba(s)) => wrap(m.step(x, s), S::Mamba),
             _ => panic!("IclMixer::step: state variant does not match the mixer"),
         }
     }
@@ -262,6 +277,11 @@ impl IclModelConfig {
                 backbone.max_position_embeddings = 4098;
                 (128, 8)
             }
+            IclLayerConfig::Mamba(_) => {
+                // One effective Mamba on the raw embeddings (nominal n_layer 4), spec §3.2.7.
+                backbone.backbone = BackboneKind::NoFfnFaithful;
+                (128, 4)
+            }
             IclLayerConfig::Lstm(_) => {
                 // One effective LSTM on the raw embeddings (nominal n_layer 2), spec §3.2.8.
                 backbone.backbone = BackboneKind::NoFfnFaithful;
@@ -287,7 +307,8 @@ impl IclModelConfig {
         device: &B::Device,
     ) -> Result<IclModel<B>, ZooError> {
         self.validate()?;
-        let (d, n_layer) = (self.backbone.d_model, self.backbone.n_layer);
+        // Init scales follow the mixers actually built (1 for the faithful no-FFN backbone).
+        let (d, n_layer) = (self.backbone.d_model, self.backbone.n_mixers());
         self.backbone.init(
             vocab_size,
             out_dim,

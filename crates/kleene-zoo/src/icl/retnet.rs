@@ -18,6 +18,7 @@
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
+use kleene_scan::ScanBackend;
 use serde::{Deserialize, Serialize};
 
 use super::util::{
@@ -65,7 +66,7 @@ impl RetentionConfig {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(self.n_heads > 0, "retnet.n_heads", "must be > 0")?;
         ensure(
-            d_model % self.n_heads == 0 && (d_model / self.n_heads) % 2 == 0,
+            d_model.is_multiple_of(self.n_heads) && (d_model / self.n_heads).is_multiple_of(2),
             "retnet.n_heads",
             format!(
                 "d_model ({d_model}) / n_heads ({}) must be an even integer (rotary pairs)",
@@ -121,7 +122,7 @@ pub struct RetentionState<B: Backend> {
     pub t: usize,
 }
 
-impl<B: Backend> Retention<B> {
+impl<B: ScanBackend> Retention<B> {
     fn d_model(&self) -> usize {
         self.w_q.weight.dims()[0]
     }
@@ -252,7 +253,7 @@ impl<B: Backend> Retention<B> {
     }
 }
 
-impl<B: Backend> SequenceLayer<B> for Retention<B> {
+impl<B: ScanBackend> SequenceLayer<B> for Retention<B> {
     type State = RetentionState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

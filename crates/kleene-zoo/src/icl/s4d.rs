@@ -52,7 +52,7 @@ impl S4dConfig {
     pub fn validate(&self, d_model: usize) -> Result<(), ZooError> {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(
-            self.d_state > 0 && self.d_state % 2 == 0,
+            self.d_state > 0 && self.d_state.is_multiple_of(2),
             "s4d.d_state",
             format!("must be even and > 0, got {}", self.d_state),
         )?;

@@ -7,6 +7,8 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 
+use kleene_scan::{diagonal_recurrence, ScanBackend};
+
 use crate::ZooError;
 
 /// Standard deviation of every Linear / Embedding weight in the `lm_simple` backbone (GPT-2 init).
@@ -129,31 +131,89 @@ pub(crate) fn future_mask<B: Backend>(l: usize, device: &B::Device) -> Tensor<B,
     cols.greater(rows)
 }
 
-/// Long causal depthwise convolution with a per-channel kernel, computed as a
-/// Toeplitz matrix product (exact; `O(L^2 D)`).
+/// Block length of [`causal_conv`].
+pub(crate) const CONV_BLOCK: usize = 64;
+
+/// Long causal depthwise convolution with a per-channel kernel (exact, no FFT).
 ///
 /// `u: (B, L, D)`, `kernel: (D, >= L)`; `y[b, t, c] = sum_{s <= t} kernel[c, t - s] * u[b, s, c]`.
-///
-/// The Toeplitz matrices are built without a gather (whose backward is a slow scatter): with
-/// `z = [k, 0_L]` (length `2L`) repeated `L` times and re-read with row stride `2L - 1`, row `i`
-/// column `j` holds `z[(j - i) mod 2L]`, i.e. `k[j - i]` for `j >= i` and 0 below the diagonal.
+/// See [`causal_conv_blocked`]; the block length is [`CONV_BLOCK`].
 pub(crate) fn causal_conv<B: Backend>(u: Tensor<B, 3>, kernel: Tensor<B, 2>) -> Tensor<B, 3> {
-    let [_, l, d] = u.dims();
+    causal_conv_blocked(u, kernel, CONV_BLOCK)
+}
+
+/// Block-Toeplitz causal convolution: the sequence is cut into `n` blocks of `block` positions
+/// and output block `q` is `sum_m T_m u_{q-m}` with `T_m[t, s] = k[m·block + t - s]` (zero for a
+/// negative lag). Work `O(L^2 D B / 2)` in `n` batched matmuls, memory `O(L · block · D)` for the
+/// `T_m` (a full `L x L` Toeplitz matrix per channel would need `O(L^2 D)`).
+///
+/// The `T_m` are built without a large gather: each is read out of its window
+/// `w_m = k[m·block - block + 1 ..= m·block + block - 1]` padded to `z` of length `2·block`,
+/// repeated and re-read with row stride `2·block - 1`, so row `s`, column `t` holds
+/// `z[block - 1 + t - s]`.
+pub(crate) fn causal_conv_blocked<B: Backend>(
+    u: Tensor<B, 3>,
+    kernel: Tensor<B, 2>,
+    block: usize,
+) -> Tensor<B, 3> {
+    let [b, l, d] = u.dims();
     let device = u.device();
-    let z = Tensor::cat(
-        vec![kernel.narrow(1, 0, l), Tensor::zeros([d, l], &device)],
-        1,
-    );
-    let upper = z
-        .repeat_dim(1, l)
-        .narrow(1, 0, l * (2 * l - 1))
-        .reshape([d, l, 2 * l - 1])
-        .narrow(2, 0, l); // upper[c, s, t] = k[c, t - s] for t >= s
-                          // y[c, t, b] = sum_s upper[c, s, t] u[c, s, b]
-    upper
-        .swap_dims(1, 2)
-        .matmul(u.permute([2, 1, 0]))
+    let c = block.max(1).min(l);
+    let n = l.div_ceil(c);
+    let lp = n * c;
+    // kp = [0 (c-1), k[0..l], 0 (lp - l)]
+    let mut parts = Vec::with_capacity(3);
+    if c > 1 {
+        parts.push(Tensor::zeros([d, c - 1], &device));
+    }
+    parts.push(kernel.narrow(1, 0, l));
+    if lp > l {
+        parts.push(Tensor::zeros([d, lp - l], &device));
+    }
+    let kp = Tensor::cat(parts, 1);
+    // Window m: kp[m c .. m c + 2c - 1].
+    let starts = Tensor::<B, 1, Int>::arange(0..n as i64, &device)
+        .mul_scalar(c as i64)
+        .reshape([n, 1])
+        .expand([n, 2 * c - 1]);
+    let offsets = Tensor::<B, 1, Int>::arange(0..(2 * c - 1) as i64, &device)
+        .reshape([1, 2 * c - 1])
+        .expand([n, 2 * c - 1]);
+    let windows = kp
+        .select(1, (starts + offsets).reshape([n * (2 * c - 1)]))
+        .reshape([d, n, 2 * c - 1]);
+    let z = Tensor::cat(vec![windows, Tensor::zeros([d, n, 1], &device)], 2); // (d, n, 2c)
+    let t_mats = z
+        .repeat_dim(2, c + 1)
+        .narrow(2, c - 1, c * (2 * c - 1))
+        .reshape([d, n, c, 2 * c - 1])
+        .narrow(3, 0, c) // [.., s, t] = k[m c + t - s]
+        .swap_dims(2, 3); // [.., t, s]
+    let u = if lp > l {
+        Tensor::cat(vec![u, Tensor::zeros([b, lp - l, d], &device)], 1)
+    } else {
+        u
+    };
+    let ub = u.permute([2, 1, 0]).reshape([d, n, c, b]);
+    let mut y: Option<Tensor<B, 4>> = None;
+    for m in 0..n {
+        let src = ub.clone().narrow(1, 0, n - m);
+        let t_m = t_mats.clone().narrow(1, m, 1).expand([d, n - m, c, c]);
+        let term = t_m.matmul(src); // output blocks m..n
+        let term = if m > 0 {
+            Tensor::cat(vec![Tensor::zeros([d, m, c, b], &device), term], 1)
+        } else {
+            term
+        };
+        y = Some(match y {
+            None => term,
+            Some(acc) => acc + term,
+        });
+    }
+    y.expect("at least one block")
+        .reshape([d, lp, b])
         .permute([2, 1, 0])
+        .narrow(1, 0, l)
 }
 
 /// Reference (gather-based) Toeplitz convolution, kept for tests of [`causal_conv`].
@@ -233,37 +293,8 @@ pub(crate) fn short_conv_step<B: Backend>(
     (y, window.narrow(1, 1, taps - 1))
 }
 
-/// Diagonal linear recurrence `h[t] = a[t] * h[t-1] + x[t]`, `h[-1] = 0`, along dim 1 of
-/// `(B, T, N)` tensors, as a log-depth (Hillis–Steele) parallel prefix of whole-tensor ops.
-pub(crate) fn linear_recurrence<B: Backend>(a: Tensor<B, 3>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [b, t, n] = x.dims();
-    let device = x.device();
-    let (mut a, mut x) = (a, x);
-    let mut k = 1;
-    while k < t {
-        let x_prev = Tensor::cat(
-            vec![
-                Tensor::zeros([b, k, n], &device),
-                x.clone().narrow(1, 0, t - k),
-            ],
-            1,
-        );
-        let a_prev = Tensor::cat(
-            vec![
-                Tensor::ones([b, k, n], &device),
-                a.clone().narrow(1, 0, t - k),
-            ],
-            1,
-        );
-        x = x + a.clone() * x_prev;
-        a = a * a_prev;
-        k *= 2;
-    }
-    x
-}
-
-/// Same as [`linear_recurrence`], as a loop over time (`O(T)` work; better than the
-/// `O(T log T)` prefix when `T` is a number of chunks and each step is a big state).
+/// Reference loop for `h[t] = a[t] * h[t-1] + x[t]` along dim 1 (test oracle).
+#[cfg(test)]
 pub(crate) fn linear_recurrence_sequential<B: Backend>(
     a: Tensor<B, 3>,
     x: Tensor<B, 3>,
@@ -277,35 +308,6 @@ pub(crate) fn linear_recurrence_sequential<B: Backend>(
         outs.push(h.clone());
     }
     Tensor::cat(outs, 1)
-}
-
-/// Complex diagonal linear recurrence `h[t] = a[t] * h[t-1] + x[t]` (all complex, as
-/// real/imaginary pairs of `(B, T, N)` tensors), log-depth parallel prefix.
-pub(crate) fn complex_linear_recurrence<B: Backend>(
-    a_re: Tensor<B, 3>,
-    a_im: Tensor<B, 3>,
-    x_re: Tensor<B, 3>,
-    x_im: Tensor<B, 3>,
-) -> (Tensor<B, 3>, Tensor<B, 3>) {
-    let [b, t, n] = x_re.dims();
-    let device = x_re.device();
-    let (mut a_re, mut a_im, mut x_re, mut x_im) = (a_re, a_im, x_re, x_im);
-    let shift = |v: &Tensor<B, 3>, k: usize, fill: f32| {
-        let pad = Tensor::<B, 3>::zeros([b, k, n], &device).add_scalar(fill);
-        Tensor::cat(vec![pad, v.clone().narrow(1, 0, t - k)], 1)
-    };
-    let mut k = 1;
-    while k < t {
-        let (xp_re, xp_im) = (shift(&x_re, k, 0.0), shift(&x_im, k, 0.0));
-        let (ap_re, ap_im) = (shift(&a_re, k, 1.0), shift(&a_im, k, 0.0));
-        let new_x_re = x_re + a_re.clone() * xp_re.clone() - a_im.clone() * xp_im.clone();
-        let new_x_im = x_im + a_re.clone() * xp_im + a_im.clone() * xp_re;
-        let new_a_re = a_re.clone() * ap_re.clone() - a_im.clone() * ap_im.clone();
-        let new_a_im = a_re * ap_im + a_im * ap_re;
-        (x_re, x_im, a_re, a_im) = (new_x_re, new_x_im, new_a_re, new_a_im);
-        k *= 2;
-    }
-    (x_re, x_im)
 }
 
 /// Kernel of a diagonal complex SSM in Vandermonde form:
@@ -376,8 +378,8 @@ pub(crate) fn from_heads<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
 /// `v: (B, H, L, dv)`. Inside a chunk the decays are factored as `q * exp(G_t)` and
 /// `k * exp(-G_s)` with `G` the within-chunk cumulative log decay, so `chunk * max|g|` must
 /// stay well below ~80 to avoid f32 overflow; across chunks the `(dk, dv)` states follow a
-/// diagonal linear recurrence. Work is `O(L * chunk * (dk + dv) + L/chunk * dk * dv)`.
-pub(crate) fn chunked_gated_attention<B: Backend>(
+/// diagonal linear recurrence (`kleene_scan::diagonal_recurrence`). Work is `O(L * chunk * (dk + dv) + L/chunk * dk * dv)`.
+pub(crate) fn chunked_gated_attention<B: ScanBackend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -422,7 +424,7 @@ pub(crate) fn chunked_gated_attention<B: Backend>(
         .swap_dims(3, 4)
         .expand([b, h, n, dk, dv])
         .reshape([b * h, n, dk * dv]);
-    let states_after = linear_recurrence_sequential(decay, contrib.reshape([b * h, n, dk * dv]));
+    let states_after = diagonal_recurrence(decay, contrib.reshape([b * h, n, dk * dv]), None);
     let first = Tensor::zeros([b * h, 1, dk * dv], &device);
     let states_before = if n == 1 {
         first
@@ -464,7 +466,7 @@ mod tests {
     #[test]
     fn causal_conv_matches_gather_and_direct_sum() {
         let device = Default::default();
-        for l in [1usize, 2, 7] {
+        for (l, block) in [(1usize, 64usize), (2, 1), (7, 3), (9, 3), (7, 64), (13, 4)] {
             let u = Tensor::<B, 3>::random([2, l, 3], Distribution::Normal(0.0, 1.0), &device);
             let k = Tensor::<B, 2>::random([3, l + 2], Distribution::Normal(0.0, 1.0), &device);
             let fast = causal_conv(u.clone(), k.clone())
@@ -486,7 +488,10 @@ mod tests {
                             })
                             .sum();
                         let i = (b * l + t) * 3 + c;
-                        assert!((fast[i] as f64 - want).abs() < 1e-5, "fast l={l}");
+                        assert!(
+                            (fast[i] as f64 - want).abs() < 1e-5,
+                            "blocked l={l} block={block}"
+                        );
                         assert!((slow[i] as f64 - want).abs() < 1e-5, "gather l={l}");
                     }
                 }
@@ -495,11 +500,11 @@ mod tests {
     }
 
     #[test]
-    fn recurrences_match_loop() {
+    fn chunk_scan_matches_loop() {
         let device = Default::default();
         let a = Tensor::<B, 3>::random([2, 9, 3], Distribution::Uniform(-1.0, 1.0), &device);
         let x = Tensor::<B, 3>::random([2, 9, 3], Distribution::Normal(0.0, 1.0), &device);
-        let p = linear_recurrence(a.clone(), x.clone())
+        let p = diagonal_recurrence(a.clone(), x.clone(), None)
             .into_data()
             .to_vec::<f32>()
             .unwrap();
