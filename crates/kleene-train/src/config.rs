@@ -177,6 +177,10 @@ pub struct EvalConfig {
     pub seed: u64,
     /// Batch size for evaluation. Default 128.
     pub batch_size: usize,
+    /// The papers' full protocols from kleene-eval (per-length curves to 10^5 through the
+    /// recurrent step, bounded-Dyck close accuracy, REGBENCH accuracy/TVD, ...), written to
+    /// `RUN_DIR/results.json` for `kleene report`. Default none.
+    pub paper: Option<kleene_eval::EvalPlan>,
 }
 
 /// Evaluation protocol.
@@ -200,6 +204,7 @@ impl Default for EvalConfig {
             samples_per_len: 128,
             seed: 1,
             batch_size: 128,
+            paper: None,
         }
     }
 }
