@@ -100,10 +100,10 @@ pub struct TrainingConfig {
     pub beta2: f64,
     /// Default 1e-8 (PyTorch's; Burn's own default is 1e-5).
     pub eps: f64,
-    /// Parameters whose path matches one of these get no weight decay. A pattern matches
-    /// when it equals the last path component or any whole component
-    /// (`layers.0.norm.gamma` matches `norm`). Default: `bias`, `beta`, `gamma`, `norm`,
-    /// `a_log`, `d`, `embedding`-free (embeddings are decayed).
+    /// Parameters whose dotted path matches one of these get no weight decay (see
+    /// [`crate::optim::is_excluded`]). Default: `bias`, `beta`, `gamma`, `norm`, `a_log`, `d`
+    /// (biases, norms and the SSM's `A_log` / `D`); `[]` decays everything, as the REGBENCH
+    /// and Sarrof et al. code do.
     pub no_decay: Vec<String>,
     /// Learning-rate schedule, default constant.
     pub schedule: Schedule,
@@ -201,6 +201,10 @@ pub struct EvalConfig {
     /// Row / plot-line label of the model (seeds of one label are aggregated). Default:
     /// the `[model]` table, e.g. `mamba d_model=32 n_layers=1`.
     pub model_label: Option<String>,
+    /// `[eval.paper]`: a whole `kleene_eval::EvalPlan` (every protocol option, e.g. the
+    /// generation separator) used as is instead of the plan derived from the keys above;
+    /// `experiment`, `model_label` and `seed` still apply. Default none.
+    pub paper: Option<kleene_eval::EvalPlan>,
 }
 
 /// Evaluation protocol.
@@ -246,6 +250,7 @@ impl Default for EvalConfig {
             batch_size: 128,
             experiment: None,
             model_label: None,
+            paper: None,
         }
     }
 }

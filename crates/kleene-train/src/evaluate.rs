@@ -193,14 +193,18 @@ fn regbench_config(task_name: &str) -> Option<RegbenchConfig> {
         .map(|r| r.config().clone())
 }
 
-/// The kleene-eval plan of an `[eval]` section. Scoring follows the training loss
-/// (`bce`: multi-label sets, otherwise argmax); padding uses the training pad id.
+/// The kleene-eval plan of an `[eval]` section: `[eval.paper]` as is when given, else
+/// derived from the keys. Scoring follows the training loss (`bce`: multi-label sets,
+/// otherwise argmax); padding uses the training pad id.
 pub fn eval_plan(
     eval: &EvalConfig,
     task: &dyn Task,
     loss: LossKind,
     train_window: (usize, usize),
 ) -> Result<EvalPlan, TrainError> {
+    if let Some(plan) = &eval.paper {
+        return Ok(plan.clone());
+    }
     let options = EvalOptions {
         batch_size: eval.batch_size,
         scoring: match loss {
@@ -466,6 +470,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("eval.regbench"), "{err}");
+    }
+
+    #[test]
+    fn paper_plan_is_used_as_is() {
+        let p = plan(
+            "regbench",
+            "max_examples = 7\n[eval.paper]\nsplits = [\"test\"]\n[eval.paper.regbench]\ngeneration = { separator = 3 }\n[eval.paper.regbench.config]\nnum_examples = 10",
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.splits, Some(vec!["test".to_string()]));
+        assert_eq!(p.max_examples, None);
+        let rb = p.regbench.unwrap();
+        assert_eq!(rb.config.num_examples, 10);
+        assert_eq!(rb.generation.unwrap().separator, 3);
     }
 
     #[test]

@@ -175,6 +175,19 @@ pub fn eval(
 ) -> Result<EvalReport, TrainError> {
     match backend {
         BackendKind::Ndarray => eval_run_dir::<CpuBackend>(run_dir, &Default::default(), on_row),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => eval_run_dir::<burn::backend::Autodiff<kleene_scan::cube::Wgpu>>(
+            run_dir,
+            &Default::default(),
+            on_row,
+        ),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => eval_run_dir::<burn::backend::Autodiff<kleene_scan::cube::Cuda>>(
+            run_dir,
+            &Default::default(),
+            on_row,
+        ),
+        #[allow(unreachable_patterns)]
         other => Err(unavailable(other)),
     }
 }
@@ -188,9 +201,8 @@ fn unavailable(kind: BackendKind) -> TrainError {
     TrainError::Backend {
         name: name.into(),
         reason: format!(
-            "this build has no GPU training path: the scan ops of kleene-scan implement \
-             ScanBackend for NdArray only so far (rebuild with `--features {feature}` once \
-             kleene-scan provides the CubeCL impls); use --backend ndarray"
+            "this binary was built without it: rebuild with `--features {feature}` \
+             (e.g. `cargo run --release -p kleene-cli --features {feature} -- train ...`)"
         ),
     }
 }
