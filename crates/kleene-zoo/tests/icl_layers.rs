@@ -750,3 +750,50 @@ fn config_errors_name_the_field() {
         "gla.n_heads"
     );
 }
+
+/// Edge cases: single-tap filters and length-1 sequences.
+#[test]
+fn edge_cases_single_tap_and_length_one() {
+    let h3 = perturb(
+        H3Config {
+            d_state: 4,
+            shift_taps: 1,
+            ..Default::default()
+        }
+        .init::<B>(D, 1, &dev())
+        .unwrap(),
+        0.3,
+    );
+    check_step_matches_forward(&h3, 2, 6, D, 1e-5, "h3 one tap");
+    let hyena = perturb(
+        HyenaConfig {
+            l_max: 16,
+            filter_order: 8,
+            short_filter_order: 1,
+            ..Default::default()
+        }
+        .init::<B>(D, 1, &dev())
+        .unwrap(),
+        0.3,
+    );
+    check_step_matches_forward(&hyena, 2, 6, D, 1e-5, "hyena one short tap");
+    check_step_matches_forward(&perturb(s4d::<B>(&dev()), 0.3), 2, 1, D, 1e-5, "s4d L=1");
+    check_step_matches_forward(
+        &perturb(rwkv_faithful::<B>(&dev()), 0.3),
+        2,
+        1,
+        D,
+        1e-5,
+        "rwkv L=1",
+    );
+    check_step_matches_forward(&perturb(gla::<B>(&dev()), 0.3), 2, 1, D, 1e-5, "gla L=1");
+    check_step_matches_forward(
+        &perturb(retnet_chunked::<B>(&dev()), 0.3),
+        2,
+        1,
+        D,
+        1e-5,
+        "retnet L=1",
+    );
+    check_step_matches_forward(&perturb(lru::<B>(&dev()), 0.3), 2, 1, D, 1e-5, "lru L=1");
+}
