@@ -12,12 +12,35 @@ pub struct ReportArgs {
     /// Run directories (each with an eval.json).
     #[arg(required = true)]
     pub run_dirs: Vec<PathBuf>,
-    /// Also write the table to this markdown file (atomically).
+    /// Also write the table to this markdown file (atomically); with kleene-eval results,
+    /// report.md, report.json and the SVG plots go into this file's directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Runs evaluated with `[eval.paper]` carry kleene-eval results: use its report
+    // (tables per experiment, mean/min/max over seeds, SVG plots).
+    if args
+        .run_dirs
+        .iter()
+        .all(|d| d.join("results.json").is_file())
+    {
+        let runs = args
+            .run_dirs
+            .iter()
+            .map(|d| kleene_eval::RunResult::read_json(&d.join("results.json")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let report = kleene_eval::Report::from_runs(&runs)?;
+        println!("{}", report.to_markdown());
+        if let Some(out) = &args.out {
+            let dir = out.parent().unwrap_or(std::path::Path::new("."));
+            for p in report.write_all(dir)? {
+                eprintln!("wrote {}", p.display());
+            }
+        }
+        return Ok(());
+    }
     let mut reports = Vec::new();
     for dir in &args.run_dirs {
         let path = dir.join("eval.json");

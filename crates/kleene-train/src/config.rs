@@ -99,10 +99,10 @@ pub struct TrainingConfig {
     pub beta2: f64,
     /// Default 1e-8 (PyTorch's; Burn's own default is 1e-5).
     pub eps: f64,
-    /// Parameters whose path matches one of these get no weight decay. A pattern matches
-    /// when it equals the last path component or any whole component
-    /// (`layers.0.norm.gamma` matches `norm`). Default: `bias`, `beta`, `gamma`, `norm`,
-    /// `a_log`, `d`, `embedding`-free (embeddings are decayed).
+    /// Parameters whose dotted path matches one of these get no weight decay (see
+    /// [`crate::optim::is_excluded`]). Default: `bias`, `beta`, `gamma`, `norm`, `a_log`, `d`
+    /// (biases, norms and the SSM's `A_log` / `D`); `[]` decays everything, as the REGBENCH
+    /// and Sarrof et al. code do.
     pub no_decay: Vec<String>,
     /// Learning-rate schedule, default constant.
     pub schedule: Schedule,
@@ -177,6 +177,10 @@ pub struct EvalConfig {
     pub seed: u64,
     /// Batch size for evaluation. Default 128.
     pub batch_size: usize,
+    /// The papers' full protocols from kleene-eval (per-length curves to 10^5 through the
+    /// recurrent step, bounded-Dyck close accuracy, REGBENCH accuracy/TVD, ...), written to
+    /// `RUN_DIR/results.json` for `kleene report`. Default none.
+    pub paper: Option<kleene_eval::EvalPlan>,
 }
 
 /// Evaluation protocol.
@@ -200,6 +204,7 @@ impl Default for EvalConfig {
             samples_per_len: 128,
             seed: 1,
             batch_size: 128,
+            paper: None,
         }
     }
 }

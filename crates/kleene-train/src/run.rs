@@ -106,6 +106,7 @@ where
         on_row,
     )?;
     report.write(run_dir)?;
+    paper_protocols::<B::InnerBackend, _>(&valid, task.as_ref(), cfg, run_dir, device)?;
     Ok(RunSummary {
         steps: out.step,
         final_loss: out.last.as_ref().map(|l| l.loss),
@@ -140,7 +141,41 @@ where
         on_row,
     )?;
     report.write(run_dir)?;
+    paper_protocols::<B::InnerBackend, _>(&model.valid(), task.as_ref(), &cfg, run_dir, device)?;
     Ok(report)
+}
+
+/// Runs `[eval.paper]` (kleene-eval's protocols) when the config has one and writes
+/// `RUN_DIR/results.json`, the input of `kleene report`.
+fn paper_protocols<B: burn::prelude::Backend, M: kleene_zoo::SequenceModel<B>>(
+    model: &M,
+    task: &dyn kleene_langs::Task,
+    cfg: &RunConfig,
+    run_dir: &Path,
+    device: &B::Device,
+) -> Result<(), TrainError> {
+    let Some(plan) = &cfg.eval.paper else {
+        return Ok(());
+    };
+    let info = kleene_eval::RunInfo {
+        run: run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into()),
+        experiment: task.name().to_string(),
+        model: cfg
+            .model
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("model")
+            .to_string(),
+        seed: cfg.eval.seed,
+    };
+    let paper_err = |e: kleene_eval::EvalError| TrainError::invalid("eval.paper", e.to_string());
+    let result = kleene_eval::evaluate_run(model, task, plan, &info, device).map_err(paper_err)?;
+    result
+        .write_json(&run_dir.join("results.json"))
+        .map_err(paper_err)
 }
 
 /// [`run_on`] with the backend picked at run time.
@@ -167,6 +202,19 @@ pub fn eval(
 ) -> Result<EvalReport, TrainError> {
     match backend {
         BackendKind::Ndarray => eval_run_dir::<CpuBackend>(run_dir, &Default::default(), on_row),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => eval_run_dir::<burn::backend::Autodiff<kleene_scan::cube::Wgpu>>(
+            run_dir,
+            &Default::default(),
+            on_row,
+        ),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => eval_run_dir::<burn::backend::Autodiff<kleene_scan::cube::Cuda>>(
+            run_dir,
+            &Default::default(),
+            on_row,
+        ),
+        #[allow(unreachable_patterns)]
         other => Err(unavailable(other)),
     }
 }
@@ -180,9 +228,8 @@ fn unavailable(kind: BackendKind) -> TrainError {
     TrainError::Backend {
         name: name.into(),
         reason: format!(
-            "this build has no GPU training path: the scan ops of kleene-scan implement \
-             ScanBackend for NdArray only so far (rebuild with `--features {feature}` once \
-             kleene-scan provides the CubeCL impls); use --backend ndarray"
+            "this binary was built without it: rebuild with `--features {feature}` \
+             (e.g. `cargo run --release -p kleene-cli --features {feature} -- train ...`)"
         ),
     }
 }
