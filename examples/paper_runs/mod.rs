@@ -24,7 +24,7 @@ pub fn run_all(example: &str, runs: Vec<(String, String)>) {
                 std::process::exit(2);
             }
         };
-        if dir.join("eval.json").is_file() {
+        if dir.join("result.json").is_file() {
             eprintln!(
                 "{name}: already finished in {} (remove it to rerun)",
                 dir.display()

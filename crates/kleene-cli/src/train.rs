@@ -34,7 +34,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         "training `{}` on `{}` for {} steps -> {}",
         cfg.model
             .get("kind")
-            .map(|k| k.to_string())
+            .and_then(|k| k.as_str())
             .unwrap_or_default(),
         cfg.task.name,
         cfg.training.steps,
@@ -65,8 +65,9 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\n{}", summary.report.to_markdown());
     eprintln!(
-        "wrote {0}/metrics.jsonl, {0}/eval.json, {0}/eval.md, {0}/checkpoint/",
-        run_dir.display()
+        "wrote {0}/metrics.jsonl, {0}/checkpoint/, {0}/result.json, {0}/eval.md, {0}/report.md{1}",
+        run_dir.display(),
+        crate::eval::svg_note(&run_dir, &summary.report.result)
     );
     Ok(())
 }

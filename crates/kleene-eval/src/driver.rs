@@ -323,6 +323,8 @@ pub struct CurveConfig {
     pub min_len: usize,
     /// Last length evaluated. Default 500.
     pub max_len: usize,
+    /// Stride between evaluated lengths (`min_len, min_len + step, ...`). Default 1.
+    pub step: usize,
     /// Fresh sequences per length. Default 512.
     pub per_length: usize,
     /// Base seed; length `l` draws from `seeded_rng(split_seed(seed, "length-{l}"))`, so
@@ -342,6 +344,7 @@ impl Default for CurveConfig {
         CurveConfig {
             min_len: 1,
             max_len: 500,
+            step: 1,
             per_length: 512,
             seed: 1,
             train_max_len: None,
@@ -395,17 +398,17 @@ where
     B: Backend,
     M: SequenceModel<B>,
 {
-    if cfg.min_len > cfg.max_len || cfg.per_length == 0 {
+    if cfg.min_len > cfg.max_len || cfg.per_length == 0 || cfg.step == 0 {
         return Err(EvalError::option(
             "length curve",
             format!(
-                "needs min_len <= max_len and per_length >= 1 (got {}..={}, {})",
-                cfg.min_len, cfg.max_len, cfg.per_length
+                "needs min_len <= max_len, step >= 1 and per_length >= 1 (got {}..={}, step {}, {})",
+                cfg.min_len, cfg.max_len, cfg.step, cfg.per_length
             ),
         ));
     }
     let mut curve = LengthCurve::new(Vec::new(), cfg.train_max_len);
-    for length in cfg.min_len..=cfg.max_len {
+    for length in (cfg.min_len..=cfg.max_len).step_by(cfg.step) {
         match sample_length(
             task,
             length,

@@ -20,7 +20,7 @@
 //! ```ignore
 //! let plan = EvalPlan { curve: Some(CurveConfig { train_max_len: Some(40), ..Default::default() }), ..Default::default() };
 //! let info = RunInfo { run: "run-0".into(), experiment: task.name().into(), model: "sdssm".into(), seed };
-//! evaluate_run(&model, task.as_ref(), &plan, &info, &device)?.write_json(&run_dir.join("eval.json"))?;
+//! evaluate_run(&model, task.as_ref(), &plan, &info, &device)?.write_json(&run_dir.join("result.json"))?;
 //! ```
 //!
 //! Or protocol by protocol:
@@ -38,7 +38,7 @@
 //! let mut result = RunResult::new("run-0", task.name(), "sdssm", seed);
 //! result.splits = splits;
 //! result.curve = Some(curve);
-//! result.write_json(&run_dir.join("eval.json"))?;
+//! result.write_json(&run_dir.join("result.json"))?;
 //! // Later, over many runs:
 //! let runs: Vec<RunResult> = paths.iter().map(|p| RunResult::read_json(p)).collect::<Result<_, _>>()?;
 //! let report = Report::from_runs(&runs)?;

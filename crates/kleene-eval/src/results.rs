@@ -1,4 +1,4 @@
-//! Results of one run, as written to `RUN_DIR/eval.json` and read back by `kleene report`.
+//! Results of one run, as written to `RUN_DIR/result.json` and read back by `kleene report`.
 
 use std::collections::BTreeMap;
 use std::path::Path;

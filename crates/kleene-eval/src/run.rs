@@ -34,6 +34,8 @@ pub struct EvalPlan {
     pub options: EvalOptions,
     /// Splits to evaluate by name; `None` = every split except `train`.
     pub splits: Option<Vec<String>>,
+    /// Cap on examples per evaluated split (the split's first `n`); `None` = full size.
+    pub max_examples: Option<usize>,
     /// Per-length curve (SD-SSM protocol). Its `options` are replaced by `self.options`.
     pub curve: Option<CurveConfig>,
     /// Long lengths through `step`, appended to the curve. Its `options` are replaced
@@ -61,7 +63,7 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
-/// Runs the plan on `model` and returns the [`RunResult`] to write to `RUN_DIR/eval.json`.
+/// Runs the plan on `model` and returns the [`RunResult`] to write to `RUN_DIR/result.json`.
 pub fn evaluate_run<B, M>(
     model: &M,
     task: &dyn Task,
@@ -101,6 +103,11 @@ where
         None => None,
     };
     for spec in &specs {
+        let mut spec = spec.clone();
+        if let Some(n) = plan.max_examples {
+            spec.size = spec.size.min(n);
+        }
+        let spec = &spec;
         let examples = task.generate_split(spec, info.seed)?;
         result.splits.push(evaluate_examples(
             model,

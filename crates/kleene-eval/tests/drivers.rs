@@ -261,6 +261,23 @@ fn length_curve_reseeds_per_length_and_matches_hand_count() {
     )
     .unwrap();
     assert_eq!(sub.points[..], curve.points[4..7]);
+    // A stride evaluates lengths 1, 4, 7, 10 with the very same points.
+    let strided = length_curve::<B, _>(
+        &wrong,
+        &task,
+        &CurveConfig {
+            step: 3,
+            ..cfg.clone()
+        },
+        &dev,
+    )
+    .unwrap();
+    let every_third: Vec<_> = curve.points.iter().step_by(3).cloned().collect();
+    assert_eq!(
+        strided.points.iter().map(|p| p.length).collect::<Vec<_>>(),
+        [1, 4, 7, 10]
+    );
+    assert_eq!(strided.points, every_third);
     let id: f64 = curve.points[..6].iter().map(|p| p.accuracy).sum::<f64>() / 6.0;
     assert!((curve.in_distribution_mean().unwrap() - id).abs() < 1e-12);
     // The exact oracle is perfect everywhere.

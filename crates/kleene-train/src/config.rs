@@ -16,7 +16,8 @@ use crate::TrainError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// Where the run writes `config.toml`, `metrics.jsonl`, `checkpoint/`, `eval.json`.
+    /// Where the run writes `config.toml`, `metrics.jsonl`, `checkpoint/`, `result.json`, `eval.md`, `report.md`,
+    /// `report.json`, `<task>.svg`.
     /// Default: `runs/<config file stem>` (relative to the working directory).
     #[serde(default)]
     pub out_dir: Option<PathBuf>,
@@ -155,12 +156,15 @@ pub fn default_no_decay() -> Vec<String> {
         .collect()
 }
 
-/// `[eval]`: what to measure after training.
+/// `[eval]`: what to measure after training (with kleene-eval's protocols; see
+/// docs/evaluation.md). The run directory gets `result.json` (a `kleene_eval::RunResult`),
+/// `report.md`, `report.json` and, when there is a per-length curve, `<task>.svg`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
     /// `splits`: accuracy on each of the task's published splits (bins);
-    /// `lengths`: accuracy at every length in `min_len..=max_len` (SD-SSM curves). Default `splits`.
+    /// `lengths`: accuracy at every length in `min_len..=max_len` (SD-SSM curves);
+    /// `splits_and_lengths`: both. Default `splits`.
     pub protocol: EvalProtocol,
     /// Splits to evaluate (protocol `splits`); default: every split except `train`.
     pub splits: Vec<String>,
@@ -173,13 +177,33 @@ pub struct EvalConfig {
     pub len_step: usize,
     /// Sequences per length (protocol `lengths`). Default 128 (the paper uses 512).
     pub samples_per_len: usize,
-    /// Evaluation seed (independent of the training seed). Default 1, as SD-SSM reseeds to 1.
+    /// Lengths evaluated through the recurrent `step` (constant memory) and appended to
+    /// the curve, e.g. `[10000, 100000]`. Default none.
+    pub long_lengths: Vec<usize>,
+    /// Sequences per long length. Default 64.
+    pub long_samples_per_len: usize,
+    /// Bounded-Dyck close accuracy (80% rule) per split: `true`, `false`, or unset = on
+    /// for the `bounded-dyck` task only. Default unset.
+    pub close_accuracy: Option<bool>,
+    /// Probability-mass threshold of close accuracy. Default 0.8.
+    pub close_threshold: f64,
+    /// REGBENCH DFA accuracy and TVD per split: unset = on for the `regbench*` tasks.
+    pub regbench: Option<bool>,
+    /// REGBENCH greedy-generation acceptance per split (slower). Default false.
+    pub generation: bool,
+    /// Evaluation seed (independent of the training seed, so every seed of a sweep is
+    /// tested on the same data). Default 1, as SD-SSM reseeds to 1.
     pub seed: u64,
     /// Batch size for evaluation. Default 128.
     pub batch_size: usize,
-    /// The papers' full protocols from kleene-eval (per-length curves to 10^5 through the
-    /// recurrent step, bounded-Dyck close accuracy, REGBENCH accuracy/TVD, ...), written to
-    /// `RUN_DIR/results.json` for `kleene report`. Default none.
+    /// Report table / plot this run belongs to. Default: the task name.
+    pub experiment: Option<String>,
+    /// Row / plot-line label of the model (seeds of one label are aggregated). Default:
+    /// the `[model]` table, e.g. `mamba d_model=32 n_layers=1`.
+    pub model_label: Option<String>,
+    /// `[eval.paper]`: a whole `kleene_eval::EvalPlan` (every protocol option, e.g. the
+    /// generation separator) used as is instead of the plan derived from the keys above;
+    /// `experiment`, `model_label` and `seed` still apply. Default none.
     pub paper: Option<kleene_eval::EvalPlan>,
 }
 
@@ -190,6 +214,20 @@ pub enum EvalProtocol {
     #[default]
     Splits,
     Lengths,
+    /// The splits and the per-length curve.
+    SplitsAndLengths,
+}
+
+impl EvalProtocol {
+    /// Whether the task's splits are evaluated.
+    pub fn has_splits(self) -> bool {
+        matches!(self, EvalProtocol::Splits | EvalProtocol::SplitsAndLengths)
+    }
+
+    /// Whether the per-length curve is evaluated.
+    pub fn has_curve(self) -> bool {
+        matches!(self, EvalProtocol::Lengths | EvalProtocol::SplitsAndLengths)
+    }
 }
 
 impl Default for EvalConfig {
@@ -202,8 +240,16 @@ impl Default for EvalConfig {
             max_len: 100,
             len_step: 1,
             samples_per_len: 128,
+            long_lengths: Vec::new(),
+            long_samples_per_len: 64,
+            close_accuracy: None,
+            close_threshold: 0.8,
+            regbench: None,
+            generation: false,
             seed: 1,
             batch_size: 128,
+            experiment: None,
+            model_label: None,
             paper: None,
         }
     }
@@ -281,7 +327,7 @@ impl RunConfig {
             }
         }
         let e = &self.eval;
-        if e.protocol == EvalProtocol::Lengths {
+        if e.protocol.has_curve() {
             if e.min_len > e.max_len {
                 return Err(TrainError::invalid(
                     "eval.min_len",
@@ -297,6 +343,24 @@ impl RunConfig {
         }
         if e.batch_size == 0 {
             return Err(TrainError::invalid("eval.batch_size", "must be >= 1"));
+        }
+        if e.long_lengths.contains(&0) {
+            return Err(TrainError::invalid(
+                "eval.long_lengths",
+                "lengths must be >= 1",
+            ));
+        }
+        if !e.long_lengths.is_empty() && e.long_samples_per_len == 0 {
+            return Err(TrainError::invalid(
+                "eval.long_samples_per_len",
+                "must be >= 1",
+            ));
+        }
+        if !(e.close_threshold > 0.0 && e.close_threshold <= 1.0) {
+            return Err(TrainError::invalid(
+                "eval.close_threshold",
+                format!("{} is not in (0, 1]", e.close_threshold),
+            ));
         }
         if !self.model.contains_key("kind") {
             return Err(TrainError::invalid(

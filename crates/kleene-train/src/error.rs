@@ -18,6 +18,9 @@ pub enum TrainError {
     /// The model could not be built.
     #[error(transparent)]
     Model(#[from] kleene_zoo::ZooError),
+    /// Evaluation (kleene-eval) failed or could not write its results.
+    #[error(transparent)]
+    Eval(#[from] kleene_eval::EvalError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

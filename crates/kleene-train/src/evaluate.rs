@@ -1,20 +1,34 @@
-//! Post-training evaluation used by `kleene train` / `kleene eval`: accuracy on the task's
-//! published splits (length bins) or at every length of a range (SD-SSM curves), scored
-//! with the same rows and correctness rule as training.
+//! Post-training evaluation used by `kleene train` / `kleene eval`: the run config's
+//! `[eval]` section becomes a [`kleene_eval::EvalPlan`], [`kleene_eval::evaluate_run`]
+//! measures it (the papers' protocols: split accuracies, per-length curves, long lengths
+//! through `step`, bounded-Dyck close accuracy, REGBENCH metrics), and the run directory
+//! gets `result.json` (a [`RunResult`]) plus kleene-eval's `report.md`, `report.json`
+//! and `<experiment>.svg`.
+//!
+//! [`EvalReport`] is a view of the [`RunResult`] for the terminal: one row per split or
+//! length, with the training window, so `kleene train` can print its
+//! length-generalization table. It computes nothing itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use kleene_langs::{seeded_rng, task::split_seed, Example, SplitSpec, Task};
+use kleene_eval::{
+    evaluate_run, CloseAccuracyConfig, CurveConfig, EvalOptions, EvalPlan, GenerationConfig,
+    LongLengthConfig, RegbenchPlan, Report, RunInfo, RunResult, Scoring,
+};
+use kleene_langs::regbench::{Regbench, RegbenchConfig};
+use kleene_langs::Task;
 use kleene_zoo::SequenceModel;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::write_atomic;
-use crate::config::{EvalConfig, EvalProtocol};
-use crate::data::Batch;
-use crate::loss::{scored_rows, LossKind};
-use crate::trainer::{batch_tensors, row_correct, sequence_correct};
+use crate::config::{EvalConfig, EvalProtocol, RunConfig};
+use crate::loss::LossKind;
 use crate::TrainError;
+
+/// The run's [`RunResult`] in its run directory (read by `kleene report`).
+pub const RESULT_FILE: &str = "result.json";
+/// The per-split / per-length table of a run ([`EvalReport::to_markdown`]).
+pub const TABLE_FILE: &str = "eval.md";
 
 /// Accuracy on one group of examples (a split, or one length).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,11 +40,13 @@ pub struct EvalRow {
     pub examples: usize,
     /// Fraction of sequences with every scored position right (Sarrof's "strict").
     pub seq_acc: f64,
-    /// Mean over sequences of the fraction of scored positions right ("relaxed").
+    /// Splits: mean over sequences of the fraction of scored positions right
+    /// ("relaxed"); lengths: correct scored positions / scored positions.
     pub pos_acc: f64,
 }
 
-/// All rows of one evaluation, plus the training window for the in/out-of-distribution split.
+/// A run's evaluation: the kleene-eval [`RunResult`] and, for the terminal, its rows with
+/// the training window (the in/out-of-distribution split).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     pub task: String,
@@ -38,10 +54,54 @@ pub struct EvalReport {
     pub train_min_len: usize,
     pub train_max_len: usize,
     pub step: u64,
+    /// Splits first, then the curve's lengths (shortest first).
     pub rows: Vec<EvalRow>,
+    /// Everything measured, as written to `result.json`.
+    pub result: RunResult,
 }
 
 impl EvalReport {
+    /// The terminal view of `result`.
+    pub fn from_result(
+        result: RunResult,
+        task: &str,
+        protocol: EvalProtocol,
+        train_window: (usize, usize),
+        step: u64,
+    ) -> Self {
+        let mut rows: Vec<EvalRow> = result
+            .splits
+            .iter()
+            .map(|s| EvalRow {
+                name: s.split.clone(),
+                min_len: s.min_len,
+                max_len: s.max_len,
+                examples: (s.counts.sequences + s.counts.empty_sequences) as usize,
+                seq_acc: s.strict_accuracy,
+                pos_acc: s.relaxed_accuracy,
+            })
+            .collect();
+        if let Some(curve) = &result.curve {
+            rows.extend(curve.points.iter().map(|p| EvalRow {
+                name: format!("len-{}", p.length),
+                min_len: p.length,
+                max_len: p.length,
+                examples: p.n,
+                seq_acc: p.accuracy,
+                pos_acc: p.token_accuracy,
+            }));
+        }
+        EvalReport {
+            task: task.to_string(),
+            protocol,
+            train_min_len: train_window.0,
+            train_max_len: train_window.1,
+            step,
+            rows,
+            result,
+        }
+    }
+
     /// Mean sequence accuracy over rows inside / beyond the training window.
     pub fn in_out_means(&self) -> (Option<f64>, Option<f64>) {
         let mean = |f: &dyn Fn(&EvalRow) -> bool| {
@@ -59,7 +119,8 @@ impl EvalReport {
         )
     }
 
-    /// A markdown table: one row per split / length.
+    /// The length-generalization table: one row per split / length, then the
+    /// protocol-specific numbers and the in/out-of-distribution means.
     pub fn to_markdown(&self) -> String {
         let mut s = format!(
             "Task `{}` after {} steps (trained on lengths {}..={}):\n\n| group | lengths | n | sequence acc | position acc |\n|---|---|---|---|---|\n",
@@ -82,6 +143,16 @@ impl EvalReport {
                 100.0 * r.pos_acc
             ));
         }
+        if !self.result.scalars.is_empty() {
+            s.push('\n');
+            for (name, v) in &self.result.scalars {
+                if v.percent {
+                    s.push_str(&format!("{name}: {:.2}%\n", 100.0 * v.value));
+                } else {
+                    s.push_str(&format!("{name}: {:.4}\n", v.value));
+                }
+            }
+        }
         let (inside, beyond) = self.in_out_means();
         if let Some(i) = inside {
             s.push_str(&format!(
@@ -98,54 +169,178 @@ impl EvalReport {
         s
     }
 
-    /// Writes `eval.json` and `eval.md` into the run directory.
-    pub fn write(&self, run_dir: &Path) -> Result<(), TrainError> {
-        write_atomic(
-            &run_dir.join("eval.json"),
-            &serde_json::to_vec_pretty(self).expect("report serialises"),
-        )?;
-        write_atomic(&run_dir.join("eval.md"), self.to_markdown().as_bytes())
+    /// Writes `result.json`, `eval.md` ([`EvalReport::to_markdown`], the table `kleene
+    /// train` prints) and kleene-eval's report of this one run (`report.md`,
+    /// `report.json`, `<experiment>.svg` when there is a curve) into the run directory,
+    /// each atomically; returns every path written.
+    pub fn write(&self, run_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
+        let path = run_dir.join(RESULT_FILE);
+        self.result.write_json(&path)?;
+        let table = run_dir.join(TABLE_FILE);
+        kleene_eval::io::write_atomic(&table, self.to_markdown().as_bytes())?;
+        let mut paths = vec![path, table];
+        paths.extend(Report::from_runs(std::slice::from_ref(&self.result))?.write_all(run_dir)?);
+        Ok(paths)
     }
 }
 
-/// Scores `examples` (any lengths; grouped by length into batches of `batch_size`).
-pub fn score_examples<B: Backend, M: SequenceModel<B>>(
+/// The config of a REGBENCH task of the registry (`regbench`, `regbench-1k`, ...), to
+/// re-draw its DFAs for the DFA-aware metrics.
+fn regbench_config(task_name: &str) -> Option<RegbenchConfig> {
+    std::iter::once(Regbench::default())
+        .chain([1000, 2500, 10_000, 20_000, 40_000].map(Regbench::with_train_size))
+        .find(|r| r.name() == task_name)
+        .map(|r| r.config().clone())
+}
+
+/// The kleene-eval plan of an `[eval]` section: `[eval.paper]` as is when given, else
+/// derived from the keys. Scoring follows the training loss (`bce`: multi-label sets,
+/// otherwise argmax); padding uses the training pad id.
+pub fn eval_plan(
+    eval: &EvalConfig,
+    task: &dyn Task,
+    loss: LossKind,
+    train_window: (usize, usize),
+) -> Result<EvalPlan, TrainError> {
+    if let Some(plan) = &eval.paper {
+        return Ok(plan.clone());
+    }
+    let options = EvalOptions {
+        batch_size: eval.batch_size,
+        scoring: match loss {
+            LossKind::Bce => Scoring::MultiLabel,
+            LossKind::CrossEntropy | LossKind::Mse => Scoring::Argmax,
+        },
+        pad_token: task.vocab().len() as u32,
+    };
+    let splits = if !eval.protocol.has_splits() {
+        Some(Vec::new())
+    } else if eval.splits.is_empty() {
+        None
+    } else {
+        Some(eval.splits.clone())
+    };
+    let curve = eval.protocol.has_curve().then(|| CurveConfig {
+        min_len: eval.min_len.max(1),
+        max_len: eval.max_len,
+        step: eval.len_step,
+        per_length: eval.samples_per_len,
+        seed: eval.seed,
+        train_max_len: Some(train_window.1),
+        skip_unsampleable: true,
+        options: options.clone(),
+    });
+    let long_lengths = (!eval.long_lengths.is_empty()).then(|| LongLengthConfig {
+        lengths: eval.long_lengths.clone(),
+        per_length: eval.long_samples_per_len,
+        seed: eval.seed,
+        options: options.clone(),
+    });
+    let close = eval.close_accuracy.unwrap_or(task.name() == "bounded-dyck");
+    let bounded_dyck = close.then(|| CloseAccuracyConfig {
+        threshold: eval.close_threshold,
+        ..Default::default()
+    });
+    let rb_config = regbench_config(task.name());
+    let regbench = match (eval.regbench, rb_config) {
+        (Some(false), _) => None,
+        (None, None) => None,
+        (Some(true), None) => {
+            return Err(TrainError::invalid(
+                "eval.regbench",
+                format!("task `{}` is not a REGBENCH task", task.name()),
+            ))
+        }
+        (_, Some(config)) => Some(RegbenchPlan {
+            config,
+            generation: eval.generation.then(|| GenerationConfig {
+                batch_size: eval.batch_size,
+                ..Default::default()
+            }),
+        }),
+    };
+    Ok(EvalPlan {
+        options,
+        splits,
+        max_examples: (eval.max_examples > 0).then_some(eval.max_examples),
+        curve,
+        long_lengths,
+        bounded_dyck,
+        regbench,
+    })
+}
+
+/// The model's row / plot-line label: `eval.model_label`, else the `[model]` table as
+/// `kind key=value ...` (keys sorted), so the seeds of one config share a row.
+pub fn model_label(cfg: &RunConfig) -> String {
+    if let Some(l) = &cfg.eval.model_label {
+        return l.clone();
+    }
+    let show = |v: &toml::Value| match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut parts: Vec<String> = cfg.model.get("kind").map(show).into_iter().collect();
+    let mut keys: Vec<&String> = cfg.model.keys().filter(|k| *k != "kind").collect();
+    keys.sort();
+    parts.extend(
+        keys.into_iter()
+            .map(|k| format!("{k}={}", show(&cfg.model[k]))),
+    );
+    parts.join(" ")
+}
+
+/// Names of a run in its results: the run directory's name, the experiment (task name
+/// unless `eval.experiment`), the model label and the *training* seed.
+pub fn run_info(cfg: &RunConfig, task: &dyn Task, run_dir: &Path) -> RunInfo {
+    RunInfo {
+        run: run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| task.name().to_string()),
+        experiment: cfg
+            .eval
+            .experiment
+            .clone()
+            .unwrap_or_else(|| task.name().to_string()),
+        model: model_label(cfg),
+        seed: cfg.training.seed,
+    }
+}
+
+/// Evaluates `model` as `eval` asks, naming the run with `info`. The evaluation data is
+/// drawn from `eval.seed` (the same for every training seed); the result carries
+/// `info.seed`. `on_row` sees every row once the evaluation is done.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_with_info<B: Backend, M: SequenceModel<B>>(
     model: &M,
     task: &dyn Task,
-    examples: &[Example],
+    eval: &EvalConfig,
     loss: LossKind,
-    batch_size: usize,
+    train_window: (usize, usize),
+    step: u64,
+    info: &RunInfo,
     device: &B::Device,
-) -> Result<(f64, f64), TrainError> {
-    let pad_id = task.vocab().len() as u32;
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    order.sort_by_key(|&i| examples[i].tokens.len());
-    let (mut seq_ok, mut pos_frac) = (0usize, 0.0f64);
-    for chunk in order.chunks(batch_size.max(1)) {
-        let exs: Vec<Example> = chunk.iter().map(|&i| examples[i].clone()).collect();
-        let batch = Batch::from_examples(&exs, task, loss, pad_id, model.out_dim())?;
-        let (tok, targets) = batch_tensors::<B>(&batch, device);
-        let x = scored_rows(model.forward(tok), targets.rows);
-        let ok = row_correct(loss, x, &batch);
-        seq_ok += sequence_correct(&batch, &ok).iter().filter(|&&b| b).count();
-        let mut per = vec![(0usize, 0usize); batch.batch_size];
-        for (r, &good) in ok.iter().enumerate() {
-            let e = &mut per[batch.row_seq[r]];
-            e.1 += 1;
-            if good {
-                e.0 += 1;
-            }
-        }
-        pos_frac += per
-            .iter()
-            .map(|&(g, n)| if n == 0 { 1.0 } else { g as f64 / n as f64 })
-            .sum::<f64>();
+    mut on_row: impl FnMut(&EvalRow),
+) -> Result<EvalReport, TrainError> {
+    let plan = eval_plan(eval, task, loss, train_window)?;
+    let data_info = RunInfo {
+        seed: eval.seed,
+        ..info.clone()
+    };
+    let mut result = evaluate_run(model, task, &plan, &data_info, device)?;
+    result.seed = info.seed;
+    if let Some(curve) = &mut result.curve {
+        // Long lengths alone leave the curve without its training length.
+        curve.train_max_len.get_or_insert(train_window.1);
     }
-    let n = examples.len().max(1) as f64;
-    Ok((seq_ok as f64 / n, pos_frac / n))
+    let report = EvalReport::from_result(result, task.name(), eval.protocol, train_window, step);
+    report.rows.iter().for_each(&mut on_row);
+    Ok(report)
 }
 
-/// Runs the configured protocol.
+/// [`evaluate_with_info`] with the task as experiment, `model` as label and the
+/// evaluation seed as the run's seed.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate<B: Backend, M: SequenceModel<B>>(
     model: &M,
@@ -155,88 +350,183 @@ pub fn evaluate<B: Backend, M: SequenceModel<B>>(
     train_window: (usize, usize),
     step: u64,
     device: &B::Device,
-    mut on_row: impl FnMut(&EvalRow),
+    on_row: impl FnMut(&EvalRow),
 ) -> Result<EvalReport, TrainError> {
-    let mut rows = Vec::new();
-    match eval.protocol {
-        EvalProtocol::Splits => {
-            let all = task.splits();
-            let wanted: Vec<SplitSpec> = if eval.splits.is_empty() {
-                all.into_iter().filter(|s| s.name != "train").collect()
-            } else {
-                let mut v = Vec::new();
-                for name in &eval.splits {
-                    let s = all.iter().find(|s| &s.name == name).ok_or_else(|| {
-                        TrainError::invalid(
-                            "eval.splits",
-                            format!(
-                                "task `{}` has no split `{name}` (it has: {})",
-                                task.name(),
-                                all.iter()
-                                    .map(|s| s.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        )
-                    })?;
-                    v.push(s.clone());
-                }
-                v
-            };
-            for mut spec in wanted {
-                if eval.max_examples > 0 {
-                    spec.size = spec.size.min(eval.max_examples);
-                }
-                let examples = task.generate_split(&spec, eval.seed)?;
-                let (seq_acc, pos_acc) =
-                    score_examples(model, task, &examples, loss, eval.batch_size, device)?;
-                let row = EvalRow {
-                    name: spec.name.clone(),
-                    min_len: spec.min_len,
-                    max_len: spec.max_len,
-                    examples: examples.len(),
-                    seq_acc,
-                    pos_acc,
-                };
-                on_row(&row);
-                rows.push(row);
-            }
-        }
-        EvalProtocol::Lengths => {
-            let mut len = eval.min_len.max(1);
-            while len <= eval.max_len {
-                let mut rng = seeded_rng(split_seed(eval.seed, &format!("len-{len}")));
-                let mut examples = Vec::with_capacity(eval.samples_per_len);
-                for _ in 0..eval.samples_per_len {
-                    match task.sample(len, len, &mut rng) {
-                        Ok(e) => examples.push(e),
-                        Err(_) => break, // no member of this length (e.g. odd a^n b^n)
-                    }
-                }
-                if !examples.is_empty() {
-                    let (seq_acc, pos_acc) =
-                        score_examples(model, task, &examples, loss, eval.batch_size, device)?;
-                    let row = EvalRow {
-                        name: format!("len-{len}"),
-                        min_len: len,
-                        max_len: len,
-                        examples: examples.len(),
-                        seq_acc,
-                        pos_acc,
-                    };
-                    on_row(&row);
-                    rows.push(row);
-                }
-                len += eval.len_step;
-            }
+    let info = RunInfo {
+        run: task.name().to_string(),
+        experiment: task.name().to_string(),
+        model: "model".to_string(),
+        seed: eval.seed,
+    };
+    evaluate_with_info(
+        model,
+        task,
+        eval,
+        loss,
+        train_window,
+        step,
+        &info,
+        device,
+        on_row,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(task: &str, eval: &str, training: &str) -> RunConfig {
+        let text = format!(
+            "[task]\nname = \"{task}\"\n[model]\nkind = \"mamba\"\nn_layers = 1\nd_model = 32\n[training]\n{training}\n[eval]\n{eval}\n"
+        );
+        RunConfig::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    fn plan(task: &str, eval: &str, training: &str) -> Result<EvalPlan, TrainError> {
+        let c = cfg(task, eval, training);
+        let t = kleene_langs::task_by_name(task).unwrap();
+        eval_plan(&c.eval, t.as_ref(), c.training.loss, (1, 40))
+    }
+
+    #[test]
+    fn default_eval_is_every_split_capped() {
+        let p = plan("tomita-4", "", "").unwrap();
+        let t = kleene_langs::task_by_name("tomita-4").unwrap();
+        assert_eq!(p.splits, None);
+        assert_eq!(p.max_examples, Some(512));
+        assert_eq!(p.curve, None);
+        assert_eq!(p.long_lengths, None);
+        assert_eq!(p.bounded_dyck, None);
+        assert_eq!(p.regbench, None);
+        assert_eq!(p.options.batch_size, 128);
+        assert_eq!(p.options.scoring, Scoring::Argmax);
+        assert_eq!(p.options.pad_token as usize, t.vocab().len());
+        let p = plan(
+            "tomita-4",
+            "max_examples = 0\nsplits = [\"bin1\"]",
+            "loss = \"bce\"",
+        )
+        .unwrap();
+        assert_eq!(p.max_examples, None);
+        assert_eq!(p.splits, Some(vec!["bin1".to_string()]));
+        assert_eq!(p.options.scoring, Scoring::MultiLabel);
+    }
+
+    #[test]
+    fn lengths_protocol_becomes_a_curve() {
+        let p = plan(
+            "parity-check",
+            "protocol = \"lengths\"\nmin_len = 3\nmax_len = 90\nlen_step = 7\nsamples_per_len = 33\nseed = 5\nlong_lengths = [1000, 20000]\nlong_samples_per_len = 3",
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.splits, Some(Vec::new()));
+        let c = p.curve.unwrap();
+        assert_eq!(
+            (
+                c.min_len,
+                c.max_len,
+                c.step,
+                c.per_length,
+                c.seed,
+                c.train_max_len
+            ),
+            (3, 90, 7, 33, 5, Some(40))
+        );
+        let l = p.long_lengths.unwrap();
+        assert_eq!((l.lengths, l.per_length, l.seed), (vec![1000, 20000], 3, 5));
+        let p = plan("parity-check", "protocol = \"splits_and_lengths\"", "").unwrap();
+        assert_eq!(p.splits, None);
+        assert_eq!(p.curve.unwrap().max_len, 100);
+    }
+
+    #[test]
+    fn protocol_metrics_follow_the_task() {
+        let p = plan("bounded-dyck", "close_threshold = 0.9", "").unwrap();
+        assert_eq!(p.bounded_dyck.unwrap().threshold, 0.9);
+        assert!(plan("bounded-dyck", "close_accuracy = false", "")
+            .unwrap()
+            .bounded_dyck
+            .is_none());
+        assert!(plan("tomita-4", "close_accuracy = true", "")
+            .unwrap()
+            .bounded_dyck
+            .is_some());
+
+        let small = Regbench::with_train_size(1000);
+        let p = plan(small.name(), "generation = true", "").unwrap();
+        let rb = p.regbench.unwrap();
+        assert_eq!(&rb.config, small.config());
+        assert!(rb.generation.is_some());
+        let p = plan("regbench", "", "").unwrap();
+        let rb = p.regbench.unwrap();
+        assert_eq!(&rb.config, Regbench::default().config());
+        assert!(rb.generation.is_none());
+        assert!(plan("regbench", "regbench = false", "")
+            .unwrap()
+            .regbench
+            .is_none());
+        let err = plan("tomita-4", "regbench = true", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("eval.regbench"), "{err}");
+    }
+
+    #[test]
+    fn paper_plan_is_used_as_is() {
+        let p = plan(
+            "regbench",
+            "max_examples = 7\n[eval.paper]\nsplits = [\"test\"]\n[eval.paper.regbench]\ngeneration = { separator = 3 }\n[eval.paper.regbench.config]\nnum_examples = 10",
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.splits, Some(vec!["test".to_string()]));
+        assert_eq!(p.max_examples, None);
+        let rb = p.regbench.unwrap();
+        assert_eq!(rb.config.num_examples, 10);
+        assert_eq!(rb.generation.unwrap().separator, 3);
+    }
+
+    #[test]
+    fn bad_eval_fields_are_named() {
+        for (eval, field) in [
+            ("long_lengths = [0]", "eval.long_lengths"),
+            (
+                "long_lengths = [10]\nlong_samples_per_len = 0",
+                "eval.long_samples_per_len",
+            ),
+            ("close_threshold = 1.5", "eval.close_threshold"),
+            ("protocol = \"lengths\"\nlen_step = 0", "eval.len_step"),
+            ("batch_size = 0", "eval.batch_size"),
+            ("long_lenghts = [10]", "long_lenghts"),
+            ("protocol = \"curves\"", "curves"),
+        ] {
+            let text = format!("[task]\nname = \"x\"\n[model]\nkind = \"m\"\n[eval]\n{eval}\n");
+            let err = RunConfig::parse(&text, Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{eval}: {err}");
         }
     }
-    Ok(EvalReport {
-        task: task.name().to_string(),
-        protocol: eval.protocol,
-        train_min_len: train_window.0,
-        train_max_len: train_window.1,
-        step,
-        rows,
-    })
+
+    #[test]
+    fn labels_and_names() {
+        let c = cfg("tomita-4", "", "seed = 7");
+        let t = kleene_langs::task_by_name("tomita-4").unwrap();
+        let info = run_info(&c, t.as_ref(), Path::new("runs/q-s7"));
+        assert_eq!(info.run, "q-s7");
+        assert_eq!(info.experiment, "tomita-4");
+        assert_eq!(info.model, "mamba d_model=32 n_layers=1");
+        assert_eq!(info.seed, 7);
+        let c = cfg(
+            "tomita-4",
+            "experiment = \"star-free\"\nmodel_label = \"M\"",
+            "",
+        );
+        let info = run_info(&c, t.as_ref(), Path::new("r"));
+        assert_eq!(
+            (info.experiment.as_str(), info.model.as_str()),
+            ("star-free", "M")
+        );
+    }
 }

@@ -5,7 +5,8 @@
 //! - [`schedule`]: constant, cosine with warm-up, linear decay, halve-on-plateau.
 //! - [`data`]: length curriculum, padding and masking, batching by length, deterministic order.
 //! - [`checkpoint`]: atomic checkpoints with checksums; [`trainer`]: the loop, exact resume,
-//!   NaN/Inf guard; [`metrics`]: JSONL metrics; [`evaluate`]: post-training accuracy tables.
+//!   NaN/Inf guard; [`metrics`]: JSONL metrics; [`evaluate`]: post-training evaluation with
+//!   kleene-eval (`result.json`, `report.md`, SVG plots).
 //! - [`config`]: the TOML run config.
 
 pub mod checkpoint;
@@ -23,7 +24,7 @@ pub mod trainer;
 
 pub use config::RunConfig;
 pub use error::TrainError;
-pub use evaluate::{evaluate, EvalReport, EvalRow};
+pub use evaluate::{evaluate, evaluate_with_info, EvalReport, EvalRow};
 pub use loss::LossKind;
 pub use run::{run, BackendKind, RunSummary};
 pub use trainer::{train, TrainOptions, TrainOutcome};

@@ -9,7 +9,7 @@ use kleene_zoo::{AnyModel, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
-use crate::evaluate::{evaluate, EvalReport, EvalRow};
+use crate::evaluate::{evaluate_with_info, run_info, EvalReport, EvalRow};
 use crate::trainer::{
     input_vocab, load_checkpoint_model, output_dim, train, train_window, TrainOptions,
 };
@@ -77,8 +77,9 @@ fn build<B: ScanBackend>(
     )?)
 }
 
-/// Trains and evaluates the run described by `cfg` in `run_dir` on backend `B`.
-/// `on_row` sees every evaluation row as it is computed (the CLI prints them).
+/// Trains and evaluates the run described by `cfg` in `run_dir` on backend `B`, writing
+/// `result.json`, `report.md`, `report.json` and `<experiment>.svg` (see
+/// [`EvalReport::write`]). `on_row` sees every evaluation row (the CLI prints them).
 pub fn run_on<B>(
     cfg: &RunConfig,
     run_dir: &Path,
@@ -95,18 +96,22 @@ where
     let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
     let window = train_window(task.as_ref(), cfg)?;
     let valid = out.model.valid();
-    let report = evaluate::<B::InnerBackend, _>(
+    if opts.progress {
+        // Evaluation reports its rows only at the end; say that it started.
+        eprintln!("evaluating ({:?} protocol) ...", cfg.eval.protocol);
+    }
+    let report = evaluate_with_info::<B::InnerBackend, _>(
         &valid,
         task.as_ref(),
         &cfg.eval,
         cfg.training.loss,
         window,
         out.step,
+        &run_info(cfg, task.as_ref(), run_dir),
         device,
         on_row,
     )?;
     report.write(run_dir)?;
-    paper_protocols::<B::InnerBackend, _>(&valid, task.as_ref(), cfg, run_dir, device)?;
     Ok(RunSummary {
         steps: out.step,
         final_loss: out.last.as_ref().map(|l| l.loss),
@@ -115,7 +120,8 @@ where
     })
 }
 
-/// Re-evaluates a finished run directory (its `config.toml` and checkpoint) on backend `B`.
+/// Re-evaluates a finished run directory (its `config.toml` and checkpoint) on backend `B`;
+/// rewrites the same files as [`run_on`].
 pub fn eval_run_dir<B>(
     run_dir: &Path,
     device: &B::Device,
@@ -130,52 +136,19 @@ where
     let model = build::<B>(&cfg, task.as_ref(), device)?;
     let (model, step) = load_checkpoint_model::<B, _>(model, run_dir, device)?;
     let window = train_window(task.as_ref(), &cfg)?;
-    let report = evaluate::<B::InnerBackend, _>(
+    let report = evaluate_with_info::<B::InnerBackend, _>(
         &model.valid(),
         task.as_ref(),
         &cfg.eval,
         cfg.training.loss,
         window,
         step,
+        &run_info(&cfg, task.as_ref(), run_dir),
         device,
         on_row,
     )?;
     report.write(run_dir)?;
-    paper_protocols::<B::InnerBackend, _>(&model.valid(), task.as_ref(), &cfg, run_dir, device)?;
     Ok(report)
-}
-
-/// Runs `[eval.paper]` (kleene-eval's protocols) when the config has one and writes
-/// `RUN_DIR/results.json`, the input of `kleene report`.
-fn paper_protocols<B: burn::prelude::Backend, M: kleene_zoo::SequenceModel<B>>(
-    model: &M,
-    task: &dyn kleene_langs::Task,
-    cfg: &RunConfig,
-    run_dir: &Path,
-    device: &B::Device,
-) -> Result<(), TrainError> {
-    let Some(plan) = &cfg.eval.paper else {
-        return Ok(());
-    };
-    let info = kleene_eval::RunInfo {
-        run: run_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "run".into()),
-        experiment: task.name().to_string(),
-        model: cfg
-            .model
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("model")
-            .to_string(),
-        seed: cfg.eval.seed,
-    };
-    let paper_err = |e: kleene_eval::EvalError| TrainError::invalid("eval.paper", e.to_string());
-    let result = kleene_eval::evaluate_run(model, task, plan, &info, device).map_err(paper_err)?;
-    result
-        .write_json(&run_dir.join("results.json"))
-        .map_err(paper_err)
 }
 
 /// [`run_on`] with the backend picked at run time.

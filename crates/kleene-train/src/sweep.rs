@@ -1,5 +1,5 @@
 //! Sweeps: a grid of overrides over a base run config, run one after another or as shard
-//! `i` of `n` (for cluster job arrays); finished runs (with an `eval.json`) are skipped.
+//! `i` of `n` (for cluster job arrays); finished runs (with a `result.json`) are skipped.
 //!
 //! ```toml
 //! base = "quickstart.toml"        # relative to the sweep file
@@ -46,7 +46,7 @@ pub struct SweepRun {
 impl SweepRun {
     /// A run counts as finished once its evaluation is written.
     pub fn is_finished(&self) -> bool {
-        self.run_dir.join("eval.json").is_file()
+        self.run_dir.join("result.json").is_file()
     }
 }
 
@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(seen, (0..6).collect::<Vec<_>>());
         assert!(!runs[0].is_finished());
         std::fs::create_dir_all(&runs[0].run_dir).unwrap();
-        std::fs::write(runs[0].run_dir.join("eval.json"), "{}").unwrap();
+        std::fs::write(runs[0].run_dir.join("result.json"), "{}").unwrap();
         assert!(runs[0].is_finished());
     }
 
