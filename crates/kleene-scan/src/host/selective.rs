@@ -73,8 +73,6 @@ pub struct Grads {
     pub h0: Vec<f32>,
 }
 
-const LANES: usize = 8;
-
 impl Input<'_> {
     #[inline]
     fn group_of(&self, dd: usize) -> usize {
@@ -174,6 +172,108 @@ unsafe fn step_sse2(
     let mut lanes = [0.0f32; 4];
     _mm_storeu_ps(lanes.as_mut_ptr(), acc);
     lanes.iter().sum::<f32>() + step_scalar(h, a, b, c, dt, du, es, full)
+}
+
+/// Per-step outputs of the reverse recurrence (all length n).
+struct RevStep<'a> {
+    gh: &'a mut [f32],
+    dct: &'a mut [f32],
+    dbt: &'a mut [f32],
+    da: &'a mut [f32],
+}
+
+/// Per-step inputs of the reverse recurrence (all length n).
+struct RevInputs<'a> {
+    h_t: &'a [f32],
+    h_prev: &'a [f32],
+    e: &'a [f32],
+    a: &'a [f32],
+    b: &'a [f32],
+    c: &'a [f32],
+}
+
+/// One reverse step over the state index: updates `gh` (dL/dh, from t to t-1), dC, dB, dA and
+/// returns `(dL/dΔ_t, Σ_k g_k B_k)`.
+#[inline(always)]
+fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32) {
+    let n = o.gh.len();
+    assert!([
+        o.dct.len(),
+        o.dbt.len(),
+        o.da.len(),
+        i.h_t.len(),
+        i.h_prev.len(),
+        i.e.len(),
+        i.a.len(),
+        i.b.len(),
+        i.c.len()
+    ]
+    .iter()
+    .all(|&l| l >= n));
+    let dtu = dt * u;
+    let (mut ddt, mut dub) = (0.0f32, 0.0f32);
+    let mut from = 0;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is baseline on x86-64; all accesses are at k..k+4 <= n, within every slice
+    // (lengths asserted above).
+    unsafe {
+        use std::arch::x86_64::*;
+        let full = n / 4 * 4;
+        let (vdy, vdt, vdtu, vu) = (
+            _mm_set1_ps(dy),
+            _mm_set1_ps(dt),
+            _mm_set1_ps(dtu),
+            _mm_set1_ps(u),
+        );
+        let (mut vddt, mut vdub) = (_mm_setzero_ps(), _mm_setzero_ps());
+        let ld = |s: &[f32], k: usize| _mm_loadu_ps(s.as_ptr().add(k));
+        let mut k = 0;
+        while k < full {
+            let gk = _mm_add_ps(ld(o.gh, k), _mm_mul_ps(vdy, ld(i.c, k)));
+            _mm_storeu_ps(
+                o.dct.as_mut_ptr().add(k),
+                _mm_add_ps(ld(o.dct, k), _mm_mul_ps(vdy, ld(i.h_t, k))),
+            );
+            _mm_storeu_ps(
+                o.dbt.as_mut_ptr().add(k),
+                _mm_add_ps(ld(o.dbt, k), _mm_mul_ps(gk, vdtu)),
+            );
+            let ek = ld(i.e, k);
+            let eh = _mm_mul_ps(ek, ld(i.h_prev, k));
+            let bk = ld(i.b, k);
+            vddt = _mm_add_ps(
+                vddt,
+                _mm_mul_ps(
+                    gk,
+                    _mm_add_ps(_mm_mul_ps(ld(i.a, k), eh), _mm_mul_ps(bk, vu)),
+                ),
+            );
+            _mm_storeu_ps(
+                o.da.as_mut_ptr().add(k),
+                _mm_add_ps(ld(o.da, k), _mm_mul_ps(_mm_mul_ps(gk, vdt), eh)),
+            );
+            vdub = _mm_add_ps(vdub, _mm_mul_ps(gk, bk));
+            _mm_storeu_ps(o.gh.as_mut_ptr().add(k), _mm_mul_ps(gk, ek));
+            k += 4;
+        }
+        let mut lanes = [0.0f32; 4];
+        _mm_storeu_ps(lanes.as_mut_ptr(), vddt);
+        ddt = lanes.iter().sum();
+        _mm_storeu_ps(lanes.as_mut_ptr(), vdub);
+        dub = lanes.iter().sum();
+        from = full;
+    }
+    for k in from..n {
+        let gk = o.gh[k] + dy * i.c[k];
+        o.dct[k] += dy * i.h_t[k];
+        o.dbt[k] += gk * dtu;
+        let eh = i.e[k] * i.h_prev[k];
+        ddt += gk * (i.a[k] * eh + i.b[k] * u);
+        o.da[k] += gk * dt * eh;
+        dub += gk * i.b[k];
+        o.gh[k] = gk * i.e[k];
+    }
+    (ddt, dub)
 }
 
 /// Forward: returns `(out (batch*d*len), final state (batch*d*n))`.
@@ -409,22 +509,25 @@ fn backward_task(
             let ct = &c_t[t * n..(t + 1) * n];
             let dbt = &mut p.db_t[t * n..(t + 1) * n];
             let dct = &mut p.dc_t[t * n..(t + 1) * n];
-            let dtu = dt * u;
-            let mut ddt = [0.0f32; LANES];
-            let mut dub = [0.0f32; LANES];
-            for k in 0..n {
-                let l = k % LANES;
-                let gk = gh[k] + dy * ct[k];
-                dct[k] += dy * h_t[k];
-                dbt[k] += gk * dtu;
-                let eh = e[k] * h_prev[k];
-                ddt[l] += gk * (a[k] * eh + bt[k] * u);
-                da[k] += gk * dt * eh;
-                dub[l] += gk * bt[k];
-                gh[k] = gk * e[k];
-            }
-            let ddt: f32 = ddt.iter().sum();
-            let dub: f32 = dub.iter().sum();
+            let (ddt, dub) = reverse_step(
+                RevStep {
+                    gh: &mut gh,
+                    dct,
+                    dbt,
+                    da: &mut *da,
+                },
+                RevInputs {
+                    h_t,
+                    h_prev,
+                    e,
+                    a,
+                    b: bt,
+                    c: ct,
+                },
+                dy,
+                dt,
+                u,
+            );
             du_p[i * len + t] = dub * dt + skip * dy;
             let draw = if inp.softplus {
                 ddt * softplus_grad(raw)
