@@ -16,46 +16,46 @@ use kleene_scan::{ScanBackend, SelectiveScanPrimitives};
 const HBM_BYTES_PER_S: f64 = 3.35e12;
 const EXP_PER_S: f64 = 4.2e12;
 
-fn prim<const D: usize>(
-    t: Tensor<Cuda, D>,
+fn prim<B: Backend, const D: usize>(
+    t: Tensor<B, D>,
     dtype: FloatDType,
-) -> <Cuda as Backend>::FloatTensorPrimitive {
+) -> burn::tensor::ops::FloatTensor<B> {
     t.cast(dtype).into_primitive().tensor()
 }
 
-fn inputs(
+fn inputs<B: ScanBackend>(
     b: usize,
     l: usize,
     d: usize,
     n: usize,
     dtype: FloatDType,
-    dev: &<Cuda as Backend>::Device,
-) -> SelectiveScanPrimitives<Cuda> {
+    dev: &B::Device,
+) -> SelectiveScanPrimitives<B> {
     let r = |shape: [usize; 3], lo, hi| {
-        Tensor::<Cuda, 3>::random(shape, Distribution::Uniform(lo, hi), dev)
+        Tensor::<B, 3>::random(shape, Distribution::Uniform(lo, hi), dev)
     };
     SelectiveScanPrimitives {
         u: prim(r([b, d, l], -1.0, 1.0), dtype),
         delta: prim(r([b, d, l], -4.5, -2.0), dtype),
         a: prim(
-            Tensor::<Cuda, 2>::random([d, n], Distribution::Uniform(-16.0, -1.0), dev),
+            Tensor::<B, 2>::random([d, n], Distribution::Uniform(-16.0, -1.0), dev),
             dtype,
         ),
         b: prim(
-            Tensor::<Cuda, 4>::random([b, 1, n, l], Distribution::Uniform(-1.0, 1.0), dev),
+            Tensor::<B, 4>::random([b, 1, n, l], Distribution::Uniform(-1.0, 1.0), dev),
             dtype,
         ),
         c: prim(
-            Tensor::<Cuda, 4>::random([b, 1, n, l], Distribution::Uniform(-1.0, 1.0), dev),
+            Tensor::<B, 4>::random([b, 1, n, l], Distribution::Uniform(-1.0, 1.0), dev),
             dtype,
         ),
         d_skip: Some(prim(
-            Tensor::<Cuda, 1>::random([d], Distribution::Uniform(0.5, 1.5), dev),
+            Tensor::<B, 1>::random([d], Distribution::Uniform(0.5, 1.5), dev),
             dtype,
         )),
         z: Some(prim(r([b, d, l], -1.0, 1.0), dtype)),
         delta_bias: Some(prim(
-            Tensor::<Cuda, 1>::random([d], Distribution::Uniform(-1.0, 1.0), dev),
+            Tensor::<B, 1>::random([d], Distribution::Uniform(-1.0, 1.0), dev),
             dtype,
         )),
         delta_softplus: true,
@@ -63,16 +63,16 @@ fn inputs(
     }
 }
 
-fn time<T>(iters: usize, dev: &<Cuda as Backend>::Device, mut f: impl FnMut() -> T) -> f64 {
+fn time<B: Backend, T>(iters: usize, dev: &B::Device, mut f: impl FnMut() -> T) -> f64 {
     for _ in 0..3 {
         drop(f());
     }
-    let _ = Cuda::sync(dev);
+    let _ = B::sync(dev);
     let start = Instant::now();
     for _ in 0..iters {
         drop(f());
     }
-    let _ = Cuda::sync(dev);
+    let _ = B::sync(dev);
     start.elapsed().as_secs_f64() / iters as f64
 }
 
@@ -93,7 +93,7 @@ fn main() {
             (FloatDType::F32, 4.0, "fp32"),
             (FloatDType::BF16, 2.0, "bf16"),
         ] {
-            let p = inputs(b, l, d, n, dtype, &dev);
+            let p = inputs::<Cuda>(b, l, d, n, dtype, &dev);
             let elems = (b * l * d) as f64;
             let exps = elems * n as f64;
             let bc_bytes = 2.0 * (b * n * l) as f64 * size;
@@ -101,13 +101,13 @@ fn main() {
             let fwd_bytes = elems * size * 4.0 + bc_bytes;
             // bwd with z: reads u, delta, z, dout; writes du, ddelta, dz (+ B, C, dB, dC).
             let bwd_bytes = elems * size * 7.0 + 2.0 * bc_bytes;
-            let t_fwd = time(iters, &dev, || Cuda::selective_scan_forward(p.clone()));
+            let t_fwd = time::<Cuda, _>(iters, &dev, || Cuda::selective_scan_forward(p.clone()));
             let out = Cuda::selective_scan_forward(p.clone());
             let grad = Tensor::<Cuda, 1>::from_primitive(TensorPrimitive::Float(out))
                 .ones_like()
                 .into_primitive()
                 .tensor();
-            let t_bwd = time(iters, &dev, || {
+            let t_bwd = time::<Cuda, _>(iters, &dev, || {
                 Cuda::selective_scan_backward(p.clone(), grad.clone())
             });
             for (pass, t, bytes) in [("fwd", t_fwd, fwd_bytes), ("bwd", t_bwd, bwd_bytes)] {
