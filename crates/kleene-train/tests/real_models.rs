@@ -19,7 +19,7 @@ kind = "sdssm"
 state_size = 8
 num_transition_matrices = 4
 [training]
-steps = 150
+steps = 600
 batch_size = 32
 lr = 0.02
 optimizer = "adam"
