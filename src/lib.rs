@@ -4,5 +4,8 @@
 //! This facade re-exports the layered crates:
 //! `langs` (no Burn) <- `scan` <- `zoo` <- `eval` <- `train`.
 
+pub use kleene_eval as eval;
 pub use kleene_langs as langs;
 pub use kleene_scan as scan;
+pub use kleene_train as train;
+pub use kleene_zoo as zoo;
