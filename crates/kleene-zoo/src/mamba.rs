@@ -62,6 +62,20 @@ pub struct MambaState<B: Backend> {
     pub ssm: Tensor<B, 3>,
 }
 
+/// `(batch·len, 1)` mask that is 0 on the first `shift` positions of each sequence (whose
+/// conv input `shift` rows back belongs to the previous sequence or the zero padding), else 1.
+fn causal_mask<B: Backend>(
+    batch: usize,
+    len: usize,
+    shift: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let mask: Vec<f32> = (0..batch * len)
+        .map(|row| if row % len < shift { 0.0 } else { 1.0 })
+        .collect();
+    Tensor::from_data(TensorData::new(mask, [batch * len, 1]), device)
+}
+
 /// Inverse of softplus, `log(exp(y) - 1) = y + log(-expm1(-y))`.
 fn inverse_softplus(y: f64) -> f64 {
     y + (-(-y).exp_m1()).ln()
@@ -132,6 +146,17 @@ impl<B: Backend> MambaMixer<B> {
             .reshape([1, self.d_inner])
     }
 
+    /// `in_proj` as two matmuls on the halves of its weight, so that `x` and `z` come out
+    /// contiguous (narrowing one `(.., 2·d_inner)` product leaves strided views, on which
+    /// ndarray's element-wise ops take a slow path). Same values as `in_proj.forward` (no bias).
+    fn in_proj_halves(&self, u: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let di = self.d_inner;
+        let w = self.in_proj.weight.val(); // (d, 2·d_inner)
+        let x = u.clone().matmul(w.clone().narrow(1, 0, di));
+        let z = u.matmul(w.narrow(1, di, di));
+        (x, z)
+    }
+
     /// `A = -exp(A_log)`, `(d_inner, d_state)`.
     fn a(&self) -> Tensor<B, 2> {
         self.a_log.val().exp().neg()
@@ -156,22 +181,31 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
     type State = MambaState<B>;
 
     fn forward(&self, u: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [batch, len, _] = u.dims();
+        let [batch, len, d] = u.dims();
         let (di, k) = (self.d_inner, self.d_conv);
-        let device = u.device();
-        let xz = self.in_proj.forward(u);
-        let x = xz.clone().narrow(2, 0, di);
-        let z = xz.narrow(2, di, di);
-        // Causal depthwise conv: left-pad with K-1 zeros, sum the K shifted windows.
+        let (x, z) = self.in_proj_halves(u.reshape([batch * len, d])); // (B·L, di) each
+                                                                       // Causal depthwise conv on the flattened `(B·L, di)` rows: tap `k` reads row
+                                                                       // `r - (K-1) + k`, i.e. a contiguous row window of `x` left-padded with K-1 zero rows
+                                                                       // (ndarray's fast path; shifted windows of a `(B, L+K-1, di)` tensor are strided).
+                                                                       // Rows that would reach into the previous sequence are zeroed by a per-tap mask.
         let padded = if k > 1 {
-            Tensor::cat(vec![Tensor::zeros([batch, k - 1, di], &device), x], 1)
+            Tensor::cat(vec![Tensor::zeros([k - 1, di], &x.device()), x], 0)
         } else {
             x
         };
-        let mut conv = self.conv_bias.val().reshape([1, 1, di]);
+        let mut conv = self.conv_bias.val().reshape([1, di]);
         for tap in 0..k {
-            conv = conv + padded.clone().narrow(1, tap, len) * self.conv_tap(tap).unsqueeze_dim(0);
+            let window = padded.clone().narrow(0, tap, batch * len);
+            let shift = k - 1 - tap; // how far back this tap looks
+            let window = if shift > 0 {
+                window * causal_mask::<B>(batch, len, shift, &padded.device())
+            } else {
+                window
+            };
+            conv = conv + window * self.conv_tap(tap);
         }
+        let conv = conv.reshape([batch, len, di]);
+        let z = z.reshape([batch, len, di]);
         let x = silu(conv);
         let (delta, bmat, cmat) = self.split_dbc(x.clone());
         // Δ before bias and softplus (the scan adds `dt_proj.bias` and applies softplus).
@@ -208,9 +242,7 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
     fn step(&self, u: Tensor<B, 2>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
         let [batch, _] = u.dims();
         let (di, k) = (self.d_inner, self.d_conv);
-        let xz = self.in_proj.forward(u);
-        let x = xz.clone().narrow(1, 0, di);
-        let z = xz.narrow(1, di, di);
+        let (x, z) = self.in_proj_halves(u);
         let window = match &state.conv {
             Some(buf) => Tensor::cat(vec![buf.clone(), x.unsqueeze_dim(1)], 1),
             None => x.unsqueeze_dim(1),
