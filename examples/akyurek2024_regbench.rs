@@ -29,87 +29,15 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use burn::module::AutodiffModule;
 use kleene::eval::{EvalOptions, RegbenchPositions};
 use kleene::langs::regbench::{InContextNGram, Regbench};
 use kleene::langs::Task;
-use kleene::train::{self as kt, BackendKind, RunConfig, TrainOptions};
+use kleene::train::RunConfig;
 use kleene::zoo::icl::{IclLayerConfig, IclModelConfig};
-use kleene::zoo::{AnyModel, ModelConfig};
+use kleene::zoo::ModelConfig;
 
-type Train = kt::run::CpuBackend;
-type Infer = burn_ndarray::NdArray<f32>;
-
-struct Args {
-    full: bool,
-    models: Option<Vec<String>>,
-    backend: BackendKind,
-    out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        full: false,
-        models: None,
-        backend: BackendKind::Ndarray,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match a.as_str() {
-            "--full" => args.full = true,
-            "--models" => {
-                args.models = Some(
-                    value("--models")?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect(),
-                )
-            }
-            "--backend" => args.backend = value("--backend")?.parse()?,
-            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
-            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
-        }
-    }
-    Ok(args)
-}
-
-/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
-/// (a finished run is only re-evaluated); one holding another config is started afresh.
-fn run_one(
-    backend: BackendKind,
-    cfg: &RunConfig,
-    dir: &Path,
-) -> Result<kt::RunSummary, Box<dyn Error>> {
-    let same = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
-        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
-        .is_some_and(|old| &old == cfg);
-    if dir.exists() && !same {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let opts = TrainOptions {
-        resume: same && dir.join("checkpoint").exists(),
-        progress: true,
-        stop_after: None,
-    };
-    eprintln!("== {} ({})", dir.display(), cfg.task.name);
-    Ok(kt::run(backend, cfg, dir, &opts, |_| {})?)
-}
-
-/// The trained model of a finished run directory, on the CPU inference backend.
-fn load_model(cfg: &RunConfig, dir: &Path) -> Result<AnyModel<Infer>, Box<dyn Error>> {
-    let task = kleene::langs::task_by_name(&cfg.task.name)?;
-    let device = Default::default();
-    let fresh = kt::run::model_config(cfg)?.init::<Train>(
-        kt::trainer::input_vocab(task.as_ref()),
-        kt::trainer::output_dim(task.as_ref(), cfg.training.loss)?,
-        &device,
-    )?;
-    let (model, _) = kt::trainer::load_checkpoint_model::<Train, _>(fresh, dir, &device)?;
-    Ok(model.valid())
-}
+mod common;
+use common::*;
 
 /// The registry name of REGBENCH with `n` training DFAs.
 fn task_name(n: usize) -> &'static str {
@@ -213,13 +141,13 @@ batch_size = 16
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let args = parse_args(Some("--models"))?;
     let sizes: Vec<usize> = if args.full {
         vec![1000, 2500, 5000, 10_000, 20_000, 40_000]
     } else {
         vec![1000]
     };
-    let models: Vec<String> = match &args.models {
+    let models: Vec<String> = match &args.list {
         Some(m) => m.clone(),
         None if args.full => std::iter::once("transformer")
             .chain(IclLayerConfig::NAMES)

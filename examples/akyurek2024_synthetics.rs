@@ -28,67 +28,12 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use kleene::train::{self as kt, BackendKind, RunConfig, TrainOptions};
+use kleene::train::RunConfig;
 use kleene::zoo::icl::{IclLayerConfig, IclModelConfig};
 use kleene::zoo::ModelConfig;
 
-struct Args {
-    full: bool,
-    models: Option<Vec<String>>,
-    backend: BackendKind,
-    out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        full: false,
-        models: None,
-        backend: BackendKind::Ndarray,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match a.as_str() {
-            "--full" => args.full = true,
-            "--models" => {
-                args.models = Some(
-                    value("--models")?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect(),
-                )
-            }
-            "--backend" => args.backend = value("--backend")?.parse()?,
-            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
-            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
-        }
-    }
-    Ok(args)
-}
-
-/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
-/// (a finished run is only re-evaluated); one holding another config is started afresh.
-fn run_one(
-    backend: BackendKind,
-    cfg: &RunConfig,
-    dir: &Path,
-) -> Result<kt::RunSummary, Box<dyn Error>> {
-    let same = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
-        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
-        .is_some_and(|old| &old == cfg);
-    if dir.exists() && !same {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let opts = TrainOptions {
-        resume: same && dir.join("checkpoint").exists(),
-        progress: true,
-        stop_after: None,
-    };
-    eprintln!("== {} ({})", dir.display(), cfg.task.name);
-    Ok(kt::run(backend, cfg, dir, &opts, |_| {})?)
-}
+mod common;
+use common::*;
 
 /// The zoo config of `name`: `transformer` or an ICL-zoo mixer in the default backbone;
 /// the default run shrinks every model to width 32, 2 blocks.
@@ -188,13 +133,13 @@ max_examples = {max_examples}
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let args = parse_args(Some("--models"))?;
     let tasks = if args.full {
         ["associative-recall", "induction-head"]
     } else {
         ["associative-recall-vs10", "induction-head"]
     };
-    let models: Vec<String> = match &args.models {
+    let models: Vec<String> = match &args.list {
         Some(m) => m.clone(),
         None if args.full => std::iter::once("transformer")
             .chain(IclLayerConfig::NAMES)

@@ -23,9 +23,12 @@
 //! `checkpoint/`, `result.json`, `eval.md` and `report.md`.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use kleene::train::{self as kt, BackendKind, EvalReport, RunConfig, TrainOptions};
+use kleene::train::EvalReport;
+
+mod common;
+use common::*;
 
 /// One language's sweep (§4.4): program (loss), layers, d_model, lr, epochs, batch.
 struct Sweep {
@@ -119,66 +122,6 @@ const SWEEPS: [Sweep; 27] = [
 
 const DEFAULT_LANGS: [&str; 5] = ["parity", "tomita-2", "tomita-4", "d-2", "dyck-1"];
 
-struct Args {
-    full: bool,
-    langs: Option<Vec<String>>,
-    backend: BackendKind,
-    out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        full: false,
-        langs: None,
-        backend: BackendKind::Ndarray,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match a.as_str() {
-            "--full" => args.full = true,
-            "--langs" => {
-                args.langs = Some(
-                    value("--langs")?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect(),
-                )
-            }
-            "--backend" => args.backend = value("--backend")?.parse()?,
-            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
-            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
-        }
-    }
-    Ok(args)
-}
-
-/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
-/// (a finished run is only re-evaluated); one holding another config is started afresh.
-fn run_one(
-    backend: BackendKind,
-    toml_text: &str,
-    dir: &Path,
-) -> Result<kt::RunSummary, Box<dyn Error>> {
-    let mut cfg = RunConfig::parse(toml_text, Path::new("sarrof2024_bhattamishra"))?;
-    cfg.out_dir = Some(dir.to_path_buf());
-    let same = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
-        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
-        .is_some_and(|old| old == cfg);
-    if dir.exists() && !same {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let opts = TrainOptions {
-        resume: same && dir.join("checkpoint").exists(),
-        progress: true,
-        stop_after: None,
-    };
-    eprintln!("== {} ({})", dir.display(), cfg.task.name);
-    Ok(kt::run(backend, &cfg, dir, &opts, |_| {})?)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn config(
     lang: &str,
@@ -249,8 +192,8 @@ struct Result1 {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    let wanted: Vec<String> = match &args.langs {
+    let args = parse_args(Some("--langs"))?;
+    let wanted: Vec<String> = match &args.list {
         Some(l) => l.clone(),
         None if args.full => SWEEPS.iter().map(|s| s.lang.to_string()).collect(),
         None => DEFAULT_LANGS.iter().map(|s| s.to_string()).collect(),
@@ -276,7 +219,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                     for &lr in sweep.lr {
                         let dir = root.join(format!("{lang}/L{layers}-d{d}-lr{lr:e}"));
                         let text = config(lang, sweep.ce, layers, d, lr, steps, sweep.batch, true);
-                        let s = run_one(args.backend, &text, &dir)?;
+                        let s = run_toml(args.backend, &text, "sarrof2024_bhattamishra", &dir)?;
                         results.push(Result1 {
                             lang: lang.clone(),
                             layers,
@@ -290,7 +233,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         } else {
             let dir = root.join(lang);
             let text = config(lang, sweep.ce, 1, 16, 1e-2, 150, 32, false);
-            let s = run_one(args.backend, &text, &dir)?;
+            let s = run_toml(args.backend, &text, "sarrof2024_bhattamishra", &dir)?;
             results.push(Result1 {
                 lang: lang.clone(),
                 layers: 1,

@@ -27,75 +27,12 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use burn::module::AutodiffModule;
 use kleene::eval::metrics::dyck::{CloseAccuracyConfig, DyckVocab};
 use kleene::eval::EvalOptions;
-use kleene::train::{self as kt, BackendKind, RunConfig, TrainOptions};
-use kleene::zoo::AnyModel;
+use kleene::train::RunConfig;
 
-type Train = kt::run::CpuBackend;
-type Infer = burn_ndarray::NdArray<f32>;
-
-struct Args {
-    full: bool,
-    backend: BackendKind,
-    out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        full: false,
-        backend: BackendKind::Ndarray,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match a.as_str() {
-            "--full" => args.full = true,
-            "--backend" => args.backend = value("--backend")?.parse()?,
-            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
-            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
-        }
-    }
-    Ok(args)
-}
-
-/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
-/// (a finished run is only re-evaluated); one holding another config is started afresh.
-fn run_one(
-    backend: BackendKind,
-    cfg: &RunConfig,
-    dir: &Path,
-) -> Result<kt::RunSummary, Box<dyn Error>> {
-    let same = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
-        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
-        .is_some_and(|old| &old == cfg);
-    if dir.exists() && !same {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let opts = TrainOptions {
-        resume: same && dir.join("checkpoint").exists(),
-        progress: true,
-        stop_after: None,
-    };
-    eprintln!("== {} ({})", dir.display(), cfg.task.name);
-    Ok(kt::run(backend, cfg, dir, &opts, |_| {})?)
-}
-
-/// The trained model of a finished run directory, on the CPU inference backend.
-fn load_model(cfg: &RunConfig, dir: &Path) -> Result<AnyModel<Infer>, Box<dyn Error>> {
-    let task = kleene::langs::task_by_name(&cfg.task.name)?;
-    let device = Default::default();
-    let fresh = kt::run::model_config(cfg)?.init::<Train>(
-        kt::trainer::input_vocab(task.as_ref()),
-        kt::trainer::output_dim(task.as_ref(), cfg.training.loss)?,
-        &device,
-    )?;
-    let (model, _) = kt::trainer::load_checkpoint_model::<Train, _>(fresh, dir, &device)?;
-    Ok(model.valid())
-}
+mod common;
+use common::*;
 
 fn config(layers: usize, d_model: usize, lr: &str, full: bool) -> String {
     let training = if full {
@@ -158,7 +95,7 @@ struct Row {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let args = parse_args(None)?;
     let root = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs/examples/sarrof2024_bounded_dyck").join(if args.full {
             "full"

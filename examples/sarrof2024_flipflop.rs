@@ -22,59 +22,10 @@
 //! `checkpoint/`, `result.json`, `eval.md` and `report.md`.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use kleene::train::{self as kt, BackendKind, RunConfig, TrainOptions};
-
-struct Args {
-    full: bool,
-    backend: BackendKind,
-    out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        full: false,
-        backend: BackendKind::Ndarray,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match a.as_str() {
-            "--full" => args.full = true,
-            "--backend" => args.backend = value("--backend")?.parse()?,
-            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
-            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
-        }
-    }
-    Ok(args)
-}
-
-/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
-/// (a finished run is only re-evaluated); one holding another config is started afresh.
-fn run_one(
-    backend: BackendKind,
-    toml_text: &str,
-    dir: &Path,
-) -> Result<kt::RunSummary, Box<dyn Error>> {
-    let mut cfg = RunConfig::parse(toml_text, Path::new("sarrof2024_flipflop"))?;
-    cfg.out_dir = Some(dir.to_path_buf());
-    let same = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
-        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
-        .is_some_and(|old| old == cfg);
-    if dir.exists() && !same {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let opts = TrainOptions {
-        resume: same && dir.join("checkpoint").exists(),
-        progress: true,
-        stop_after: None,
-    };
-    eprintln!("== {} ({})", dir.display(), cfg.task.name);
-    Ok(kt::run(backend, &cfg, dir, &opts, |_| {})?)
-}
+mod common;
+use common::*;
 
 fn config(full: bool) -> String {
     let (d_model, steps, batch, lr, max_examples, ckpt, log) = if full {
@@ -118,7 +69,7 @@ batch_size = 64
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
+    let args = parse_args(None)?;
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs/examples/sarrof2024_flipflop").join(if args.full {
             "full"
@@ -127,7 +78,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         })
     });
     let started = std::time::Instant::now();
-    let s = run_one(args.backend, &config(args.full), &dir)?;
+    let s = run_toml(
+        args.backend,
+        &config(args.full),
+        "sarrof2024_flipflop",
+        &dir,
+    )?;
     println!(
         "\n### Mamba on flip-flop FFL(0.8) after {} steps\n",
         s.steps

@@ -20,9 +20,12 @@
 //! `config.toml`, `metrics.jsonl`, `checkpoint/`, `result.json`, `eval.md` and `report.md`.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use kleene::train::{self as kt, BackendKind, EvalReport, RunConfig, TrainOptions};
+use kleene::train::EvalReport;
+
+mod common;
+use common::*;
 
 /// The seven regular tasks of the paper (kleene task names).
 const ALL_TASKS: [&str; 7] = [
@@ -34,66 +37,6 @@ const ALL_TASKS: [&str; 7] = [
     "d4",
     "a5",
 ];
-
-struct Args {
-    full: bool,
-    tasks: Option<Vec<String>>,
-    backend: BackendKind,
-    out: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        full: false,
-        tasks: None,
-        backend: BackendKind::Ndarray,
-        out: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match a.as_str() {
-            "--full" => args.full = true,
-            "--tasks" => {
-                args.tasks = Some(
-                    value("--tasks")?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect(),
-                )
-            }
-            "--backend" => args.backend = value("--backend")?.parse()?,
-            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
-            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
-        }
-    }
-    Ok(args)
-}
-
-/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
-/// (a finished run is only re-evaluated); one holding another config is started afresh.
-fn run_one(
-    backend: BackendKind,
-    toml_text: &str,
-    dir: &Path,
-) -> Result<kt::RunSummary, Box<dyn Error>> {
-    let mut cfg = RunConfig::parse(toml_text, Path::new("terzic2025_sdssm"))?;
-    cfg.out_dir = Some(dir.to_path_buf());
-    let same = std::fs::read_to_string(dir.join("config.toml"))
-        .ok()
-        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
-        .is_some_and(|old| old == cfg);
-    if dir.exists() && !same {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let opts = TrainOptions {
-        resume: same && dir.join("checkpoint").exists(),
-        progress: true,
-        stop_after: None,
-    };
-    eprintln!("== {} ({})", dir.display(), cfg.task.name);
-    Ok(kt::run(backend, &cfg, dir, &opts, |_| {})?)
-}
 
 fn config(task: &str, model: &str, full: bool) -> String {
     let model_table = match (model, full) {
@@ -147,8 +90,8 @@ batch_size = 64
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    let tasks: Vec<String> = match &args.tasks {
+    let args = parse_args(Some("--tasks"))?;
+    let tasks: Vec<String> = match &args.list {
         Some(t) => t.clone(),
         None if args.full => ALL_TASKS.iter().map(|s| s.to_string()).collect(),
         None => vec!["parity-check".into()],
@@ -166,7 +109,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     for task in &tasks {
         for model in models {
             let dir = root.join(format!("{task}-{model}"));
-            let s = run_one(args.backend, &config(task, model, args.full), &dir)?;
+            let s = run_toml(
+                args.backend,
+                &config(task, model, args.full),
+                "terzic2025_sdssm",
+                &dir,
+            )?;
             results.push((task.clone(), model.to_string(), s.report));
         }
     }

@@ -1,0 +1,102 @@
+//! What the paper examples share: their command-line flags, resumable runs, and reloading a
+//! trained model from its run directory. (`examples/common/` is a module, not an example.)
+
+#![allow(dead_code)] // each example uses the part it needs
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use burn::module::AutodiffModule;
+use kleene::train::{self as kt, BackendKind, RunConfig, TrainOptions};
+use kleene::zoo::AnyModel;
+
+/// The training backend of the examples and its inference (non-autodiff) counterpart.
+pub type Train = kt::run::CpuBackend;
+pub type Infer = burn_ndarray::NdArray<f32>;
+
+/// `--full`, `--backend B`, `--out DIR` and, where the example has one, a comma-separated
+/// selection flag (`--langs`, `--tasks`, `--models`).
+pub struct ExampleArgs {
+    pub full: bool,
+    pub list: Option<Vec<String>>,
+    pub backend: BackendKind,
+    pub out: Option<PathBuf>,
+}
+
+/// Parses the example's flags; `list_flag` names its selection flag, if it has one.
+pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>> {
+    let mut args = ExampleArgs {
+        full: false,
+        list: None,
+        backend: BackendKind::Ndarray,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
+        match a.as_str() {
+            "--full" => args.full = true,
+            "--backend" => args.backend = value("--backend")?.parse()?,
+            "--out" => args.out = Some(PathBuf::from(value("--out")?)),
+            flag if Some(flag) == list_flag => {
+                args.list = Some(
+                    value(flag)?
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .collect(),
+                )
+            }
+            other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
+        }
+    }
+    Ok(args)
+}
+
+/// Trains and evaluates one config in `dir`. A directory holding the same config is resumed
+/// (a finished run is only re-evaluated); one holding another config is started afresh.
+pub fn run_one(
+    backend: BackendKind,
+    cfg: &RunConfig,
+    dir: &Path,
+) -> Result<kt::RunSummary, Box<dyn Error>> {
+    let same = std::fs::read_to_string(dir.join("config.toml"))
+        .ok()
+        .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
+        .is_some_and(|old| &old == cfg);
+    if dir.exists() && !same {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let opts = TrainOptions {
+        resume: same && dir.join("checkpoint").exists(),
+        progress: true,
+        stop_after: None,
+    };
+    eprintln!("== {} ({})", dir.display(), cfg.task.name);
+    Ok(kt::run(backend, cfg, dir, &opts, |_| {})?)
+}
+
+/// [`run_one`] for a config given as TOML text (`name` labels parse errors); the run writes
+/// to `dir`.
+pub fn run_toml(
+    backend: BackendKind,
+    toml_text: &str,
+    name: &str,
+    dir: &Path,
+) -> Result<kt::RunSummary, Box<dyn Error>> {
+    let mut cfg = RunConfig::parse(toml_text, Path::new(name))?;
+    cfg.out_dir = Some(dir.to_path_buf());
+    run_one(backend, &cfg, dir)
+}
+
+/// The trained model of a finished run directory, on the CPU inference backend.
+pub fn load_model(cfg: &RunConfig, dir: &Path) -> Result<AnyModel<Infer>, Box<dyn Error>> {
+    let task = kleene::langs::task_by_name(&cfg.task.name)?;
+    let device = Default::default();
+    let fresh = kt::run::model_config(cfg)?.init::<Train>(
+        kt::trainer::input_vocab(task.as_ref()),
+        kt::trainer::output_dim(task.as_ref(), cfg.training.loss)?,
+        &device,
+    )?;
+    let (model, _) = kt::trainer::load_checkpoint_model::<Train, _>(fresh, dir, &device)?;
+    Ok(model.valid())
+}
