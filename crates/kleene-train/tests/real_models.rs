@@ -2,6 +2,17 @@
 
 use kleene_train::{run, BackendKind, RunConfig, TrainOptions};
 
+/// Burn's NdArray RNG (used for weight init after `B::seed`) is process-global: two training
+/// tests running on parallel test threads would interleave their draws and make each other's
+/// initial weights depend on timing. Every test that trains holds this lock.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn training_lock() -> std::sync::MutexGuard<'static, ()> {
+    TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn cfg(text: &str) -> RunConfig {
     RunConfig::parse(text, std::path::Path::new("test.toml")).unwrap()
 }
@@ -9,6 +20,7 @@ fn cfg(text: &str) -> RunConfig {
 /// SD-SSM on the SD-SSM parity task, lengths 1..=12, evaluated at every training length.
 #[test]
 fn sdssm_learns_parity_in_distribution() {
+    let _serial = training_lock();
     let c = cfg(r#"
 [task]
 name = "parity-check"
@@ -48,6 +60,7 @@ samples_per_len = 64
 /// Mamba on Tomita-2 = (10)*, star-free, per-position next-symbol classes.
 #[test]
 fn mamba_learns_a_star_free_language() {
+    let _serial = training_lock();
     let c = cfg(r#"
 [task]
 name = "tomita-2"

@@ -17,8 +17,13 @@ use kleene_train::{evaluate, train, LossKind, RunConfig, TrainError, TrainOption
 
 type B = Autodiff<NdArray<f32>>;
 
+/// NdArray's RNG is process-global: seeding and drawing the initial weights happen under one
+/// lock, so parallel test threads cannot interleave their draws.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn fresh_model(task: &dyn Task, cfg: &RunConfig) -> TinyModel<B> {
     let device = Default::default();
+    let _serial = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     B::seed(&device, cfg.training.seed);
     TinyModel::new(
         input_vocab(task),
