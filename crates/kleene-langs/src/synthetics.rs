@@ -49,6 +49,19 @@ pub fn safari_vocab(v: usize) -> Vec<String> {
 
 /// Turns a full sequence into an example: input = all but last, classes = all but first,
 /// mask true only at the last position (the answer), or everywhere for `all_positions`.
+/// The safari synthetic tasks' two splits: `train` and `test`, both at exactly `len` tokens.
+pub(crate) fn safari_splits(len: usize, train_size: usize, test_size: usize) -> Vec<SplitSpec> {
+    [("train", train_size), ("test", test_size)]
+        .into_iter()
+        .map(|(name, size)| SplitSpec {
+            name: name.into(),
+            min_len: len,
+            max_len: len,
+            size,
+        })
+        .collect()
+}
+
 pub(crate) fn shifted_example(seq: &[u32], all_positions: bool) -> Example {
     let n = seq.len();
     let classes = seq[1..].to_vec();

@@ -4,7 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{safari_vocab, shifted_example, unique_sequences, TrainLoss};
+use super::{safari_splits, safari_vocab, shifted_example, unique_sequences, TrainLoss};
 use crate::task::{Example, SplitSpec, TargetKind, Task};
 use crate::LangError;
 
@@ -186,21 +186,11 @@ impl Task for AssociativeRecall {
         Ok(shifted_example(&self.sequence(pairs, rng), false))
     }
     fn splits(&self) -> Vec<SplitSpec> {
-        let l = self.config.input_seq_len;
-        vec![
-            SplitSpec {
-                name: "train".into(),
-                min_len: l,
-                max_len: l,
-                size: self.config.num_examples,
-            },
-            SplitSpec {
-                name: "test".into(),
-                min_len: l,
-                max_len: l,
-                size: self.config.num_test_examples,
-            },
-        ]
+        safari_splits(
+            self.config.input_seq_len,
+            self.config.num_examples,
+            self.config.num_test_examples,
+        )
     }
     /// Distinct sequences per split; the `train` split scores every position unless
     /// [`TrainLoss::AnswerOnly`].

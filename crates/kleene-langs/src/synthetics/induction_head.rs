@@ -4,7 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{safari_vocab, shifted_example, unique_sequences, TrainLoss};
+use super::{safari_splits, safari_vocab, shifted_example, unique_sequences, TrainLoss};
 use crate::task::{Example, SplitSpec, TargetKind, Task};
 use crate::LangError;
 
@@ -141,21 +141,11 @@ impl Task for InductionHead {
         Ok(shifted_example(&self.sequence(len, rng), false))
     }
     fn splits(&self) -> Vec<SplitSpec> {
-        let l = self.config.input_seq_len;
-        vec![
-            SplitSpec {
-                name: "train".into(),
-                min_len: l,
-                max_len: l,
-                size: self.config.num_examples,
-            },
-            SplitSpec {
-                name: "test".into(),
-                min_len: l,
-                max_len: l,
-                size: self.config.num_test_examples,
-            },
-        ]
+        safari_splits(
+            self.config.input_seq_len,
+            self.config.num_examples,
+            self.config.num_test_examples,
+        )
     }
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {
         let all = split.name == "train" && self.config.train_loss == TrainLoss::AllPositions;
