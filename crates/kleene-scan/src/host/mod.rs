@@ -9,6 +9,8 @@
 //! Denormals are kept out of the hot loops by [`math::FlushDenormals`] (FTZ/DAZ for the duration
 //! of each task), see `docs/scan.md`.
 
+#[cfg(target_arch = "x86_64")]
+mod avx;
 pub mod dense;
 pub mod diag;
 pub mod math;
