@@ -25,10 +25,11 @@ use burn::backend::Autodiff;
 use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{read_sync, Tensor, TensorData, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use rayon::prelude::*;
 
 use crate::error::ScanError;
+use crate::host::view;
 
 /// Gradients of the causal convolution.
 #[derive(Debug, Clone)]
@@ -235,21 +236,6 @@ pub fn reference_backward<B: Backend>(
 /// order does not depend on the thread count.
 const ROWS_PER_BLOCK: usize = 64;
 
-fn read_f32<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
-    // Reshape to its own shape first: makes a strided view contiguous with a typed-rank copy.
-    let shape = t.shape();
-    let t = B::float_reshape(t, shape);
-    let data = read_sync(B::float_into_data(t))
-        .expect("kleene-scan: reading a float tensor back to the host failed");
-    let shape = data.shape.to_vec();
-    (
-        data.convert::<f32>()
-            .into_vec::<f32>()
-            .expect("converted to f32"),
-        shape,
-    )
-}
-
 fn write_f32<B: Backend>(v: Vec<f32>, shape: &[usize], like: &FloatTensor<B>) -> FloatTensor<B> {
     B::float_from_data(
         TensorData::new(v, shape.to_vec()).convert_dtype(like.dtype()),
@@ -424,9 +410,8 @@ fn host_forward<B: Backend>(
     bias: FloatTensor<B>,
     silu: bool,
 ) -> FloatTensor<B> {
-    let (xv, shape) = read_f32::<B>(x);
-    let (wv, wshape) = read_f32::<B>(weight);
-    let (bv, _) = read_f32::<B>(bias.clone());
+    let (shape, wshape) = (x.shape().to_vec(), weight.shape().to_vec());
+    let (xv, wv, bv) = (view::<B>(&x), view::<B>(&weight), view::<B>(&bias));
     let (c, k) = (wshape[0], wshape[1]);
     let y = host::forward(&xv, &host::transpose(&wv, c, k), &bv, shape[1], k, silu);
     write_f32::<B>(y, &shape, &bias)
@@ -439,10 +424,14 @@ fn host_backward<B: Backend>(
     silu: bool,
     grad: FloatTensor<B>,
 ) -> CausalConvGrads<B> {
-    let (xv, shape) = read_f32::<B>(x);
-    let (wv, wshape) = read_f32::<B>(weight);
-    let (bv, bshape) = read_f32::<B>(bias.clone());
-    let (gv, _) = read_f32::<B>(grad);
+    let (shape, wshape) = (x.shape().to_vec(), weight.shape().to_vec());
+    let bshape = bias.shape().to_vec();
+    let (xv, wv, bv, gv) = (
+        view::<B>(&x),
+        view::<B>(&weight),
+        view::<B>(&bias),
+        view::<B>(&grad),
+    );
     let (c, k) = (wshape[0], wshape[1]);
     let (dx, dw_t, db) = host::backward(
         &xv,

@@ -170,8 +170,8 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
         let [batch, len, d] = u.dims();
         let di = self.d_inner;
         let (x, z) = self.in_proj_halves(u.reshape([batch * len, d])); // (B·L, di) each
-        // Causal depthwise conv + SiLU as one op (kleene-scan): composed from tensor ops it
-        // was ~5 full-size ops per tap each way.
+                                                                       // Causal depthwise conv + SiLU as one op (kleene-scan): composed from tensor ops it
+                                                                       // was ~5 full-size ops per tap each way.
         let x = causal_conv1d(
             x.reshape([batch, len, di]),
             self.conv_weight.val(),
