@@ -1,0 +1,244 @@
+//! Every model of the zoo on burn-wgpu (CubeCL kernels; Mesa's lavapipe in CI) against the
+//! same model on burn-ndarray: the weights are initialised once on NdArray and loaded into the
+//! wgpu model through a record, then the forward outputs, the gradients of every parameter,
+//! and the recurrent `step` outputs on wgpu are compared with the NdArray ones (which the other
+//! test files check against oracles).
+//!
+//!     RUST_MIN_STACK=16777216 cargo test -p kleene-zoo --features wgpu --test wgpu
+#![cfg(feature = "wgpu")]
+
+use burn::backend::Autodiff;
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use kleene_zoo::icl::{IclLayerConfig, IclModelConfig};
+use kleene_zoo::recurrence::ScanBackend;
+use kleene_zoo::{AnyModel, ModelConfig, SequenceModel};
+use rand::{Rng, SeedableRng};
+
+type Nd = burn_ndarray::NdArray<f32>;
+type NdAd = Autodiff<Nd>;
+type Wg = kleene_scan::cube::Wgpu;
+type WgAd = Autodiff<Wg>;
+
+const VOCAB: usize = 5;
+const OUT: usize = 3;
+const BATCH: usize = 2;
+const LEN: usize = 11;
+
+/// Small instances of every part-1 model kind and every ICL mixer.
+fn configs() -> Vec<(String, ModelConfig)> {
+    let toml = [
+        ("mamba", "kind = \"mamba\"\nd_model = 8\nn_layers = 2\nd_state = 4"),
+        ("sdssm", "kind = \"sdssm\"\nstate_size = 8\nnum_transition_matrices = 3"),
+        ("sdssm_mlp", "kind = \"sdssm\"\nstate_size = 8\nnum_transition_matrices = 3\nreadout = \"mlp\"\nmlp_size = 8"),
+        ("complex_diagonal", "kind = \"complex_diagonal\"\nstate_size = 6"),
+        ("complex_diagonal_with_b_2layers", "kind = \"complex_diagonal\"\nstate_size = 6\nwith_b = true\nembed_size = 4\nnum_layers = 2"),
+        ("rnn_relu", "kind = \"rnn\"\nhidden_size = 8\nnum_layers = 2\nnonlinearity = \"relu\""),
+        ("rnn_tanh", "kind = \"rnn\"\nhidden_size = 8\nnum_layers = 1"),
+        ("lstm", "kind = \"lstm\"\nhidden_size = 8\nnum_layers = 2"),
+        ("transformer", "kind = \"transformer\"\nd_model = 8\nn_layers = 2\nn_heads = 2\nmax_len = 32"),
+        ("transformer_plus", "kind = \"transformer\"\nd_model = 8\nn_layers = 2\nn_heads = 2\nmax_len = 32\npositions = \"rotary\""),
+    ];
+    let mut out: Vec<(String, ModelConfig)> = toml
+        .iter()
+        .map(|(name, t)| {
+            let cfg = ModelConfig::from_toml_str(t).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name.to_string(), cfg)
+        })
+        .collect();
+    for mixer in [
+        "s4d",
+        "h3",
+        "hyena",
+        "gilr",
+        "lru",
+        "rwkv",
+        "retnet",
+        "gla",
+        "linear_attention",
+        "lstm",
+        "mamba",
+    ] {
+        let mut layer = IclLayerConfig::default_for(mixer).unwrap();
+        match &mut layer {
+            IclLayerConfig::S4d(c) => c.d_state = 8,
+            IclLayerConfig::H3(c) => {
+                c.d_state = 8;
+                c.shift_taps = 4;
+            }
+            IclLayerConfig::Hyena(c) => {
+                c.l_max = 32;
+                c.filter_order = 16;
+            }
+            IclLayerConfig::Gilr(c) => c.dropout = 0.0,
+            IclLayerConfig::Lru(c) => c.dropout = 0.0,
+            IclLayerConfig::Retnet(c) => c.n_heads = 2,
+            IclLayerConfig::Gla(c) => {
+                c.n_heads = 2;
+                c.chunk_size = 4;
+            }
+            IclLayerConfig::LinearAttention(c) => c.n_heads = 2,
+            IclLayerConfig::Mamba(c) => c.d_state = 4,
+            IclLayerConfig::Rwkv(_) | IclLayerConfig::Lstm(_) => {}
+        }
+        let mut cfg = IclModelConfig::new(layer);
+        cfg.backbone.d_model = 8;
+        cfg.backbone.n_layer = 2;
+        cfg.backbone.embed_dropout = 0.0;
+        out.push((format!("icl_{mixer}"), ModelConfig::Icl(cfg)));
+    }
+    out
+}
+
+/// The NdArray model's weights, loaded into a model built on `B`.
+fn transfer<B: ScanBackend>(
+    cfg: &ModelConfig,
+    from: &AnyModel<NdAd>,
+    device: &B::Device,
+) -> AnyModel<B> {
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let bytes = recorder.record(from.clone().into_record(), ()).unwrap();
+    let fresh = cfg.init::<B>(VOCAB, OUT, device).unwrap();
+    fresh.load_record(recorder.load(bytes, device).unwrap())
+}
+
+fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().into_vec().unwrap()
+}
+
+/// Max |a - b| relative to max |b| (at least 1e-3, so near-zero outputs compare absolutely).
+fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+        / scale
+}
+
+/// Every trainable parameter's gradient, flattened, in visiting order (with its path).
+struct Grads<'a, B: AutodiffBackend> {
+    grads: &'a B::Gradients,
+    path: Vec<String>,
+    out: Vec<(String, Vec<f32>)>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Grads<'_, B> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let value = param.val();
+        if !value.is_require_grad() {
+            return;
+        }
+        let g = value.grad(self.grads).map(values).unwrap_or_default();
+        self.out.push((self.path.join("."), g));
+    }
+}
+
+fn forward_and_grads<B: AutodiffBackend + ScanBackend>(
+    model: &AnyModel<B>,
+    tokens: &[i64],
+    weights: &[f32],
+    device: &B::Device,
+) -> (Vec<f32>, Vec<(String, Vec<f32>)>) {
+    let tok =
+        Tensor::<B, 2, Int>::from_data(TensorData::new(tokens.to_vec(), [BATCH, LEN]), device);
+    let r = Tensor::<B, 3>::from_data(TensorData::new(weights.to_vec(), [BATCH, LEN, OUT]), device);
+    let out = model.forward(tok);
+    let grads = (out.clone() * r).sum().backward();
+    let mut visitor = Grads::<B> {
+        grads: &grads,
+        path: Vec::new(),
+        out: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    (values(out), visitor.out)
+}
+
+/// `step` outputs for all positions, `(LEN, BATCH, OUT)` flattened.
+fn step_outputs<B: ScanBackend>(
+    model: &AnyModel<B>,
+    tokens: &[i64],
+    device: &B::Device,
+) -> Vec<f32> {
+    let mut state = model.init_state(BATCH, device);
+    let mut out = Vec::new();
+    for t in 0..LEN {
+        let col: Vec<i64> = (0..BATCH).map(|b| tokens[b * LEN + t]).collect();
+        let (y, next) = model.step(
+            Tensor::from_data(TensorData::new(col, [BATCH]), device),
+            state,
+        );
+        out.extend(values(y));
+        state = next;
+    }
+    out
+}
+
+#[test]
+fn every_model_on_wgpu_matches_ndarray_forward_gradients_and_step() {
+    let nd = Default::default();
+    let wg = Default::default();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut failures = Vec::new();
+    for (name, cfg) in configs() {
+        let started = std::time::Instant::now();
+        NdAd::seed(&nd, 17);
+        let reference = cfg.init::<NdAd>(VOCAB, OUT, &nd).unwrap();
+        let on_wgpu = transfer::<WgAd>(&cfg, &reference, &wg);
+        let tokens: Vec<i64> = (0..BATCH * LEN)
+            .map(|_| rng.random_range(0..VOCAB as i64))
+            .collect();
+        let weights: Vec<f32> = (0..BATCH * LEN * OUT)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+
+        let (want_y, want_g) = forward_and_grads(&reference, &tokens, &weights, &nd);
+        let (got_y, got_g) = forward_and_grads(&on_wgpu, &tokens, &weights, &wg);
+        let dy = rel_diff(&got_y, &want_y);
+        if dy > 1e-4 {
+            failures.push(format!("{name}: forward differs by {dy:e}"));
+        }
+        assert_eq!(got_g.len(), want_g.len(), "{name}: parameter count");
+        for ((path, g), (_, w)) in got_g.iter().zip(&want_g) {
+            if w.is_empty() || g.len() != w.len() {
+                failures.push(format!(
+                    "{name}: no gradient for {path} (ndarray {} values, wgpu {})",
+                    w.len(),
+                    g.len()
+                ));
+                continue;
+            }
+            let d = rel_diff(g, w);
+            if d > 1e-3 {
+                failures.push(format!("{name}: gradient of {path} differs by {d:e}"));
+            }
+        }
+
+        // Recurrent form on wgpu == parallel form on NdArray (position-major vs batch-major).
+        let inner = on_wgpu.valid();
+        let steps = step_outputs(&inner, &tokens, &wg);
+        let mut want_steps = Vec::new();
+        for t in 0..LEN {
+            for b in 0..BATCH {
+                want_steps.extend_from_slice(&want_y[(b * LEN + t) * OUT..(b * LEN + t + 1) * OUT]);
+            }
+        }
+        let ds = rel_diff(&steps, &want_steps);
+        if ds > 1e-4 {
+            failures.push(format!(
+                "{name}: step on wgpu differs from forward by {ds:e}"
+            ));
+        }
+        eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
