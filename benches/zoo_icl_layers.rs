@@ -1,6 +1,7 @@
 //! ICL-zoo layers (kleene-zoo part 2): one forward + backward per layer at d_model 64,
 //! L 512, batch 8 on `Autodiff<NdArray<f32>>`, and the chunked (linear-time) forms of
-//! RetNet, GLA and linear attention at L = 512, 2048, 8192.
+//! RetNet, GLA and linear attention and the RWKV scan at L = 512, 2048, 8192, 32768, and the
+//! REGBENCH LSTM loop at L = 512, 2048, 8192 (batch 2).
 //!
 //! Run: `cargo bench --bench zoo_icl_layers` (see docs/benchmarks.md for the short settings).
 
@@ -87,7 +88,9 @@ fn chunked_scaling(c: &mut Criterion) {
     .init::<AD>(D_MODEL, 2, &device)
     .unwrap();
     let mut group = c.benchmark_group("icl_chunked_scaling_d64_B2");
-    for len in [512usize, 2048, 8192] {
+    // 32768 as well: up to 2048 the working set still fits in the last-level cache, so the
+    // 512 -> 2048 ratio mixes the algorithm with the cache (see docs/benchmarks.md).
+    for len in [512usize, 2048, 8192, 32768] {
         let x = input(2, len);
         group.bench_with_input(BenchmarkId::new("retnet_chunked", len), &x, |b, x| {
             b.iter(|| fwd_bwd(&retnet, x))
@@ -100,6 +103,32 @@ fn chunked_scaling(c: &mut Criterion) {
             &x,
             |b, x| b.iter(|| fwd_bwd(&linear, x)),
         );
+    }
+    group.finish();
+}
+
+/// RWKV (parallel scan) and the REGBENCH LSTM (a loop over time, O(L log L) backward from the
+/// step split) against length.
+fn recurrent_scaling(c: &mut Criterion) {
+    let device = Default::default();
+    let rwkv = RwkvConfig::default()
+        .init::<AD>(D_MODEL, 2, &device)
+        .unwrap();
+    let lstm = RegbenchLstmConfig::default()
+        .init::<AD>(D_MODEL, 2, &device)
+        .unwrap();
+    let mut group = c.benchmark_group("icl_recurrent_scaling_d64_B2");
+    for len in [512usize, 2048, 8192, 32768] {
+        let x = input(2, len);
+        group.bench_with_input(BenchmarkId::new("rwkv", len), &x, |b, x| {
+            b.iter(|| fwd_bwd(&rwkv, x))
+        });
+        // ~1 ms per step on the build machine: 32768 steps would take minutes per sample.
+        if len <= 8192 {
+            group.bench_with_input(BenchmarkId::new("lstm", len), &x, |b, x| {
+                b.iter(|| fwd_bwd(&lstm, x))
+            });
+        }
     }
     group.finish();
 }
@@ -149,6 +178,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = layers, chunked_scaling, chunked_scaling_forward
+    targets = layers, chunked_scaling, recurrent_scaling, chunked_scaling_forward
 }
 criterion_main!(benches);
