@@ -61,6 +61,9 @@ pub fn forward(
     out
 }
 
+/// Batch rows per backward task (see [`backward`]).
+const ROWS_PER_TASK: usize = 2;
+
 /// Backward of `sum(dh * h)` given the forward states `h`: returns `(dm, dbias, dh0)`.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
@@ -75,8 +78,9 @@ pub fn backward(
     dh: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut dh0 = vec![0.0f32; batch * n];
-    // Batch chunks, each with its own dM/dbias partial (summed afterwards).
-    let per = batch.div_ceil(2 * rayon::current_num_threads()).max(1);
+    // Batch chunks of a fixed size (never derived from the thread count), each with its own
+    // dM/dbias partial, summed afterwards in chunk order: bit-deterministic on any pool size.
+    let per = ROWS_PER_TASK;
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dh0
         .par_chunks_mut(per * n)
         .enumerate()

@@ -9,10 +9,15 @@
 //! Denormals are kept out of the hot loops by [`math::FlushDenormals`] (FTZ/DAZ for the duration
 //! of each task), see `docs/scan.md`.
 
+#[cfg(target_arch = "x86_64")]
+mod avx;
 pub mod dense;
 pub mod diag;
 pub mod math;
 pub mod selective;
+
+use std::any::Any;
+use std::borrow::Cow;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
@@ -23,6 +28,11 @@ use crate::backend::{
 };
 
 fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
+    // A reshape to its own shape makes a strided view (e.g. a model's `swap_dims` of
+    // channels-last activations) contiguous with the backend's typed-rank copy; NdArray's
+    // `into_data` would walk the strides through a dynamic-rank iterator instead (slow).
+    let shape = t.shape();
+    let t = B::float_reshape(t, shape);
     let data = read_sync(B::float_into_data(t))
         .expect("kleene-scan: reading a float tensor back to the host failed");
     let shape = data.shape.to_vec();
@@ -32,6 +42,23 @@ fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
             .expect("converted to f32"),
         shape,
     )
+}
+
+/// The `f32` values of a float primitive, borrowed without a copy when it is a contiguous
+/// row-major `f32` burn-ndarray tensor (the common case on the CPU backend), else read back.
+///
+/// Why: burn-ndarray's `into_data` on a tensor that is still shared (autodiff keeps its inputs,
+/// callers clone) copies element by element through a dynamic-rank iterator; for the
+/// selective scan at B8 L1024 D256 that took longer than the scan itself.
+pub(crate) fn view<B: Backend>(t: &FloatTensor<B>) -> Cow<'_, [f32]> {
+    if let Some(burn_ndarray::NdArrayTensor::F32(storage)) =
+        (t as &dyn Any).downcast_ref::<burn_ndarray::NdArrayTensor>()
+    {
+        if let Some(slice) = storage.view().to_slice() {
+            return Cow::Borrowed(slice);
+        }
+    }
+    Cow::Owned(read::<B>(t.clone()).0)
 }
 
 fn read_int<B: Backend>(t: IntTensor<B>) -> Vec<i64> {
@@ -69,26 +96,25 @@ pub fn transpose_last2(src: &[f32], outer: usize, rows: usize, cols: usize) -> V
     dst
 }
 
-/// Host data of a selective-scan input (B and C transposed to (batch, groups, len, n)).
-struct SsHost {
+/// Host data of a selective-scan input (B and C transposed to (batch, groups, len, n)); the
+/// large (batch, d, len) inputs are borrowed from the primitives when possible.
+struct SsHost<'a> {
     dims: selective::Dims,
-    u: Vec<f32>,
-    delta: Vec<f32>,
-    a: Vec<f32>,
+    u: Cow<'a, [f32]>,
+    delta: Cow<'a, [f32]>,
+    a: Cow<'a, [f32]>,
     b_t: Vec<f32>,
     c_t: Vec<f32>,
-    d_skip: Option<Vec<f32>>,
-    z: Option<Vec<f32>>,
-    delta_bias: Option<Vec<f32>>,
+    d_skip: Option<Cow<'a, [f32]>>,
+    z: Option<Cow<'a, [f32]>>,
+    delta_bias: Option<Cow<'a, [f32]>>,
     softplus: bool,
-    h0: Option<Vec<f32>>,
+    h0: Option<Cow<'a, [f32]>>,
 }
 
-impl SsHost {
-    fn read<B: Backend>(p: SelectiveScanPrimitives<B>) -> Self {
-        let (u, us) = read::<B>(p.u);
-        let (a, as_) = read::<B>(p.a);
-        let (b, bs) = read::<B>(p.b);
+impl<'a> SsHost<'a> {
+    fn read<B: Backend>(p: &'a SelectiveScanPrimitives<B>) -> Self {
+        let (us, as_, bs) = (p.u.shape(), p.a.shape(), p.b.shape());
         let dims = selective::Dims {
             batch: us[0],
             d: us[1],
@@ -97,19 +123,18 @@ impl SsHost {
             groups: bs[1],
         };
         let outer = dims.batch * dims.groups;
-        let c = read::<B>(p.c).0;
         Self {
             dims,
-            u,
-            delta: read::<B>(p.delta).0,
-            a,
-            b_t: transpose_last2(&b, outer, dims.n, dims.len),
-            c_t: transpose_last2(&c, outer, dims.n, dims.len),
-            d_skip: p.d_skip.map(|t| read::<B>(t).0),
-            z: p.z.map(|t| read::<B>(t).0),
-            delta_bias: p.delta_bias.map(|t| read::<B>(t).0),
+            u: view::<B>(&p.u),
+            delta: view::<B>(&p.delta),
+            a: view::<B>(&p.a),
+            b_t: transpose_last2(&view::<B>(&p.b), outer, dims.n, dims.len),
+            c_t: transpose_last2(&view::<B>(&p.c), outer, dims.n, dims.len),
+            d_skip: p.d_skip.as_ref().map(view::<B>),
+            z: p.z.as_ref().map(view::<B>),
+            delta_bias: p.delta_bias.as_ref().map(view::<B>),
             softplus: p.delta_softplus,
-            h0: p.initial_state.map(|t| read::<B>(t).0),
+            h0: p.initial_state.as_ref().map(view::<B>),
         }
     }
 
@@ -134,7 +159,7 @@ impl SsHost {
 pub fn selective_scan_forward<B: Backend>(p: SelectiveScanPrimitives<B>) -> FloatTensor<B> {
     let device = B::float_device(&p.u);
     let dtype = p.u.dtype();
-    let host = SsHost::read(p);
+    let host = SsHost::read(&p);
     let (mut out, last) = selective::forward(&host.input());
     out.extend_from_slice(&last);
     let len = out.len();
@@ -154,7 +179,7 @@ pub fn selective_scan_backward<B: Backend>(
         p.delta_bias.is_some(),
         p.initial_state.is_some(),
     );
-    let host = SsHost::read(p);
+    let host = SsHost::read(&p);
     let selective::Dims {
         batch,
         d,
@@ -162,7 +187,7 @@ pub fn selective_scan_backward<B: Backend>(
         n,
         groups,
     } = host.dims;
-    let grad = read::<B>(grad_packed).0;
+    let grad = view::<B>(&grad_packed);
     let (dout, dlast) = grad.split_at(batch * d * len);
     let g = selective::backward(&host.input(), dout, dlast);
     let outer = batch * groups;
@@ -193,9 +218,10 @@ pub fn diagonal_recurrence_forward<B: Backend>(
     h0: Option<FloatTensor<B>>,
 ) -> FloatTensor<B> {
     let (device, dtype) = (B::float_device(&a), a.dtype());
-    let (a, s) = read::<B>(a);
-    let b = read::<B>(b).0;
-    let h0 = h0.map(|t| read::<B>(t).0);
+    let s = a.shape().to_vec();
+    let a = view::<B>(&a);
+    let b = view::<B>(&b);
+    let h0 = h0.as_ref().map(view::<B>);
     let h = diag::forward(s[0], s[1], s[2], &a, &b, h0.as_deref());
     write::<B>(h, &s, &device, dtype)
 }
@@ -208,11 +234,12 @@ pub fn diagonal_recurrence_backward<B: Backend>(
     grad: FloatTensor<B>,
 ) -> DiagonalGrads<B> {
     let (device, dtype) = (B::float_device(&a), a.dtype());
-    let (a, s) = read::<B>(a);
-    let h = read::<B>(h).0;
+    let s = a.shape().to_vec();
+    let a = view::<B>(&a);
+    let h = view::<B>(&h);
     let has_h0 = h0.is_some();
-    let h0 = h0.map(|t| read::<B>(t).0);
-    let dh = read::<B>(grad).0;
+    let h0 = h0.as_ref().map(view::<B>);
+    let dh = view::<B>(&grad);
     let (da, db, dh0) = diag::backward(s[0], s[1], s[2], &a, &h, h0.as_deref(), &dh);
     DiagonalGrads {
         a: write::<B>(da, &s, &device, dtype),
@@ -230,9 +257,10 @@ pub fn complex_diagonal_recurrence_forward<B: Backend>(
     h0: Option<(FloatTensor<B>, FloatTensor<B>)>,
 ) -> FloatTensor<B> {
     let (device, dtype) = (B::float_device(&a_re), a_re.dtype());
-    let (ar, s) = read::<B>(a_re);
-    let (ai, br, bi) = (read::<B>(a_im).0, read::<B>(b_re).0, read::<B>(b_im).0);
-    let h0 = h0.map(|(r, i)| (read::<B>(r).0, read::<B>(i).0));
+    let s = a_re.shape().to_vec();
+    let ar = view::<B>(&a_re);
+    let (ai, br, bi) = (view::<B>(&a_im), view::<B>(&b_re), view::<B>(&b_im));
+    let h0 = h0.as_ref().map(|(r, i)| (view::<B>(r), view::<B>(i)));
     let (mut hr, hi) = diag::complex_forward(
         s[0],
         s[1],
@@ -256,13 +284,14 @@ pub fn complex_diagonal_recurrence_backward<B: Backend>(
     grad_packed: FloatTensor<B>,
 ) -> ComplexDiagonalGrads<B> {
     let (device, dtype) = (B::float_device(&a_re), a_re.dtype());
-    let (ar, s) = read::<B>(a_re);
-    let ai = read::<B>(a_im).0;
-    let h = read::<B>(h_packed).0;
-    let g = read::<B>(grad_packed).0;
+    let s = a_re.shape().to_vec();
+    let ar = view::<B>(&a_re);
+    let ai = view::<B>(&a_im);
+    let h = view::<B>(&h_packed);
+    let g = view::<B>(&grad_packed);
     let x = s[0] * s[1] * s[2];
     let has_h0 = h0.is_some();
-    let h0 = h0.map(|(r, i)| (read::<B>(r).0, read::<B>(i).0));
+    let h0 = h0.as_ref().map(|(r, i)| (view::<B>(r), view::<B>(i)));
     let (dar, dai, dbr, dbi, g0r, g0i) = diag::complex_backward(
         s[0],
         s[1],
@@ -291,11 +320,12 @@ pub fn dense_recurrence_forward<B: Backend>(
     h0: Option<FloatTensor<B>>,
 ) -> FloatTensor<B> {
     let (device, dtype) = (B::float_device(&m), m.dtype());
-    let (m, ms) = read::<B>(m);
-    let bias = read::<B>(bias).0;
+    let ms = m.shape().to_vec();
+    let m = view::<B>(&m);
+    let bias = view::<B>(&bias);
     let ts = tokens.shape().to_vec();
     let tokens = read_int::<B>(tokens);
-    let h0 = h0.map(|t| read::<B>(t).0);
+    let h0 = h0.as_ref().map(view::<B>);
     let (vocab, n, batch, len) = (ms[0], ms[1], ts[0], ts[1]);
     let h = dense::forward(vocab, n, batch, len, &m, &bias, &tokens, h0.as_deref());
     write::<B>(h, &[batch, len, n], &device, dtype)
@@ -310,13 +340,14 @@ pub fn dense_recurrence_backward<B: Backend>(
     grad: FloatTensor<B>,
 ) -> DenseGrads<B> {
     let (device, dtype) = (B::float_device(&m), m.dtype());
-    let (m, ms) = read::<B>(m);
+    let ms = m.shape().to_vec();
+    let m = view::<B>(&m);
     let ts = tokens.shape().to_vec();
     let tokens = read_int::<B>(tokens);
-    let h = read::<B>(h).0;
+    let h = view::<B>(&h);
     let has_h0 = h0.is_some();
-    let h0 = h0.map(|t| read::<B>(t).0);
-    let dh = read::<B>(grad).0;
+    let h0 = h0.as_ref().map(view::<B>);
+    let dh = view::<B>(&grad);
     let (vocab, n, batch, len) = (ms[0], ms[1], ts[0], ts[1]);
     let (dm, db, dh0) = dense::backward(vocab, n, batch, len, &m, &tokens, &h, h0.as_deref(), &dh);
     DenseGrads {

@@ -79,11 +79,86 @@ impl Input<'_> {
         dd / (self.dims.d / self.dims.groups)
     }
 
-    /// Effective step size Δ and the raw pre-softplus value.
-    #[inline]
-    fn dt(&self, dd: usize, raw: f32) -> (f32, f32) {
-        let r = raw + self.delta_bias.map_or(0.0, |v| v[dd]);
-        (if self.softplus { softplus(r) } else { r }, r)
+    /// Fills the per-step rows of channel `(bb, dd)`: `dt` = Δ_t; `dsp` = dΔ_t/draw_t (only
+    /// when `dsp` is non-empty); `gate`/`dgate` = silu(z_t) and its derivative (when z is given
+    /// and the slices are non-empty).
+    fn rows(&self, path: Path, ch: usize, dd: usize, r: &mut Rows) {
+        let len = self.dims.len;
+        let raw = &self.delta[ch * len..(ch + 1) * len];
+        let bias = self.delta_bias.map_or(0.0, |v| v[dd]);
+        let z = self.z.map(|z| &z[ch * len..(ch + 1) * len]);
+        #[cfg(target_arch = "x86_64")]
+        if let Path::Avx(_) = path {
+            // SAFETY: `Path::Avx` is only chosen when `avx::available()`.
+            unsafe {
+                super::avx::dt_row(raw, bias, self.softplus, &mut r.dt);
+                if r.want_grads && self.softplus {
+                    super::avx::softplus_grad_row(raw, bias, &mut r.dsp);
+                }
+                if let Some(z) = z {
+                    super::avx::gate_rows(z, &mut r.gate, &mut r.dgate);
+                }
+            }
+            return;
+        }
+        let _ = path;
+        for t in 0..len {
+            let x = raw[t] + bias;
+            r.dt[t] = if self.softplus { softplus(x) } else { x };
+            if r.want_grads && self.softplus {
+                r.dsp[t] = softplus_grad(x);
+            }
+        }
+        if let Some(z) = z {
+            for t in 0..len {
+                r.gate[t] = silu(z[t]);
+                r.dgate[t] = silu_grad(z[t]);
+            }
+        }
+    }
+}
+
+/// Which implementation of the per-channel loops runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// AVX2+FMA with the state in `n / 8` registers (n = 8, 16, 32 or 64).
+    Avx(usize),
+    /// SSE2 (x86-64 baseline) 4-lane blocks plus a scalar tail, any n.
+    Baseline,
+}
+
+impl Path {
+    fn choose(n: usize) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx::available() && n % 8 == 0 && matches!(n / 8, 1 | 2 | 4 | 8) {
+            return Path::Avx(n / 8);
+        }
+        let _ = n;
+        Path::Baseline
+    }
+}
+
+/// Per-channel scratch rows (length len each).
+struct Rows {
+    want_grads: bool,
+    dt: Vec<f32>,
+    dsp: Vec<f32>,
+    gate: Vec<f32>,
+    dgate: Vec<f32>,
+    ys: Vec<f32>,
+}
+
+impl Rows {
+    fn new(len: usize, want_grads: bool) -> Self {
+        let v = || vec![0.0f32; len];
+        Self {
+            want_grads,
+            dt: v(),
+            dsp: v(),
+            gate: v(),
+            dgate: v(),
+            ys: v(),
+        }
     }
 }
 
@@ -277,7 +352,58 @@ fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32
     (ddt, dub)
 }
 
+/// Forward scan of one channel (see [`super::avx::forward_channel`]); `ys` gets
+/// `Σ_k C[t,k] h_t[k]`; `record` = `(hs, es)` stores states and factors.
+#[allow(clippy::too_many_arguments)]
+fn scan_channel(
+    path: Path,
+    a: &[f32],
+    b_t: &[f32],
+    c_t: &[f32],
+    dt: &[f32],
+    u: &[f32],
+    h: &mut [f32],
+    ys: &mut [f32],
+    mut record: Option<(&mut [f32], &mut [f32])>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let Path::Avx(nv) = path {
+        use super::avx::{forward_channel, Channel};
+        let ch = Channel { a, b_t, c_t, dt, u };
+        // SAFETY: `Path::Avx` is only chosen when `avx::available()`.
+        unsafe {
+            match nv {
+                1 => forward_channel::<1>(&ch, h, ys, record),
+                2 => forward_channel::<2>(&ch, h, ys, record),
+                4 => forward_channel::<4>(&ch, h, ys, record),
+                _ => forward_channel::<8>(&ch, h, ys, record),
+            }
+        }
+        return;
+    }
+    let _ = path;
+    let n = h.len();
+    for t in 0..dt.len() {
+        let es = record.as_mut().map(|(_, es)| &mut es[t * n..(t + 1) * n]);
+        ys[t] = step(
+            h,
+            a,
+            &b_t[t * n..(t + 1) * n],
+            &c_t[t * n..(t + 1) * n],
+            dt[t],
+            dt[t] * u[t],
+            es,
+        );
+        if let Some((hs, _)) = record.as_mut() {
+            hs[t * n..(t + 1) * n].copy_from_slice(h);
+        }
+    }
+}
+
 /// Forward: returns `(out (batch*d*len), final state (batch*d*n))`.
+///
+/// One rayon task per channel; every output element is computed by one fixed sequence of
+/// operations, so the result does not depend on the thread count or scheduling.
 pub fn forward(inp: &Input) -> (Vec<f32>, Vec<f32>) {
     let Dims {
         batch,
@@ -286,35 +412,46 @@ pub fn forward(inp: &Input) -> (Vec<f32>, Vec<f32>) {
         n,
         groups,
     } = inp.dims;
+    let path = Path::choose(n);
     let mut out = vec![0.0f32; batch * d * len];
     let mut last = vec![0.0f32; batch * d * n];
     out.par_chunks_mut(len)
         .zip(last.par_chunks_mut(n))
         .enumerate()
-        .for_each(|(ch, (y, h))| {
-            let _ftz = FlushDenormals::new();
-            let (bb, dd) = (ch / d, ch % d);
-            let g = inp.group_of(dd);
-            let bc0 = (bb * groups + g) * len * n;
-            let a = &inp.a[dd * n..(dd + 1) * n];
-            match inp.h0 {
-                Some(h0) => h.copy_from_slice(&h0[ch * n..(ch + 1) * n]),
-                None => h.fill(0.0),
-            }
-            let skip = inp.d_skip.map_or(0.0, |v| v[dd]);
-            let x0 = ch * len;
-            for t in 0..len {
-                let u = inp.u[x0 + t];
-                let (dt, _) = inp.dt(dd, inp.delta[x0 + t]);
-                let bt = &inp.b_t[bc0 + t * n..bc0 + (t + 1) * n];
-                let ct = &inp.c_t[bc0 + t * n..bc0 + (t + 1) * n];
-                let mut yt = step(h, a, bt, ct, dt, dt * u, None) + skip * u;
-                if let Some(z) = inp.z {
-                    yt *= silu(z[x0 + t]);
+        .for_each_init(
+            || Rows::new(len, false),
+            |rows, (ch, (y, h))| {
+                let _ftz = FlushDenormals::new();
+                let (bb, dd) = (ch / d, ch % d);
+                let bc0 = (bb * groups + inp.group_of(dd)) * len * n;
+                match inp.h0 {
+                    Some(h0) => h.copy_from_slice(&h0[ch * n..(ch + 1) * n]),
+                    None => h.fill(0.0),
                 }
-                y[t] = yt;
-            }
-        });
+                inp.rows(path, ch, dd, rows);
+                let u = &inp.u[ch * len..(ch + 1) * len];
+                scan_channel(
+                    path,
+                    &inp.a[dd * n..(dd + 1) * n],
+                    &inp.b_t[bc0..bc0 + len * n],
+                    &inp.c_t[bc0..bc0 + len * n],
+                    &rows.dt,
+                    u,
+                    h,
+                    &mut rows.ys,
+                    None,
+                );
+                let skip = inp.d_skip.map_or(0.0, |v| v[dd]);
+                for t in 0..len {
+                    y[t] = rows.ys[t] + skip * u[t];
+                }
+                if inp.z.is_some() {
+                    for t in 0..len {
+                        y[t] *= rows.gate[t];
+                    }
+                }
+            },
+        );
     (out, last)
 }
 
@@ -329,6 +466,11 @@ fn split_sizes<T>(mut v: &mut [T], sizes: impl Iterator<Item = usize>) -> Vec<&m
     parts
 }
 
+/// Channels per backward task. Fixed (never derived from the thread count) so that the partial
+/// sums of dB, dC, dA, dD and dΔ-bias, and the order in which they are added, are the same on
+/// every run: the backward is bit-deterministic whatever the pool size or scheduling.
+const CHANNELS_PER_TASK: usize = 16;
+
 /// One task of the backward: channels `d0..d1` of batch `bb`, all in one group.
 #[derive(Clone, Copy)]
 struct Task {
@@ -339,7 +481,6 @@ struct Task {
 
 /// Per-task partial reductions.
 struct Partial {
-    task: Task,
     db_t: Vec<f32>,
     dc_t: Vec<f32>,
     da: Vec<f32>,
@@ -349,6 +490,9 @@ struct Partial {
 
 /// Backward of `sum(dout * out) + sum(dlast * final_state)`; recomputes the forward states
 /// per channel (kept in a per-task buffer of `len * n` floats, never for the whole batch).
+///
+/// Deterministic: tasks are fixed blocks of [`CHANNELS_PER_TASK`] channels; each task sums its
+/// channels in order, and the partials are added in task order.
 pub fn backward(inp: &Input, dout: &[f32], dlast: &[f32]) -> Grads {
     let Dims {
         batch,
@@ -358,16 +502,12 @@ pub fn backward(inp: &Input, dout: &[f32], dlast: &[f32]) -> Grads {
         groups,
     } = inp.dims;
     let per_group = d / groups;
-    // Enough tasks to keep every thread busy, never crossing a group (dB/dC partial per task).
-    let target = 4 * rayon::current_num_threads();
-    let chunks_per_group = target.div_ceil(batch * groups).clamp(1, per_group);
-    let chunk = per_group.div_ceil(chunks_per_group);
     let mut tasks = Vec::new();
     for bb in 0..batch {
         for g in 0..groups {
             let mut d0 = g * per_group;
             while d0 < (g + 1) * per_group {
-                let d1 = (d0 + chunk).min((g + 1) * per_group);
+                let d1 = (d0 + CHANNELS_PER_TASK).min((g + 1) * per_group);
                 tasks.push(Task { bb, d0, d1 });
                 d0 = d1;
             }
@@ -409,15 +549,30 @@ pub fn backward(inp: &Input, dout: &[f32], dlast: &[f32]) -> Grads {
         d_skip: vec![0.0; d],
         delta_bias: vec![0.0; d],
     };
-    for p in partials {
-        let Task { bb, d0, d1 } = p.task;
-        let off = (bb * groups + inp.group_of(d0)) * len * n;
-        for (dst, src) in g.b_t[off..off + len * n].iter_mut().zip(&p.db_t) {
-            *dst += src;
+    // dB/dC: one (batch, group) block per rayon task, its partials added in task order.
+    let per_block: Vec<Vec<&Partial>> = {
+        let mut v: Vec<Vec<&Partial>> = (0..batch * groups).map(|_| Vec::new()).collect();
+        for (t, p) in tasks.iter().zip(&partials) {
+            v[t.bb * groups + inp.group_of(t.d0)].push(p);
         }
-        for (dst, src) in g.c_t[off..off + len * n].iter_mut().zip(&p.dc_t) {
-            *dst += src;
-        }
+        v
+    };
+    g.b_t
+        .par_chunks_mut(len * n)
+        .zip(g.c_t.par_chunks_mut(len * n))
+        .zip(per_block.par_iter())
+        .for_each(|((db, dc), parts)| {
+            for p in parts {
+                for (dst, src) in db.iter_mut().zip(&p.db_t) {
+                    *dst += src;
+                }
+                for (dst, src) in dc.iter_mut().zip(&p.dc_t) {
+                    *dst += src;
+                }
+            }
+        });
+    for (task, p) in tasks.iter().zip(&partials) {
+        let Task { d0, d1, .. } = *task;
         for (dst, src) in g.a[d0 * n..d1 * n].iter_mut().zip(&p.da) {
             *dst += src;
         }
@@ -427,6 +582,79 @@ pub fn backward(inp: &Input, dout: &[f32], dlast: &[f32]) -> Grads {
         }
     }
     g
+}
+
+/// Reverse scan of one channel: fills `ddt` (dL/dΔ_t) and `dub` (Σ_k g_k B_k) per step,
+/// accumulates dA (`da`), dB/dC rows, and turns `gh` from dL/dh_final into dL/dh0.
+#[allow(clippy::too_many_arguments)]
+fn reverse_channel(
+    path: Path,
+    a: &[f32],
+    b_t: &[f32],
+    c_t: &[f32],
+    dt: &[f32],
+    u: &[f32],
+    hs: &[f32],
+    es: &[f32],
+    h0: &[f32],
+    dy: &[f32],
+    gh: &mut [f32],
+    da: &mut [f32],
+    db_t: &mut [f32],
+    dc_t: &mut [f32],
+    ddt: &mut [f32],
+    dub: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let Path::Avx(nv) = path {
+        use super::avx::{reverse_channel, Channel, Reverse};
+        let ch = Channel { a, b_t, c_t, dt, u };
+        let out = Reverse {
+            gh,
+            da,
+            db_t,
+            dc_t,
+            ddt,
+            dub,
+        };
+        // SAFETY: `Path::Avx` is only chosen when `avx::available()`.
+        unsafe {
+            match nv {
+                1 => reverse_channel::<1>(&ch, hs, es, h0, dy, out),
+                2 => reverse_channel::<2>(&ch, hs, es, h0, dy, out),
+                4 => reverse_channel::<4>(&ch, hs, es, h0, dy, out),
+                _ => reverse_channel::<8>(&ch, hs, es, h0, dy, out),
+            }
+        }
+        return;
+    }
+    let _ = path;
+    let n = gh.len();
+    for t in (0..dt.len()).rev() {
+        let r = t * n..(t + 1) * n;
+        let h_prev = if t > 0 { &hs[(t - 1) * n..t * n] } else { h0 };
+        let (x, y) = reverse_step(
+            RevStep {
+                gh: &mut *gh,
+                dct: &mut dc_t[r.clone()],
+                dbt: &mut db_t[r.clone()],
+                da: &mut *da,
+            },
+            RevInputs {
+                h_t: &hs[r.clone()],
+                h_prev,
+                e: &es[r.clone()],
+                a,
+                b: &b_t[r.clone()],
+                c: &c_t[r],
+            },
+            dy[t],
+            dt[t],
+            u[t],
+        );
+        ddt[t] = x;
+        dub[t] = y;
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -444,13 +672,13 @@ fn backward_task(
     let Dims {
         d, len, n, groups, ..
     } = inp.dims;
+    let path = Path::choose(n);
     let Task { bb, d0, d1 } = task;
     let g = inp.group_of(d0);
     let bc0 = (bb * groups + g) * len * n;
     let b_t = &inp.b_t[bc0..bc0 + len * n];
     let c_t = &inp.c_t[bc0..bc0 + len * n];
     let mut p = Partial {
-        task,
         db_t: vec![0.0; len * n],
         dc_t: vec![0.0; len * n],
         da: vec![0.0; (d1 - d0) * n],
@@ -460,85 +688,77 @@ fn backward_task(
     // Recomputed forward of one channel: states h_t and factors exp(Δ_t A) for every t.
     let mut hs = vec![0.0f32; len * n];
     let mut es = vec![0.0f32; len * n];
-    let mut ys = vec![0.0f32; len];
+    let mut rows = Rows::new(len, true);
+    let mut dy = vec![0.0f32; len];
+    let mut ddt = vec![0.0f32; len];
+    let mut dub = vec![0.0f32; len];
     let mut h = vec![0.0f32; n];
-    let mut gh = vec![0.0f32; n];
     let h0_zero = vec![0.0f32; n];
     for (i, dd) in (d0..d1).enumerate() {
         let ch = bb * d + dd;
         let x0 = ch * len;
         let a = &inp.a[dd * n..(dd + 1) * n];
+        let u = &inp.u[x0..x0 + len];
         let h0 = inp.h0.map_or(&h0_zero[..], |v| &v[ch * n..(ch + 1) * n]);
         let skip = inp.d_skip.map_or(0.0, |v| v[dd]);
+        inp.rows(path, ch, dd, &mut rows);
         h.copy_from_slice(h0);
+        scan_channel(
+            path,
+            a,
+            b_t,
+            c_t,
+            &rows.dt,
+            u,
+            &mut h,
+            &mut rows.ys,
+            Some((&mut hs, &mut es)),
+        );
+        // Output gradient per step (through the gate) and the skip term.
+        let dout_c = &dout[x0..x0 + len];
+        let mut dskip_acc = 0.0f32;
         for t in 0..len {
-            let u = inp.u[x0 + t];
-            let (dt, _) = inp.dt(dd, inp.delta[x0 + t]);
-            let bt = &b_t[t * n..(t + 1) * n];
-            let ct = &c_t[t * n..(t + 1) * n];
-            ys[t] = step(
-                &mut h,
-                a,
-                bt,
-                ct,
-                dt,
-                dt * u,
-                Some(&mut es[t * n..(t + 1) * n]),
-            ) + skip * u;
-            hs[t * n..(t + 1) * n].copy_from_slice(&h);
-        }
-        // Reverse pass: gh = dL/dh_t.
-        gh.copy_from_slice(&dlast[ch * n..(ch + 1) * n]);
-        let da = &mut p.da[i * n..(i + 1) * n];
-        let (mut dskip_acc, mut dbias_acc) = (0.0f32, 0.0f32);
-        for t in (0..len).rev() {
-            let u = inp.u[x0 + t];
-            let (dt, raw) = inp.dt(dd, inp.delta[x0 + t]);
-            let dy = match inp.z {
-                Some(z) => {
-                    let zt = z[x0 + t];
-                    dz_p[i * len + t] = dout[x0 + t] * ys[t] * silu_grad(zt);
-                    dout[x0 + t] * silu(zt)
+            let dyt = match inp.z {
+                Some(_) => {
+                    dz_p[i * len + t] = dout_c[t] * (rows.ys[t] + skip * u[t]) * rows.dgate[t];
+                    dout_c[t] * rows.gate[t]
                 }
-                None => dout[x0 + t],
+                None => dout_c[t],
             };
-            dskip_acc += dy * u;
-            let h_t = &hs[t * n..(t + 1) * n];
-            let h_prev = if t > 0 { &hs[(t - 1) * n..t * n] } else { h0 };
-            let e = &es[t * n..(t + 1) * n];
-            let bt = &b_t[t * n..(t + 1) * n];
-            let ct = &c_t[t * n..(t + 1) * n];
-            let dbt = &mut p.db_t[t * n..(t + 1) * n];
-            let dct = &mut p.dc_t[t * n..(t + 1) * n];
-            let (ddt, dub) = reverse_step(
-                RevStep {
-                    gh: &mut gh,
-                    dct,
-                    dbt,
-                    da: &mut *da,
-                },
-                RevInputs {
-                    h_t,
-                    h_prev,
-                    e,
-                    a,
-                    b: bt,
-                    c: ct,
-                },
-                dy,
-                dt,
-                u,
-            );
-            du_p[i * len + t] = dub * dt + skip * dy;
+            dy[t] = dyt;
+            dskip_acc += dyt * u[t];
+        }
+        let gh = &mut dh0_p[i * n..(i + 1) * n];
+        gh.copy_from_slice(&dlast[ch * n..(ch + 1) * n]);
+        reverse_channel(
+            path,
+            a,
+            b_t,
+            c_t,
+            &rows.dt,
+            u,
+            &hs,
+            &es,
+            h0,
+            &dy,
+            gh,
+            &mut p.da[i * n..(i + 1) * n],
+            &mut p.db_t,
+            &mut p.dc_t,
+            &mut ddt,
+            &mut dub,
+        );
+        let mut dbias_acc = 0.0f32;
+        for t in 0..len {
+            du_p[i * len + t] = dub[t] * rows.dt[t] + skip * dy[t];
             let draw = if inp.softplus {
-                ddt * softplus_grad(raw)
+                ddt[t] * rows.dsp[t]
             } else {
-                ddt
+                ddt[t]
             };
             dd_p[i * len + t] = draw;
             dbias_acc += draw;
         }
-        dh0_p[i * n..(i + 1) * n].copy_from_slice(&gh);
         p.d_skip[i] = dskip_acc;
         p.delta_bias[i] = dbias_acc;
     }

@@ -1,0 +1,134 @@
+//! The CPU ops are bit-deterministic: forward outputs and every gradient are identical, bit for
+//! bit, across repeated runs and across rayon pools of 1, 2 and 3 threads (kleene-train's resume
+//! test needs a resumed run to equal an uninterrupted one exactly).
+
+mod common;
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::Tensor;
+use burn_ndarray::NdArray;
+use common::checks::{random_dense, random_diag};
+use common::{int_tensor, random_ss, rng, ss_input, tensor, uniform, SsShape};
+use kleene_scan::SelectiveScanInput;
+
+type AD = Autodiff<NdArray<f32>>;
+
+fn bits<const D: usize>(t: Tensor<AD, D>) -> Vec<u32> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .unwrap()
+        .iter()
+        .map(|x| x.to_bits())
+        .collect()
+}
+
+fn grad_bits<const D: usize>(
+    t: &Tensor<AD, D>,
+    g: &<AD as AutodiffBackend>::Gradients,
+) -> Vec<u32> {
+    bits(Tensor::from_inner(t.grad(g).expect("missing gradient")))
+}
+
+/// Outputs and all gradients of the four ops on fixed random problems, as bit patterns.
+fn everything() -> Vec<Vec<u32>> {
+    let dev = Default::default();
+    let mut out = Vec::new();
+    // Selective scan: d = 40 per group spans several backward tasks (16 channels each).
+    let p = random_ss(SsShape::full(2, 80, 37, 16, 2), 21);
+    let q = random_ss(SsShape::full(3, 20, 29, 5, 1), 22);
+    for p in [&p, &q] {
+        let mut r = rng(23);
+        let w = uniform(&mut r, p.batch * p.d * p.len, -1.0, 1.0);
+        let v = uniform(&mut r, p.batch * p.d * p.n, -1.0, 1.0);
+        let inp = ss_input::<AD>(p, &dev);
+        let inp = SelectiveScanInput {
+            u: inp.u.require_grad(),
+            delta: inp.delta.require_grad(),
+            a: inp.a.require_grad(),
+            b: inp.b.require_grad(),
+            c: inp.c.require_grad(),
+            d_skip: inp.d_skip.map(|t| t.require_grad()),
+            z: inp.z.map(|t| t.require_grad()),
+            delta_bias: inp.delta_bias.map(|t| t.require_grad()),
+            delta_softplus: inp.delta_softplus,
+            initial_state: inp.initial_state.map(|t| t.require_grad()),
+        };
+        let k = inp.clone();
+        let (y, last) = kleene_scan::selective_scan(inp);
+        out.push(bits(y.clone()));
+        out.push(bits(last.clone()));
+        let loss = (y * tensor::<AD, 3>(&w, [p.batch, p.d, p.len], &dev)).sum()
+            + (last * tensor::<AD, 3>(&v, [p.batch, p.d, p.n], &dev)).sum();
+        let g = loss.backward();
+        out.extend([
+            grad_bits(&k.u, &g),
+            grad_bits(&k.delta, &g),
+            grad_bits(&k.a, &g),
+            grad_bits(&k.b, &g),
+            grad_bits(&k.c, &g),
+            grad_bits(k.d_skip.as_ref().unwrap(), &g),
+            grad_bits(k.z.as_ref().unwrap(), &g),
+            grad_bits(k.delta_bias.as_ref().unwrap(), &g),
+            grad_bits(k.initial_state.as_ref().unwrap(), &g),
+        ]);
+    }
+    // Diagonal recurrences (real and complex).
+    let p = random_diag(5, 23, 7, true, 24);
+    let sh = [p.batch, p.len, p.dim];
+    let t3 = |v: &[f64]| tensor::<AD, 3>(v, sh, &dev).require_grad();
+    let t2 = |v: &[f64]| tensor::<AD, 2>(v, [p.batch, p.dim], &dev).require_grad();
+    let (a, b, h0) = (t3(&p.a), t3(&p.b), t2(p.h0.as_ref().unwrap()));
+    let h = kleene_scan::diagonal_recurrence(a.clone(), b.clone(), Some(h0.clone()));
+    out.push(bits(h.clone()));
+    let g = (h.clone() * h).sum().backward();
+    out.extend([grad_bits(&a, &g), grad_bits(&b, &g), grad_bits(&h0, &g)]);
+    let (ai, bi, h0i) = (t3(&p.a_im), t3(&p.b_im), t2(p.h0_im.as_ref().unwrap()));
+    let (hr, hi) = kleene_scan::complex_diagonal_recurrence(
+        a.clone(),
+        ai.clone(),
+        b.clone(),
+        bi.clone(),
+        Some((h0.clone(), h0i.clone())),
+    );
+    let g = (hr.clone() * hr + hi.clone() * 0.5).sum().backward();
+    for t in [&a, &ai, &b, &bi] {
+        out.push(grad_bits(t, &g));
+    }
+    out.extend([grad_bits(&h0, &g), grad_bits(&h0i, &g)]);
+    // Dense recurrence: batch 9 spans several backward tasks.
+    let q = random_dense(3, 6, 9, 11, true, 25);
+    let m = tensor::<AD, 3>(&q.m, [q.vocab, q.n, q.n], &dev).require_grad();
+    let bias = tensor::<AD, 2>(&q.bias, [q.vocab, q.n], &dev).require_grad();
+    let h0 = tensor::<AD, 2>(q.h0.as_ref().unwrap(), [q.batch, q.n], &dev).require_grad();
+    let toks = int_tensor::<AD, 2>(&q.tokens, [q.batch, q.len], &dev);
+    let h = kleene_scan::dense_recurrence(m.clone(), bias.clone(), toks, Some(h0.clone()));
+    out.push(bits(h.clone()));
+    let g = (h.clone() * h).sum().backward();
+    out.extend([grad_bits(&m, &g), grad_bits(&bias, &g), grad_bits(&h0, &g)]);
+    out
+}
+
+#[test]
+fn cpu_ops_are_bit_deterministic_across_runs_and_thread_counts() {
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let first = pool(1).install(everything);
+    assert!(first.iter().all(|v| !v.is_empty()));
+    // The values are not trivial (a constant output would pass the comparison vacuously).
+    assert!(first.iter().all(|v| v.iter().any(|&x| x != v[0])));
+    for threads in [1, 2, 3] {
+        let again = pool(threads).install(everything);
+        for (i, (x, y)) in first.iter().zip(&again).enumerate() {
+            assert!(
+                x == y,
+                "tensor #{i} differs between 1 and {threads} threads"
+            );
+        }
+    }
+}
