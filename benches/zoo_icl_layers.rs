@@ -1,8 +1,14 @@
 //! ICL-zoo layers (kleene-zoo part 2): one forward + backward per layer at d_model 64,
 //! L 512, batch 8 on `Autodiff<NdArray<f32>>`, and the chunked (linear-time) forms of
-//! RetNet, GLA and linear attention at L = 512, 2048, 8192.
+//! RetNet, GLA and linear attention and the RWKV scan at L = 512, 2048, 8192, 32768, and the
+//! REGBENCH LSTM loop at L = 512, 2048, 8192 (batch 2).
 //!
-//! Run: `cargo bench --bench zoo_icl_layers` (see docs/benchmarks.md for the short settings).
+//! The length-scaling groups (`*_scaling_*`) report **process CPU time** (all threads,
+//! `CLOCK_PROCESS_CPUTIME_ID`), not wall time: on a shared machine the time spent waiting for
+//! a core otherwise swamps the ratios. Run them with `RAYON_NUM_THREADS=1` so that CPU time
+//! is the work done (idle rayon workers spin).
+//!
+//! Run: `RAYON_NUM_THREADS=1 cargo bench --bench zoo_icl_layers` (see docs/benchmarks.md).
 
 use std::time::Duration;
 
@@ -10,7 +16,7 @@ use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn_ndarray::NdArray;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion};
 use kleene_zoo::icl::*;
 use kleene_zoo::SequenceLayer;
 
@@ -22,6 +28,30 @@ fn fwd_bwd<L: SequenceLayer<AD>>(layer: &L, x: &Tensor<AD, 3>) {
     let y = layer.forward(x.clone());
     let grads = y.sum().backward();
     std::hint::black_box(grads);
+}
+
+/// CPU time of this process (all threads), nanosecond resolution.
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` through the valid pointer; the process
+    // CPU-time clock always exists on Linux and macOS.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Times `f` in process CPU time (see the module docs).
+fn iter_cpu<F: FnMut()>(b: &mut Bencher, mut f: F) {
+    b.iter_custom(|iters| {
+        let start = process_cpu_time();
+        for _ in 0..iters {
+            f();
+        }
+        process_cpu_time() - start
+    });
 }
 
 fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
@@ -86,20 +116,48 @@ fn chunked_scaling(c: &mut Criterion) {
     }
     .init::<AD>(D_MODEL, 2, &device)
     .unwrap();
-    let mut group = c.benchmark_group("icl_chunked_scaling_d64_B2");
-    for len in [512usize, 2048, 8192] {
+    let mut group = c.benchmark_group("icl_chunked_scaling_cputime_d64_B2");
+    // 32768 as well: up to 2048 the working set still fits in the last-level cache, so the
+    // 512 -> 2048 ratio mixes the algorithm with the cache (see docs/benchmarks.md).
+    for len in [512usize, 2048, 8192, 32768] {
         let x = input(2, len);
         group.bench_with_input(BenchmarkId::new("retnet_chunked", len), &x, |b, x| {
-            b.iter(|| fwd_bwd(&retnet, x))
+            iter_cpu(b, || fwd_bwd(&retnet, x))
         });
         group.bench_with_input(BenchmarkId::new("gla_chunked", len), &x, |b, x| {
-            b.iter(|| fwd_bwd(&gla, x))
+            iter_cpu(b, || fwd_bwd(&gla, x))
         });
         group.bench_with_input(
             BenchmarkId::new("linear_attention_chunked", len),
             &x,
-            |b, x| b.iter(|| fwd_bwd(&linear, x)),
+            |b, x| iter_cpu(b, || fwd_bwd(&linear, x)),
         );
+    }
+    group.finish();
+}
+
+/// RWKV (parallel scan) and the REGBENCH LSTM (a loop over time, O(L log L) backward from the
+/// step split) against length.
+fn recurrent_scaling(c: &mut Criterion) {
+    let device = Default::default();
+    let rwkv = RwkvConfig::default()
+        .init::<AD>(D_MODEL, 2, &device)
+        .unwrap();
+    let lstm = RegbenchLstmConfig::default()
+        .init::<AD>(D_MODEL, 2, &device)
+        .unwrap();
+    let mut group = c.benchmark_group("icl_recurrent_scaling_cputime_d64_B2");
+    for len in [512usize, 2048, 8192, 32768] {
+        let x = input(2, len);
+        group.bench_with_input(BenchmarkId::new("rwkv", len), &x, |b, x| {
+            iter_cpu(b, || fwd_bwd(&rwkv, x))
+        });
+        // ~1 ms per step on the build machine: 32768 steps would take minutes per sample.
+        if len <= 8192 {
+            group.bench_with_input(BenchmarkId::new("lstm", len), &x, |b, x| {
+                iter_cpu(b, || fwd_bwd(&lstm, x))
+            });
+        }
     }
     group.finish();
 }
@@ -125,19 +183,27 @@ fn chunked_scaling_forward(c: &mut Criterion) {
     }
     .init::<Bk>(D_MODEL, 2, &device)
     .unwrap();
-    let mut group = c.benchmark_group("icl_chunked_scaling_forward_d64_B2");
-    for len in [512usize, 2048, 8192] {
+    let mut group = c.benchmark_group("icl_chunked_scaling_forward_cputime_d64_B2");
+    for len in [512usize, 2048, 8192, 32768] {
         let x = Tensor::<Bk, 3>::random([2, len, D_MODEL], Distribution::Normal(0.0, 1.0), &device);
         group.bench_with_input(BenchmarkId::new("retnet_chunked", len), &x, |b, x| {
-            b.iter(|| std::hint::black_box(retnet.forward(x.clone())))
+            iter_cpu(b, || {
+                std::hint::black_box(retnet.forward(x.clone()));
+            })
         });
         group.bench_with_input(BenchmarkId::new("gla_chunked", len), &x, |b, x| {
-            b.iter(|| std::hint::black_box(gla.forward(x.clone())))
+            iter_cpu(b, || {
+                std::hint::black_box(gla.forward(x.clone()));
+            })
         });
         group.bench_with_input(
             BenchmarkId::new("linear_attention_chunked", len),
             &x,
-            |b, x| b.iter(|| std::hint::black_box(linear.forward(x.clone()))),
+            |b, x| {
+                iter_cpu(b, || {
+                    std::hint::black_box(linear.forward(x.clone()));
+                })
+            },
         );
     }
     group.finish();
@@ -149,6 +215,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = layers, chunked_scaling, chunked_scaling_forward
+    targets = layers, chunked_scaling, recurrent_scaling, chunked_scaling_forward
 }
 criterion_main!(benches);

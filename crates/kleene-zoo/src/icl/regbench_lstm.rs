@@ -20,7 +20,7 @@ use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use super::util::{ensure, param_from_vec};
+use super::util::{ensure, param_from_vec, unstack_time};
 use crate::{SequenceLayer, ZooError};
 
 /// Configuration of a [`RegbenchLstm`] layer.
@@ -152,11 +152,12 @@ impl<B: Backend> SequenceLayer<B> for RegbenchLstm<B> {
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, l, d] = x.dims();
-        let proj = self.w_ih.forward(x.clone());
         let mut state = self.init_state(b, &x.device());
         let mut outs = Vec::with_capacity(l);
-        for t in 0..l {
-            state = self.cell(proj.clone().narrow(1, t, 1).reshape([b, 4 * d]), state);
+        // All input projections at once, then split into steps in O(L log L) (see
+        // `unstack_time`: per-step `narrow`s of the full tensor would make backward O(L^2)).
+        for x_proj in unstack_time(self.w_ih.forward(x)) {
+            state = self.cell(x_proj, state);
             outs.push(state.h.clone().reshape([b, 1, d]));
         }
         Tensor::cat(outs, 1)

@@ -13,19 +13,22 @@
 //! weights *grow* by `e^w >= 1` per step. [`RwkvDecay::Faithful`] reproduces that published
 //! behaviour; [`RwkvDecay::Corrected`] is standard RWKV-4.
 //!
-//! Both forms evaluate the WKV sum with the usual running-max stabiliser (numerator,
-//! denominator and exponent `(a, b, p)`), so either sign is safe in f32. `forward` runs the WKV
-//! recurrence as a sequential scan over time (as the reference kernel does) after computing all
-//! projections at once; `step` is one iteration of the same recurrence.
+//! Both forms evaluate the WKV sum with a running-max stabiliser, so either sign is safe in f32.
+//! `forward` computes all projections at once and the WKV numerator and denominator with one
+//! parallel diagonal scan (`kleene_scan::diagonal_recurrence`, scaled by the detached running
+//! maximum exponent; see `Rwkv::wkv_parallel`), so it is `O(L)` forward and backward; `step`
+//! is one iteration of the usual recurrence on `(numerator, denominator, exponent)`.
 
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
+use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use super::util::{ensure, linear, out_std, param_random, INIT_STD};
+use kleene_scan::{diagonal_recurrence, ScanBackend};
+
+use super::util::{ensure, linear, out_std, param_random, shift_in_time, INIT_STD};
 use crate::{SequenceLayer, ZooError};
 
 /// Sign convention of the RWKV time decay.
@@ -115,7 +118,7 @@ pub struct RwkvState<B: Backend> {
 /// Exponent used for "no past yet" (exp of it is exactly 0 in f32).
 const EMPTY_EXP: f32 = -1e30;
 
-impl<B: Backend> Rwkv<B> {
+impl<B: ScanBackend> Rwkv<B> {
     /// The per-channel `w` (with the configured sign).
     pub fn w(&self) -> Tensor<B, 1> {
         self.time_decay.val().exp().mul_scalar(self.decay_sign)
@@ -159,42 +162,93 @@ impl<B: Backend> Rwkv<B> {
         let den = e1 * den + e2;
         [wkv, num, den, q]
     }
+
+    /// WKV of a whole sequence, `k, v: (B, L, d)`, `u, w: (d,)`, with one parallel diagonal
+    /// scan (`kleene_scan::diagonal_recurrence`) instead of a loop over time.
+    ///
+    /// With `A_t = Σ_{i<=t} e^{(t-i) w + k_i} v_i` and `Z_t` the same sum without `v`,
+    /// `wkv_t = (A_{t-1} + e^{u + k_t} v_t) / (Z_{t-1} + e^{u + k_t})`. The sums are scanned in
+    /// the scaled form of `step`, `Ã_t = A_t e^{-m_t}` with `m_t = max(m_{t-1} + w, k_t)` the
+    /// largest exponent: `Ã_t = e^{min(0, -z_t)} Ã_{t-1} + e^{min(0, z_t)} v_t`, where
+    /// `z_t = k_t - (m_{t-1} + w)` is the new token's lead over the past. Every factor is `<= 1`
+    /// and `Z̃_t >= 1`, in either sign mode.
+    ///
+    /// `m_{t-1} = k_j + (t-1-j) w` for the index `j = J_{t-1} = argmax_{i<t} (k_i - i w)` of the
+    /// dominant past term; `J` is found with a detached `cummax` and `m` is rebuilt from it with
+    /// a gather, so `z_t` is a small difference (no large `t w` cancels in the forward), and the
+    /// `min(0, ·)` give exactly zero gradient to the side that wins, as the step form's
+    /// running max does (a detached scale would instead push the whole `e^{t w}` dependence
+    /// through the scan and cancel it in the ratio: large gradient errors in faithful mode).
+    /// Forward and backward are `O(L)` and parallel over `B x d`.
+    fn wkv_parallel(
+        k: Tensor<B, 3>,
+        v: Tensor<B, 3>,
+        u: Tensor<B, 1>,
+        w: Tensor<B, 1>,
+    ) -> Tensor<B, 3> {
+        let [b, l, d] = k.dims();
+        let device = k.device();
+        let u = u.reshape([1, 1, d]);
+        let w = w.reshape([1, 1, d]);
+        let pos = Tensor::<B, 1, Int>::arange(0..l as i64, &device)
+            .float()
+            .reshape([1, l, 1]);
+        // J_t: the latest i <= t where k_i - i w reaches its running maximum (detached).
+        let score = (k.clone() - pos.clone() * w.clone()).detach();
+        let new_lead = score.clone().greater_equal(score.cummax(1)).float();
+        let lead = (new_lead * pos.clone()).cummax(1);
+        let lead_prev = shift_in_time(lead, Tensor::zeros([b, 1, d], &device)); // J_{-1} := 0
+        let age = pos - lead_prev.clone(); // t - J_{t-1}
+        let k_lead = k.clone().gather(1, lead_prev.int());
+        let m_prev = k_lead + (age.sub_scalar(1.0)) * w.clone(); // m_{t-1}
+        let lead_over_past = k.clone() - (m_prev.clone() + w); // z_t (0 at t = 0: J_{-1} = 0)
+        let decay = relu(lead_over_past.clone()).neg().exp();
+        let weight = relu(lead_over_past.neg()).neg().exp();
+        let scaled = diagonal_recurrence(
+            Tensor::cat(vec![decay.clone(), decay], 2),
+            Tensor::cat(vec![weight.clone() * v.clone(), weight], 2),
+            None,
+        );
+        let scaled_prev = shift_in_time(scaled, Tensor::zeros([b, 1, 2 * d], &device));
+        let num_prev = scaled_prev.clone().narrow(2, 0, d);
+        let den_prev = scaled_prev.narrow(2, d, d);
+        // Rescale past and current token to the larger of `m_{t-1}` and `u + k_t`; at t = 0
+        // there is no past (its sums are 0, its exponent -inf).
+        let first = pos_is_first::<B>(b, l, d, &device);
+        let past_over_now = (m_prev - (u + k)).mask_fill(first, NO_PAST);
+        let e_past = relu(past_over_now.clone().neg()).neg().exp();
+        let e_now = relu(past_over_now).neg().exp();
+        (num_prev * e_past.clone() + e_now.clone() * v) / (den_prev * e_past + e_now)
+    }
 }
 
-impl<B: Backend> SequenceLayer<B> for Rwkv<B> {
+/// `past_over_now` at `t = 0` (no past): `exp` of it is 0, of its negation... never taken.
+const NO_PAST: f32 = -1e30;
+
+/// `(B, L, d)` mask, true at `t = 0`.
+fn pos_is_first<B: Backend>(
+    b: usize,
+    l: usize,
+    d: usize,
+    device: &B::Device,
+) -> Tensor<B, 3, Bool> {
+    Tensor::<B, 1, Int>::arange(0..l as i64, device)
+        .reshape([1, l, 1])
+        .expand([b, l, d])
+        .equal_elem(0)
+}
+
+impl<B: ScanBackend> SequenceLayer<B> for Rwkv<B> {
     type State = RwkvState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, l, d] = x.dims();
+        let [b, _, d] = x.dims();
         let device = x.device();
-        let shifted = if l > 1 {
-            Tensor::cat(
-                vec![
-                    Tensor::zeros([b, 1, d], &device),
-                    x.clone().narrow(1, 0, l - 1),
-                ],
-                1,
-            )
-        } else {
-            Tensor::zeros([b, 1, d], &device)
-        };
+        let shifted = shift_in_time(x.clone(), Tensor::zeros([b, 1, d], &device));
         let k = self.mix(x.clone(), shifted.clone(), &self.mix_k, &self.w_k);
         let v = self.mix(x.clone(), shifted.clone(), &self.mix_v, &self.w_v);
         let r = self.mix(x, shifted, &self.mix_r, &self.w_r);
-        let u = self.time_first.val().reshape([1, d]).expand([b, d]);
-        let w = self.w().reshape([1, d]).expand([b, d]);
-        let mut num = Tensor::zeros([b, d], &device);
-        let mut den = Tensor::zeros([b, d], &device);
-        let mut p = Tensor::<B, 2>::zeros([b, d], &device).add_scalar(EMPTY_EXP);
-        let mut outs = Vec::with_capacity(l);
-        for t in 0..l {
-            let k_t = k.clone().narrow(1, t, 1).reshape([b, d]);
-            let v_t = v.clone().narrow(1, t, 1).reshape([b, d]);
-            let [wkv, n2, d2, p2] = Self::wkv_step(k_t, v_t, u.clone(), w.clone(), num, den, p);
-            (num, den, p) = (n2, d2, p2);
-            outs.push(wkv.reshape([b, 1, d]));
-        }
-        let wkv = Tensor::cat(outs, 1);
+        let wkv = Self::wkv_parallel(k, v, self.time_first.val(), self.w());
         self.w_o.forward(sigmoid(r) * wkv)
     }
 

@@ -172,3 +172,58 @@ pub fn readout_loss<const D: usize>(y: Tensor<AD, D>) -> Tensor<AD, 1> {
     let w = y.random_like(Distribution::Normal(0.0, 1.0)).detach();
     (y * w).sum()
 }
+
+/// Collects every float parameter's gradient (flattened; zeros where there is none).
+struct GradCollect<'a, Bk: AutodiffBackend> {
+    grads: &'a <Bk as AutodiffBackend>::Gradients,
+    out: Vec<Vec<f32>>,
+}
+
+impl<Bk: AutodiffBackend> ModuleVisitor<Bk> for GradCollect<'_, Bk> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Bk, D>>) {
+        let n = param.val().shape().num_elements();
+        self.out.push(match param.val().grad(self.grads) {
+            Some(g) => g.into_data().convert::<f32>().to_vec::<f32>().unwrap(),
+            None => vec![0.0; n],
+        });
+    }
+}
+
+/// The gradients (every parameter, then the input) of a fixed random read-out of
+/// `layer.forward(x)` equal those of the same read-out of the stepwise recurrence.
+pub fn check_forward_grads_match_step_grads<L: SequenceLayer<AD> + Module<AD>>(
+    layer: &L,
+    batch: usize,
+    len: usize,
+    d: usize,
+    tol: f64,
+    what: &str,
+) {
+    let device = Default::default();
+    let x = randn::<AD, 3>([batch, len, d], &device).require_grad();
+    let weight = randn::<AD, 3>([batch, len, d], &device);
+    let grads_of = |y: Tensor<AD, 3>| {
+        let grads = (y * weight.clone()).sum().backward();
+        let mut v = GradCollect::<AD> {
+            grads: &grads,
+            out: Vec::new(),
+        };
+        layer.visit(&mut v);
+        v.out.push(to_vec(x.grad(&grads).expect("input gradient")));
+        v.out
+    };
+    let full = grads_of(layer.forward(x.clone()));
+    let steps = grads_of(run_steps(layer, x.clone()));
+    assert_eq!(full.len(), steps.len());
+    for (i, (a, b)) in full.iter().zip(&steps).enumerate() {
+        assert!(
+            a.iter().all(|v| v.is_finite()),
+            "{what}: gradient #{i} not finite"
+        );
+        let e = rel_err(a, b);
+        assert!(
+            e <= tol,
+            "{what}: gradient #{i} (last = input) differs: {e:e}"
+        );
+    }
+}
