@@ -183,62 +183,111 @@ fn step_outputs<B: ScanBackend>(
     out
 }
 
-#[test]
-fn every_model_on_wgpu_matches_ndarray_forward_gradients_and_step() {
+/// Serialises seeding and initialisation: NdArray's RNG is process-global and the tests run
+/// in parallel.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Checks one model (by its name in [`configs`]) on wgpu against NdArray.
+fn check(name: &str) {
+    let (index, cfg) = configs()
+        .into_iter()
+        .enumerate()
+        .find(|(_, (n, _))| n == name)
+        .map(|(i, (_, c))| (i, c))
+        .unwrap_or_else(|| panic!("no config named {name}"));
     let nd = Default::default();
     let wg = Default::default();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3 + index as u64);
     let mut failures = Vec::new();
-    for (name, cfg) in configs() {
-        let started = std::time::Instant::now();
+    let reference = {
+        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
         NdAd::seed(&nd, 17);
-        let reference = cfg.init::<NdAd>(VOCAB, OUT, &nd).unwrap();
-        let on_wgpu = transfer::<WgAd>(&cfg, &reference, &wg);
-        let tokens: Vec<i64> = (0..BATCH * LEN)
-            .map(|_| rng.random_range(0..VOCAB as i64))
-            .collect();
-        let weights: Vec<f32> = (0..BATCH * LEN * OUT)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
+        cfg.init::<NdAd>(VOCAB, OUT, &nd).unwrap()
+    };
+    let on_wgpu = transfer::<WgAd>(&cfg, &reference, &wg);
+    let tokens: Vec<i64> = (0..BATCH * LEN)
+        .map(|_| rng.random_range(0..VOCAB as i64))
+        .collect();
+    let weights: Vec<f32> = (0..BATCH * LEN * OUT)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
 
-        let (want_y, want_g) = forward_and_grads(&reference, &tokens, &weights, &nd);
-        let (got_y, got_g) = forward_and_grads(&on_wgpu, &tokens, &weights, &wg);
-        let dy = rel_diff(&got_y, &want_y);
-        if dy > 1e-4 {
-            failures.push(format!("{name}: forward differs by {dy:e}"));
-        }
-        assert_eq!(got_g.len(), want_g.len(), "{name}: parameter count");
-        for ((path, g), (_, w)) in got_g.iter().zip(&want_g) {
-            if w.is_empty() || g.len() != w.len() {
-                failures.push(format!(
-                    "{name}: no gradient for {path} (ndarray {} values, wgpu {})",
-                    w.len(),
-                    g.len()
-                ));
-                continue;
-            }
-            let d = rel_diff(g, w);
-            if d > 1e-3 {
-                failures.push(format!("{name}: gradient of {path} differs by {d:e}"));
-            }
-        }
-
-        // Recurrent form on wgpu == parallel form on NdArray (position-major vs batch-major).
-        let inner = on_wgpu.valid();
-        let steps = step_outputs(&inner, &tokens, &wg);
-        let mut want_steps = Vec::new();
-        for t in 0..LEN {
-            for b in 0..BATCH {
-                want_steps.extend_from_slice(&want_y[(b * LEN + t) * OUT..(b * LEN + t + 1) * OUT]);
-            }
-        }
-        let ds = rel_diff(&steps, &want_steps);
-        if ds > 1e-4 {
-            failures.push(format!(
-                "{name}: step on wgpu differs from forward by {ds:e}"
-            ));
-        }
-        eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+    let (want_y, want_g) = forward_and_grads(&reference, &tokens, &weights, &nd);
+    let (got_y, got_g) = forward_and_grads(&on_wgpu, &tokens, &weights, &wg);
+    let dy = rel_diff(&got_y, &want_y);
+    if dy > 1e-4 {
+        failures.push(format!("forward differs by {dy:e}"));
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(got_g.len(), want_g.len(), "{name}: parameter count");
+    for ((path, g), (_, w)) in got_g.iter().zip(&want_g) {
+        if w.is_empty() || g.len() != w.len() {
+            failures.push(format!(
+                "no gradient for {path} (ndarray {} values, wgpu {})",
+                w.len(),
+                g.len()
+            ));
+            continue;
+        }
+        let d = rel_diff(g, w);
+        if d > 1e-3 {
+            failures.push(format!("gradient of {path} differs by {d:e}"));
+        }
+    }
+
+    // Recurrent form on wgpu == parallel form on NdArray (position-major vs batch-major).
+    let steps = step_outputs(&on_wgpu.valid(), &tokens, &wg);
+    let mut want_steps = Vec::new();
+    for t in 0..LEN {
+        for b in 0..BATCH {
+            want_steps.extend_from_slice(&want_y[(b * LEN + t) * OUT..(b * LEN + t + 1) * OUT]);
+        }
+    }
+    let ds = rel_diff(&steps, &want_steps);
+    if ds > 1e-4 {
+        failures.push(format!("step on wgpu differs from forward by {ds:e}"));
+    }
+    assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
+}
+
+macro_rules! wgpu_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                check($name);
+            }
+        )*
+
+        #[test]
+        fn every_config_has_a_test() {
+            let tested = [$($name),*];
+            for (name, _) in configs() {
+                assert!(tested.contains(&name.as_str()), "{name} has no wgpu test");
+            }
+        }
+    };
+}
+
+wgpu_tests! {
+    mamba => "mamba",
+    sdssm => "sdssm",
+    sdssm_mlp => "sdssm_mlp",
+    complex_diagonal => "complex_diagonal",
+    complex_diagonal_with_b_2layers => "complex_diagonal_with_b_2layers",
+    rnn_relu => "rnn_relu",
+    rnn_tanh => "rnn_tanh",
+    lstm => "lstm",
+    transformer => "transformer",
+    transformer_plus => "transformer_plus",
+    icl_s4d => "icl_s4d",
+    icl_h3 => "icl_h3",
+    icl_hyena => "icl_hyena",
+    icl_gilr => "icl_gilr",
+    icl_lru => "icl_lru",
+    icl_rwkv => "icl_rwkv",
+    icl_retnet => "icl_retnet",
+    icl_gla => "icl_gla",
+    icl_linear_attention => "icl_linear_attention",
+    icl_lstm => "icl_lstm",
+    icl_mamba => "icl_mamba",
 }
