@@ -114,3 +114,13 @@ fn wgpu_recurrences_match_oracle() {
         checks::dense_grads::<AD>(&q, &dev(), kleene_scan::dense_recurrence, TOL);
     }
 }
+
+/// Backward at L = 6000, beyond what one launch of the reverse kernel can run on llvmpipe (65,535
+/// loop iterations per invocation: 8 channels per unit, every step visited twice), so the reverse
+/// pass takes several launches with the state gradient and partial sums carried between them.
+/// 9 channels: one unit with the full 8 and one with 1; L not a multiple of the 2048-step block.
+#[test]
+fn wgpu_long_sequence_backward() {
+    let p = random_ss(SsShape::full(1, 9, 6000, 4, 1), 8);
+    checks::ss_grads::<AD>(&p, &dev(), kleene_scan::selective_scan, TOL, 9);
+}
