@@ -8,9 +8,8 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 use burn_ndarray::NdArray;
-use common::checks::{random_dense, random_diag};
+use common::checks::{random_dense, random_diag, require_grad};
 use common::{int_tensor, random_ss, rng, ss_input, tensor, uniform, SsShape};
-use kleene_scan::SelectiveScanInput;
 
 type AD = Autodiff<NdArray<f32>>;
 
@@ -42,19 +41,7 @@ fn everything() -> Vec<Vec<u32>> {
         let mut r = rng(23);
         let w = uniform(&mut r, p.batch * p.d * p.len, -1.0, 1.0);
         let v = uniform(&mut r, p.batch * p.d * p.n, -1.0, 1.0);
-        let inp = ss_input::<AD>(p, &dev);
-        let inp = SelectiveScanInput {
-            u: inp.u.require_grad(),
-            delta: inp.delta.require_grad(),
-            a: inp.a.require_grad(),
-            b: inp.b.require_grad(),
-            c: inp.c.require_grad(),
-            d_skip: inp.d_skip.map(|t| t.require_grad()),
-            z: inp.z.map(|t| t.require_grad()),
-            delta_bias: inp.delta_bias.map(|t| t.require_grad()),
-            delta_softplus: inp.delta_softplus,
-            initial_state: inp.initial_state.map(|t| t.require_grad()),
-        };
+        let inp = require_grad(ss_input::<AD>(p, &dev));
         let k = inp.clone();
         let (y, last) = kleene_scan::selective_scan(inp);
         out.push(bits(y.clone()));
