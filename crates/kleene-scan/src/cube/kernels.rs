@@ -24,6 +24,10 @@
 //! the output buffer (forward), the checkpoint buffer, or the initial-state gradient and partial
 //! sum buffers (backward). Real GPUs have no such limit.
 
+// Inside `#[cube]` functions: `if comptime_flag { if runtime_cond {..} }` must stay nested (the outer
+// `if` is resolved at kernel compile time), and `usize::div_ceil` is not a CubeCL intrinsic.
+#![allow(clippy::collapsible_if, clippy::manual_div_ceil)]
+
 use cubecl::prelude::*;
 
 #[cube]
