@@ -19,6 +19,7 @@ const VOCAB: usize = 8;
 const CLASSES: usize = 4;
 
 fn step_bench(c: &mut Criterion, name: &str, model_toml: &str, lengths: &[usize]) {
+    kleene::train::alloc::tune_cpu_allocator();
     let device = Default::default();
     let mut group = c.benchmark_group(format!("train_step/{name}"));
     group.sample_size(10);

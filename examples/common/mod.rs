@@ -25,6 +25,8 @@ pub struct ExampleArgs {
 
 /// Parses the example's flags; `list_flag` names its selection flag, if it has one.
 pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>> {
+    // Every example trains on the CPU by default: recycle op buffers (see kleene_train::alloc).
+    kt::alloc::tune_cpu_allocator();
     let mut args = ExampleArgs {
         full: false,
         list: None,

@@ -48,6 +48,7 @@ fn exit_with(result: Result<(), Box<dyn std::error::Error>>) -> ! {
 }
 
 fn main() {
+    kleene_train::alloc::tune_cpu_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Data { command } => std::process::exit(data::run(command)),

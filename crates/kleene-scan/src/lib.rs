@@ -27,6 +27,7 @@ use burn::tensor::{Int, Tensor, TensorPrimitive};
 
 mod autodiff;
 mod backend;
+pub mod conv;
 #[cfg(feature = "cube")]
 pub mod cube;
 mod error;
@@ -38,6 +39,7 @@ pub use backend::{
     ComplexDiagonalGrads, DenseGrads, DiagonalGrads, ScanBackend, SelectiveScanGrads,
     SelectiveScanPrimitives,
 };
+pub use conv::{causal_conv1d, try_causal_conv1d, CausalConvBackend};
 pub use error::ScanError;
 pub use input::SelectiveScanInput;
 

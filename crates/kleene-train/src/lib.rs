@@ -9,6 +9,7 @@
 //!   kleene-eval (`result.json`, `report.md`, SVG plots).
 //! - [`config`]: the TOML run config.
 
+pub mod alloc;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -28,6 +28,11 @@ use crate::backend::{
 };
 
 fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
+    // A reshape to its own shape makes a strided view (e.g. a model's `swap_dims` of
+    // channels-last activations) contiguous with the backend's typed-rank copy; NdArray's
+    // `into_data` would walk the strides through a dynamic-rank iterator instead (slow).
+    let shape = t.shape();
+    let t = B::float_reshape(t, shape);
     let data = read_sync(B::float_into_data(t))
         .expect("kleene-scan: reading a float tensor back to the host failed");
     let shape = data.shape.to_vec();
@@ -45,7 +50,7 @@ fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
 /// Why: burn-ndarray's `into_data` on a tensor that is still shared (autodiff keeps its inputs,
 /// callers clone) copies element by element through a dynamic-rank iterator; for the
 /// selective scan at B8 L1024 D256 that took longer than the scan itself.
-fn view<B: Backend>(t: &FloatTensor<B>) -> Cow<'_, [f32]> {
+pub(crate) fn view<B: Backend>(t: &FloatTensor<B>) -> Cow<'_, [f32]> {
     if let Some(burn_ndarray::NdArrayTensor::F32(storage)) =
         (t as &dyn Any).downcast_ref::<burn_ndarray::NdArrayTensor>()
     {
