@@ -1,4 +1,4 @@
-//! The CPU ops are bit-deterministic: forward outputs and every gradient are identical, bit for
+//! The CPU ops (the four scans and the causal conv) are bit-deterministic: forward outputs and every gradient are identical, bit for
 //! bit, across repeated runs and across rayon pools of 1, 2 and 3 threads (kleene-train's resume
 //! test needs a resumed run to equal an uninterrupted one exactly).
 
@@ -94,6 +94,21 @@ fn everything() -> Vec<Vec<u32>> {
     out.push(bits(h.clone()));
     let g = (h.clone() * h).sum().backward();
     out.extend([grad_bits(&m, &g), grad_bits(&bias, &g), grad_bits(&h0, &g)]);
+    // Causal depthwise conv (+SiLU): 3 x 70 = 210 rows span several 64-row blocks.
+    let mut r = rng(26);
+    let (cb, cl, cc, ck) = (3, 70, 7, 4);
+    let x = tensor::<AD, 3>(
+        &uniform(&mut r, cb * cl * cc, -1.0, 1.0),
+        [cb, cl, cc],
+        &dev,
+    )
+    .require_grad();
+    let w = tensor::<AD, 2>(&uniform(&mut r, cc * ck, -1.0, 1.0), [cc, ck], &dev).require_grad();
+    let cbias = tensor::<AD, 1>(&uniform(&mut r, cc, -1.0, 1.0), [cc], &dev).require_grad();
+    let y = kleene_scan::causal_conv1d(x.clone(), w.clone(), cbias.clone(), true);
+    out.push(bits(y.clone()));
+    let g = (y.clone() * y).sum().backward();
+    out.extend([grad_bits(&x, &g), grad_bits(&w, &g), grad_bits(&cbias, &g)]);
     out
 }
 
