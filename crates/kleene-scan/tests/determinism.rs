@@ -1,4 +1,4 @@
-//! The CPU ops are bit-deterministic: forward outputs and every gradient are identical, bit for
+//! The CPU ops (the four scans and the causal conv) are bit-deterministic: forward outputs and every gradient are identical, bit for
 //! bit, across repeated runs and across rayon pools of 1, 2 and 3 threads (kleene-train's resume
 //! test needs a resumed run to equal an uninterrupted one exactly).
 
@@ -8,9 +8,8 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 use burn_ndarray::NdArray;
-use common::checks::{random_dense, random_diag};
+use common::checks::{random_dense, random_diag, require_grad};
 use common::{int_tensor, random_ss, rng, ss_input, tensor, uniform, SsShape};
-use kleene_scan::SelectiveScanInput;
 
 type AD = Autodiff<NdArray<f32>>;
 
@@ -42,19 +41,7 @@ fn everything() -> Vec<Vec<u32>> {
         let mut r = rng(23);
         let w = uniform(&mut r, p.batch * p.d * p.len, -1.0, 1.0);
         let v = uniform(&mut r, p.batch * p.d * p.n, -1.0, 1.0);
-        let inp = ss_input::<AD>(p, &dev);
-        let inp = SelectiveScanInput {
-            u: inp.u.require_grad(),
-            delta: inp.delta.require_grad(),
-            a: inp.a.require_grad(),
-            b: inp.b.require_grad(),
-            c: inp.c.require_grad(),
-            d_skip: inp.d_skip.map(|t| t.require_grad()),
-            z: inp.z.map(|t| t.require_grad()),
-            delta_bias: inp.delta_bias.map(|t| t.require_grad()),
-            delta_softplus: inp.delta_softplus,
-            initial_state: inp.initial_state.map(|t| t.require_grad()),
-        };
+        let inp = require_grad(ss_input::<AD>(p, &dev));
         let k = inp.clone();
         let (y, last) = kleene_scan::selective_scan(inp);
         out.push(bits(y.clone()));
@@ -107,6 +94,21 @@ fn everything() -> Vec<Vec<u32>> {
     out.push(bits(h.clone()));
     let g = (h.clone() * h).sum().backward();
     out.extend([grad_bits(&m, &g), grad_bits(&bias, &g), grad_bits(&h0, &g)]);
+    // Causal depthwise conv (+SiLU): 3 x 70 = 210 rows span several 64-row blocks.
+    let mut r = rng(26);
+    let (cb, cl, cc, ck) = (3, 70, 7, 4);
+    let x = tensor::<AD, 3>(
+        &uniform(&mut r, cb * cl * cc, -1.0, 1.0),
+        [cb, cl, cc],
+        &dev,
+    )
+    .require_grad();
+    let w = tensor::<AD, 2>(&uniform(&mut r, cc * ck, -1.0, 1.0), [cc, ck], &dev).require_grad();
+    let cbias = tensor::<AD, 1>(&uniform(&mut r, cc, -1.0, 1.0), [cc], &dev).require_grad();
+    let y = kleene_scan::causal_conv1d(x.clone(), w.clone(), cbias.clone(), true);
+    out.push(bits(y.clone()));
+    let g = (y.clone() * y).sum().backward();
+    out.extend([grad_bits(&x, &g), grad_bits(&w, &g), grad_bits(&cbias, &g)]);
     out
 }
 

@@ -6,20 +6,27 @@
 //! * selective scan forward: one unit per (batch, channel), the `n` states in a register array
 //!   (`n` is a comptime constant, loops unrolled), sequential over time; only y and the final state
 //!   are written.
-//! * selective scan backward: one unit per (batch, group, block of `dchunk` channels); per channel a
-//!   forward pass stores the state at every `tchunk`-th step (checkpoints), then the chunks are
-//!   processed last to first: the states of one chunk are recomputed from its checkpoint into a
-//!   per-unit scratch buffer and the reverse recurrence runs over them. dB/dC go to per-unit
+//! * selective scan backward: first a forward pass, one unit per (batch, channel), stores the state
+//!   at every `tchunk`-th step (checkpoints); then one unit per (batch, group, block of `dchunk`
+//!   channels) processes the chunks last to first: the states of one chunk are recomputed from its
+//!   checkpoint into a per-unit scratch buffer and the reverse recurrence runs over them. dB/dC go to per-unit
 //!   partial buffers owned by exactly one unit (no atomics, so it runs on Vulkan without float
 //!   atomics); the launcher sums the partials.
 //! * diagonal recurrences: one unit per (batch, feature), coalesced over the feature axis.
 //! * dense recurrence: one cube per batch row, one unit per state index, the state in shared memory.
 //!
 //! Time blocks: Mesa's llvmpipe (lavapipe, the CI's Vulkan driver) silently stops a shader after
-//! 65535 loop iterations per invocation. So every kernel except the selective-scan backward takes a
-//! `t_start..t_end` range and the launchers cover long sequences with several launches of at most
-//! [`super::TIME_BLOCK`] steps, the recurrent state/gradient carried through the output buffer
-//! (forward) or the initial-state gradient buffer (backward). Real GPUs have no such limit.
+//! 65535 loop iterations per invocation (all loops of the invocation together). So every kernel
+//! takes a `t_start..t_end` range (the selective-scan backward a range of time chunks) and the
+//! launchers cover long sequences with several launches of at most [`super::TIME_BLOCK`] steps
+//! ([`super::BACKWARD_TIME_BLOCK`] for the selective-scan backward, whose units loop over
+//! `dchunk` channels and visit every step twice), the recurrent state/gradient carried through
+//! the output buffer (forward), the checkpoint buffer, or the initial-state gradient and partial
+//! sum buffers (backward). Real GPUs have no such limit.
+
+// Inside `#[cube]` functions: `if comptime_flag { if runtime_cond {..} }` must stay nested (the outer
+// `if` is resolved at kernel compile time), and `usize::div_ceil` is not a CubeCL intrinsic.
+#![allow(clippy::collapsible_if, clippy::manual_div_ceil)]
 
 use cubecl::prelude::*;
 
@@ -126,7 +133,85 @@ pub fn selective_scan_fwd_kernel<F: Float>(
     }
 }
 
-/// Backward selective scan (see the module docs for the work split and buffers).
+/// Backward, step 1: forward recurrence of every (batch, channel) that stores the state at the
+/// start of every `tchunk`-th step: slot `j` of `ckpt` (batch*d, n_tchunks + 1, n) holds the state
+/// before step `j * tchunk` (slot 0 = the initial state). Runs over `t_start..t_end`
+/// (`t_start` a multiple of `tchunk`), continuing from slot `t_start / tchunk`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub fn selective_scan_ckpt_kernel<F: Float>(
+    u: &Tensor<F>,
+    delta: &Tensor<F>,
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    delta_bias: &Tensor<F>,
+    h0: &Tensor<F>,
+    ckpt: &mut Tensor<F>,
+    t_start: u32,
+    t_end: u32,
+    #[comptime] n: usize,
+    #[comptime] tchunk: usize,
+    #[comptime] has_bias: bool,
+    #[comptime] softplus: bool,
+    #[comptime] has_h0: bool,
+    #[define(F)] _dtype: StorageType,
+) {
+    let batch = u.shape(0);
+    let d = u.shape(1);
+    let len = u.shape(2);
+    let groups = b.shape(1);
+    let ch = ABSOLUTE_POS;
+    if ch >= batch * d {
+        terminate!();
+    }
+    let bb = ch / d;
+    let dd = ch % d;
+    let g = dd / (d / groups);
+    let x0 = ch * len;
+    let bc0 = (bb * groups + g) * n * len;
+    let n_slots = (len + tchunk - 1) / tchunk + 1;
+    let ck0 = ch * n_slots * n;
+    let t_start = t_start as usize;
+    let mut ak = Array::<f32>::new(n);
+    let mut h = Array::<f32>::new(n);
+    #[unroll]
+    for k in 0..n {
+        ak[k] = f32::cast_from(a[dd * n + k]);
+        h[k] = 0.0;
+        if t_start > 0 {
+            h[k] = f32::cast_from(ckpt[ck0 + (t_start / tchunk) * n + k]);
+        } else {
+            if has_h0 {
+                h[k] = f32::cast_from(h0[ch * n + k]);
+            }
+            ckpt[ck0 + k] = F::cast_from(h[k]);
+        }
+    }
+    let mut bias = 0.0f32;
+    if has_bias {
+        bias = f32::cast_from(delta_bias[dd]);
+    }
+    for t in t_start..t_end as usize {
+        let uu = f32::cast_from(u[x0 + t]);
+        let dt = step_size(f32::cast_from(delta[x0 + t]) + bias, softplus);
+        #[unroll]
+        for k in 0..n {
+            h[k] = (dt * ak[k]).exp() * h[k] + dt * uu * f32::cast_from(b[bc0 + k * len + t]);
+        }
+        if (t + 1) % tchunk == 0 {
+            #[unroll]
+            for k in 0..n {
+                ckpt[ck0 + ((t + 1) / tchunk) * n + k] = F::cast_from(h[k]);
+            }
+        }
+    }
+}
+
+/// Backward, step 2 (see the module docs for the work split and buffers): the time chunks
+/// `c_lo..c_hi` (of `tchunk` steps), last to first, for the channels of one unit. Launched for
+/// blocks of chunks from the end of the sequence to its start; between launches the state
+/// gradient is carried in `dh0` and the dA/dD/dΔ-bias sums in their partial buffers
+/// (`first == 1` marks the launch that covers the end of the sequence).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn selective_scan_bwd_kernel<F: Float>(
@@ -138,7 +223,6 @@ pub fn selective_scan_bwd_kernel<F: Float>(
     d_skip: &Tensor<F>,
     z: &Tensor<F>,
     delta_bias: &Tensor<F>,
-    h0: &Tensor<F>,
     grad: &Tensor<F>,
     du: &mut Tensor<F>,
     ddelta: &mut Tensor<F>,
@@ -149,8 +233,11 @@ pub fn selective_scan_bwd_kernel<F: Float>(
     dbias_part: &mut Tensor<F>,
     db_part: &mut Tensor<F>,
     dc_part: &mut Tensor<F>,
-    ckpt: &mut Tensor<F>,
+    ckpt: &Tensor<F>,
     hbuf: &mut Tensor<F>,
+    c_lo: u32,
+    c_hi: u32,
+    first: u32,
     #[comptime] n: usize,
     #[comptime] tchunk: usize,
     #[comptime] dchunk: usize,
@@ -158,7 +245,6 @@ pub fn selective_scan_bwd_kernel<F: Float>(
     #[comptime] has_z: bool,
     #[comptime] has_bias: bool,
     #[comptime] softplus: bool,
-    #[comptime] has_h0: bool,
     #[define(F)] _dtype: StorageType,
 ) {
     let batch = u.shape(0);
@@ -179,10 +265,11 @@ pub fn selective_scan_bwd_kernel<F: Float>(
     let d1 = min(d0 + dchunk, (g + 1) * per_group);
     let bc0 = (bb * groups + g) * n * len;
     let part0 = unit * n * len;
-    let n_tchunks = (len + tchunk - 1) / tchunk;
-    let ck0 = unit * n_tchunks * n;
+    let n_slots = (len + tchunk - 1) / tchunk + 1;
     let hb0 = unit * tchunk * n;
     let y_total = batch * d * len;
+    let c_lo = c_lo as usize;
+    let c_hi = c_hi as usize;
 
     let mut ak = Array::<f32>::new(n);
     let mut h = Array::<f32>::new(n);
@@ -191,15 +278,23 @@ pub fn selective_scan_bwd_kernel<F: Float>(
     for dd in d0..d1 {
         let ch = bb * d + dd;
         let x0 = ch * len;
+        let ck0 = ch * n_slots * n;
+        let mut dskip_acc = 0.0f32;
+        let mut dbias_acc = 0.0f32;
         #[unroll]
         for k in 0..n {
             ak[k] = f32::cast_from(a[dd * n + k]);
-            h[k] = 0.0;
-            if has_h0 {
-                h[k] = f32::cast_from(h0[ch * n + k]);
+            if first == 1 {
+                gh[k] = f32::cast_from(grad[y_total + ch * n + k]);
+                dak[k] = 0.0;
+            } else {
+                gh[k] = f32::cast_from(dh0[ch * n + k]);
+                dak[k] = f32::cast_from(da_part[ch * n + k]);
             }
-            gh[k] = f32::cast_from(grad[y_total + ch * n + k]);
-            dak[k] = 0.0;
+        }
+        if first != 1 {
+            dskip_acc = f32::cast_from(dskip_part[ch]);
+            dbias_acc = f32::cast_from(dbias_part[ch]);
         }
         let mut skip = 0.0f32;
         if has_skip {
@@ -209,26 +304,8 @@ pub fn selective_scan_bwd_kernel<F: Float>(
         if has_bias {
             bias = f32::cast_from(delta_bias[dd]);
         }
-        // Pass 1: forward, keeping the state at the start of every time chunk.
-        for t in 0..len {
-            if t % tchunk == 0 {
-                #[unroll]
-                for k in 0..n {
-                    ckpt[ck0 + (t / tchunk) * n + k] = F::cast_from(h[k]);
-                }
-            }
-            let uu = f32::cast_from(u[x0 + t]);
-            let dt = step_size(f32::cast_from(delta[x0 + t]) + bias, softplus);
-            #[unroll]
-            for k in 0..n {
-                h[k] = (dt * ak[k]).exp() * h[k] + dt * uu * f32::cast_from(b[bc0 + k * len + t]);
-            }
-        }
-        // Pass 2: chunks from last to first.
-        let mut dskip_acc = 0.0f32;
-        let mut dbias_acc = 0.0f32;
-        for cr in 0..n_tchunks {
-            let cidx = n_tchunks - 1 - cr;
+        for cr in 0..(c_hi - c_lo) {
+            let cidx = c_hi - 1 - cr;
             let t0 = cidx * tchunk;
             let t1 = min(t0 + tchunk, len);
             #[unroll]

@@ -35,6 +35,10 @@ pub type Cuda = CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;
 pub const BACKWARD_TIME_CHUNK: usize = 64;
 /// Channels handled (sequentially) by one unit of the selective-scan backward.
 pub const BACKWARD_CHANNEL_CHUNK: usize = 8;
+/// Most time steps one launch of the selective-scan backward's reverse kernel covers (a multiple
+/// of [`BACKWARD_TIME_CHUNK`]): its units loop over [`BACKWARD_CHANNEL_CHUNK`] channels and
+/// visit every step twice, `8 * 2 * 2048` loop iterations, well under llvmpipe's 65535.
+pub const BACKWARD_TIME_BLOCK: usize = 2048;
 const UNITS_PER_CUBE: u32 = 64;
 /// Most time steps one launch of a (non-selective-backward) kernel processes; see [`kernels`]
 /// ("Time blocks") for why long sequences take several launches.
@@ -193,45 +197,80 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
         let dbias_part = empty(&u, vec![batch, d]);
         let db_part = zeros::<R, F, I, BT>(&u, vec![batch, groups, n_dchunks, n, len]);
         let dc_part = zeros::<R, F, I, BT>(&u, vec![batch, groups, n_dchunks, n, len]);
-        let ckpt = empty(&u, vec![units * n_tchunks * n]);
+        let ckpt = empty(&u, vec![batch * d * (n_tchunks + 1) * n]);
         let hbuf = empty(&u, vec![units * tchunk * n]);
         let client = u.client.clone();
+        let (delta, a, b, cc) = (c(p.delta), c(p.a), c(p.b), c(p.c));
+        let (skip, z, bias) = (opt(p.d_skip), opt(p.z), opt(p.delta_bias));
+        let h0 = opt(p.initial_state);
+        let grad = c(grad);
+        // Step 1: checkpoints, in time blocks that are multiples of the chunk.
+        let (count, cube_dim) = elemwise(&client, batch * d);
+        let ckpt_block = (TIME_BLOCK / tchunk).max(1) * tchunk;
+        for (t_start, t_end) in time_blocks(len, ckpt_block) {
+            kernels::selective_scan_ckpt_kernel::launch::<R>(
+                &client,
+                count.clone(),
+                cube_dim,
+                u.clone().into_tensor_arg(),
+                delta.clone().into_tensor_arg(),
+                a.clone().into_tensor_arg(),
+                b.clone().into_tensor_arg(),
+                bias.clone().into_tensor_arg(),
+                h0.clone().into_tensor_arg(),
+                ckpt.clone().into_tensor_arg(),
+                t_start,
+                t_end,
+                n,
+                tchunk,
+                has_bias,
+                p.delta_softplus,
+                has_h0,
+                dtype.into(),
+            );
+        }
+        // Step 2: the reverse pass over blocks of chunks, last block first.
         let (count, cube_dim) = elemwise(&client, units);
-        kernels::selective_scan_bwd_kernel::launch::<R>(
-            &client,
-            count,
-            cube_dim,
-            u.clone().into_tensor_arg(),
-            c(p.delta).into_tensor_arg(),
-            c(p.a).into_tensor_arg(),
-            c(p.b).into_tensor_arg(),
-            c(p.c).into_tensor_arg(),
-            opt(p.d_skip).into_tensor_arg(),
-            opt(p.z).into_tensor_arg(),
-            opt(p.delta_bias).into_tensor_arg(),
-            opt(p.initial_state).into_tensor_arg(),
-            c(grad).into_tensor_arg(),
-            du.clone().into_tensor_arg(),
-            ddelta.clone().into_tensor_arg(),
-            dz.clone().into_tensor_arg(),
-            dh0.clone().into_tensor_arg(),
-            da_part.clone().into_tensor_arg(),
-            dskip_part.clone().into_tensor_arg(),
-            dbias_part.clone().into_tensor_arg(),
-            db_part.clone().into_tensor_arg(),
-            dc_part.clone().into_tensor_arg(),
-            ckpt.into_tensor_arg(),
-            hbuf.into_tensor_arg(),
-            n,
-            tchunk,
-            dchunk,
-            has_skip,
-            has_z,
-            has_bias,
-            p.delta_softplus,
-            has_h0,
-            dtype.into(),
-        );
+        let chunks_per_launch = (BACKWARD_TIME_BLOCK / tchunk).max(1);
+        let blocks = time_blocks(n_tchunks, chunks_per_launch);
+        for (i, &(c_lo, c_hi)) in blocks.iter().rev().enumerate() {
+            kernels::selective_scan_bwd_kernel::launch::<R>(
+                &client,
+                count.clone(),
+                cube_dim,
+                u.clone().into_tensor_arg(),
+                delta.clone().into_tensor_arg(),
+                a.clone().into_tensor_arg(),
+                b.clone().into_tensor_arg(),
+                cc.clone().into_tensor_arg(),
+                skip.clone().into_tensor_arg(),
+                z.clone().into_tensor_arg(),
+                bias.clone().into_tensor_arg(),
+                grad.clone().into_tensor_arg(),
+                du.clone().into_tensor_arg(),
+                ddelta.clone().into_tensor_arg(),
+                dz.clone().into_tensor_arg(),
+                dh0.clone().into_tensor_arg(),
+                da_part.clone().into_tensor_arg(),
+                dskip_part.clone().into_tensor_arg(),
+                dbias_part.clone().into_tensor_arg(),
+                db_part.clone().into_tensor_arg(),
+                dc_part.clone().into_tensor_arg(),
+                ckpt.clone().into_tensor_arg(),
+                hbuf.clone().into_tensor_arg(),
+                c_lo,
+                c_hi,
+                u32::from(i == 0),
+                n,
+                tchunk,
+                dchunk,
+                has_skip,
+                has_z,
+                has_bias,
+                p.delta_softplus,
+                dtype.into(),
+            );
+        }
         let sum = |t, dim, shape| sum_out::<R, F, I, BT>(t, dim, shape);
         SelectiveScanGrads {
             u: du,

@@ -297,10 +297,16 @@ pub fn reverse_channel<const NV: usize>(
     let av = load::<NV>(ch.a);
     let mut gh = load::<NV>(out.gh);
     let mut da = load::<NV>(out.da);
+    // h_t of this step is h_prev of the step handled before (one load per step, not two)
+    let mut h_next = if len > 0 {
+        load::<NV>(&hs[(len - 1) * n..])
+    } else {
+        load::<NV>(h0)
+    };
     for t in (0..len).rev() {
         let (dt, u, dyt) = (ch.dt[t], ch.u[t], dy[t]);
         let (vdy, vdt, vdtu, vu) = (set(dyt), set(dt), set(dt * u), set(u));
-        let h_t = load::<NV>(&hs[t * n..]);
+        let h_t = h_next;
         let h_prev = if t > 0 {
             load::<NV>(&hs[(t - 1) * n..])
         } else {
@@ -327,6 +333,7 @@ pub fn reverse_channel<const NV: usize>(
             vdub = _mm256_fmadd_ps(gk, b[j], vdub);
             gh[j] = _mm256_mul_ps(gk, e[j]);
         }
+        h_next = h_prev;
         store(&dct, &mut out.dc_t[t * n..]);
         store(&dbt, &mut out.db_t[t * n..]);
         out.ddt[t] = hsum(vddt);

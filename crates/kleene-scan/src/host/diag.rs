@@ -21,17 +21,21 @@ pub fn forward(
             let _ftz = FlushDenormals::new();
             let off = bb * len * dim;
             let zero = vec![0.0f32; dim];
-            let mut prev: &[f32] = h0.map_or(&zero[..], |v| &v[bb * dim..(bb + 1) * dim]);
-            let mut prev_buf = vec![0.0f32; dim];
+            let first: &[f32] = h0.map_or(&zero[..], |v| &v[bb * dim..(bb + 1) * dim]);
             for t in 0..len {
                 let at = &a[off + t * dim..off + (t + 1) * dim];
                 let bt = &b[off + t * dim..off + (t + 1) * dim];
-                let ht = &mut h[t * dim..(t + 1) * dim];
+                // the previous state is the row just written (no copy)
+                let (done, rest) = h.split_at_mut(t * dim);
+                let prev = if t == 0 {
+                    first
+                } else {
+                    &done[(t - 1) * dim..]
+                };
+                let ht = &mut rest[..dim];
                 for j in 0..dim {
                     ht[j] = at[j] * prev[j] + bt[j];
                 }
-                prev_buf.copy_from_slice(ht);
-                prev = &prev_buf;
             }
         });
     out

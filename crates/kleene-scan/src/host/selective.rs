@@ -102,17 +102,17 @@ impl Input<'_> {
             return;
         }
         let _ = path;
-        for t in 0..len {
-            let x = raw[t] + bias;
+        for (t, &x) in raw.iter().enumerate() {
+            let x = x + bias;
             r.dt[t] = if self.softplus { softplus(x) } else { x };
             if r.want_grads && self.softplus {
                 r.dsp[t] = softplus_grad(x);
             }
         }
         if let Some(z) = z {
-            for t in 0..len {
-                r.gate[t] = silu(z[t]);
-                r.dgate[t] = silu_grad(z[t]);
+            for (t, &zt) in z.iter().enumerate() {
+                r.gate[t] = silu(zt);
+                r.dgate[t] = silu_grad(zt);
             }
         }
     }
@@ -130,7 +130,7 @@ enum Path {
 impl Path {
     fn choose(n: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if super::avx::available() && n % 8 == 0 && matches!(n / 8, 1 | 2 | 4 | 8) {
+        if super::avx::available() && n.is_multiple_of(8) && matches!(n / 8, 1 | 2 | 4 | 8) {
             return Path::Avx(n / 8);
         }
         let _ = n;
@@ -442,12 +442,12 @@ pub fn forward(inp: &Input) -> (Vec<f32>, Vec<f32>) {
                     None,
                 );
                 let skip = inp.d_skip.map_or(0.0, |v| v[dd]);
-                for t in 0..len {
-                    y[t] = rows.ys[t] + skip * u[t];
+                for ((yt, &s), &ut) in y.iter_mut().zip(&rows.ys).zip(u) {
+                    *yt = s + skip * ut;
                 }
                 if inp.z.is_some() {
-                    for t in 0..len {
-                        y[t] *= rows.gate[t];
+                    for (yt, &g) in y.iter_mut().zip(&rows.gate) {
+                        *yt *= g;
                     }
                 }
             },

@@ -34,6 +34,24 @@ fn grad_of<B: AutodiffBackend, const D: usize>(t: &Tensor<B, D>, g: &B::Gradient
     values(t.grad(g).expect("missing gradient"))
 }
 
+/// Every input marked as requiring a gradient.
+pub fn require_grad<B: AutodiffBackend + ScanBackend>(
+    inp: SelectiveScanInput<B>,
+) -> SelectiveScanInput<B> {
+    SelectiveScanInput {
+        u: inp.u.require_grad(),
+        delta: inp.delta.require_grad(),
+        a: inp.a.require_grad(),
+        b: inp.b.require_grad(),
+        c: inp.c.require_grad(),
+        d_skip: inp.d_skip.map(|t| t.require_grad()),
+        z: inp.z.map(|t| t.require_grad()),
+        delta_bias: inp.delta_bias.map(|t| t.require_grad()),
+        delta_softplus: inp.delta_softplus,
+        initial_state: inp.initial_state.map(|t| t.require_grad()),
+    }
+}
+
 /// Checks every gradient of `sum(w * out) + sum(v * final_state)` (random w, v).
 pub fn ss_grads<B: AutodiffBackend + ScanBackend>(
     p: &SsProblem,
@@ -46,19 +64,7 @@ pub fn ss_grads<B: AutodiffBackend + ScanBackend>(
     let w = uniform(&mut r, p.batch * p.d * p.len, -1.0, 1.0);
     let v = uniform(&mut r, p.batch * p.d * p.n, -1.0, 1.0);
     let want = p.backward(&w, &v);
-    let inp = ss_input::<B>(p, dev);
-    let inp = SelectiveScanInput {
-        u: inp.u.require_grad(),
-        delta: inp.delta.require_grad(),
-        a: inp.a.require_grad(),
-        b: inp.b.require_grad(),
-        c: inp.c.require_grad(),
-        d_skip: inp.d_skip.map(|t| t.require_grad()),
-        z: inp.z.map(|t| t.require_grad()),
-        delta_bias: inp.delta_bias.map(|t| t.require_grad()),
-        delta_softplus: inp.delta_softplus,
-        initial_state: inp.initial_state.map(|t| t.require_grad()),
-    };
+    let inp = require_grad(ss_input::<B>(p, dev));
     let keep = inp.clone();
     let (out, last) = f(inp);
     let loss = (out * tensor::<B, 3>(&w, [p.batch, p.d, p.len], dev)).sum()

@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod oracle;
+pub mod suites;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
