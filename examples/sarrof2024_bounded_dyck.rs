@@ -132,12 +132,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             if !cfg.eval.splits.contains(&split.name) {
                 continue;
             }
-            // The strings `kleene train` evaluated (same call and seed). Bounded Dyck fills
-            // the split's token budget whatever `size` says, so the cap is applied here too.
-            let mut examples = task.generate_split(&split, cfg.eval.seed)?;
+            // The strings `kleene train` evaluated: the same call, seed and cap (a smaller
+            // `size` gives the first `size` strings of the split).
+            let mut split = split;
             if cfg.eval.max_examples > 0 {
-                examples.truncate(cfg.eval.max_examples);
+                split.size = split.size.min(cfg.eval.max_examples);
             }
+            let examples = task.generate_split(&split, cfg.eval.seed)?;
             let acc = kleene::eval::close_accuracy::<Infer, _>(
                 &model,
                 &examples,
