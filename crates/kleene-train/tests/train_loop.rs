@@ -373,3 +373,83 @@ fn metrics_lines_parse_and_fall_on_log_steps() {
     let again = RunConfig::load(&d.path().join("config.toml")).unwrap();
     assert_eq!(again.training, cfg.training);
 }
+
+/// Echo whose `train` split window counts "problems" 100..=200 (as REGBENCH's counts strings
+/// per problem) while its examples are 1..=8 tokens long.
+struct ProblemWindowEcho;
+
+impl Task for ProblemWindowEcho {
+    fn name(&self) -> &str {
+        "problem-window-echo"
+    }
+    fn description(&self) -> &str {
+        "echo with a split window in another unit"
+    }
+    fn vocab(&self) -> Vec<String> {
+        EchoTask.vocab()
+    }
+    fn classes(&self) -> Vec<String> {
+        EchoTask.classes()
+    }
+    fn target_kind(&self) -> kleene_langs::TargetKind {
+        EchoTask.target_kind()
+    }
+    fn sample(
+        &self,
+        min_len: usize,
+        max_len: usize,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<kleene_langs::Example, kleene_langs::LangError> {
+        EchoTask.sample(min_len, max_len, rng)
+    }
+    fn splits(&self) -> Vec<kleene_langs::SplitSpec> {
+        vec![kleene_langs::SplitSpec {
+            name: "train".into(),
+            min_len: 100,
+            max_len: 200,
+            size: 64,
+        }]
+    }
+    fn generate_split(
+        &self,
+        split: &kleene_langs::SplitSpec,
+        seed: u64,
+    ) -> Result<Vec<kleene_langs::Example>, kleene_langs::LangError> {
+        let tokens = kleene_langs::SplitSpec {
+            min_len: 1,
+            max_len: 8,
+            ..split.clone()
+        };
+        EchoTask.generate_split(&tokens, seed)
+    }
+}
+
+#[test]
+fn split_data_is_used_whole_unless_the_config_sets_a_window() {
+    // No window in the config: the split's own window (in problems) does not filter tokens.
+    let cfg = config("problem-window-echo", 4, "data = \"split\"");
+    let d = tempfile::tempdir().unwrap();
+    let out = run(&ProblemWindowEcho, &cfg, d.path(), TrainOptions::default()).unwrap();
+    assert_eq!(out.step, 4);
+    // An explicit token window still filters, and says so when nothing is left.
+    let text = cfg.to_toml().replace(
+        "[task]\n",
+        "[task]\ntrain_min_len = 50\ntrain_max_len = 60\n",
+    );
+    let windowed = RunConfig::parse(&text, Path::new("w.toml")).unwrap();
+    assert_eq!(windowed.task.train_max_len, Some(60));
+    let d = tempfile::tempdir().unwrap();
+    let err = match run(
+        &ProblemWindowEcho,
+        &windowed,
+        d.path(),
+        TrainOptions::default(),
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a window without examples must fail"),
+    };
+    assert!(
+        err.contains("training.batch_size") && err.contains("50..=60"),
+        "{err}"
+    );
+}
