@@ -3,11 +3,15 @@
 //! rewrites them from the checkpoint; `report` over two seeds aggregates mean / min / max
 //! exactly as recomputed here from the two `result.json` files.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use kleene_eval::{Report, RunResult};
+
+/// The SVG reader of kleene-eval's report tests (one copy for both crates).
+#[path = "../../kleene-eval/tests/support/xml.rs"]
+mod xml;
+use xml::parse_xml;
 
 const TASK: &str = "tomita-4";
 const TRAIN_MAX_LEN: usize = 12;
@@ -76,48 +80,6 @@ fn train(root: &Path, seed: u64) -> (PathBuf, String) {
         "--quiet",
     ]);
     (run_dir, String::from_utf8(out.stdout).unwrap())
-}
-
-/// Minimal XML reader: checks that tags nest and returns every element as
-/// (name, attributes) in document order.
-fn parse_xml(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
-    let mut stack: Vec<String> = Vec::new();
-    let mut elements = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').expect("unclosed tag") + start;
-        let tag = &rest[start + 1..end];
-        rest = &rest[end + 1..];
-        if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(
-                stack.pop().as_deref(),
-                Some(name.trim()),
-                "mismatched </{name}>"
-            );
-            continue;
-        }
-        let self_closing = tag.ends_with('/');
-        let body = tag.trim_end_matches('/');
-        let name_end = body.find(char::is_whitespace).unwrap_or(body.len());
-        let name = body[..name_end].to_string();
-        let mut attrs = BTreeMap::new();
-        let mut a = body[name_end..].trim();
-        while !a.is_empty() {
-            let eq = a.find('=').expect("attribute without value");
-            let key = a[..eq].trim().to_string();
-            let after = &a[eq + 1..];
-            assert!(after.starts_with('"'), "unquoted attribute {key}");
-            let close = after[1..].find('"').expect("unterminated attribute") + 1;
-            attrs.insert(key, after[1..close].to_string());
-            a = after[close + 1..].trim();
-        }
-        if !self_closing {
-            stack.push(name.clone());
-        }
-        elements.push((name, attrs));
-    }
-    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
-    elements
 }
 
 /// The header cells and the body rows (cells) of the first markdown table in `md`.
