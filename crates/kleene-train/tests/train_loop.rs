@@ -12,25 +12,26 @@ use common::*;
 use kleene_langs::Task;
 use kleene_train::checkpoint::Checkpoint;
 use kleene_train::metrics::read_metrics;
+use kleene_train::run::init_seeded;
 use kleene_train::trainer::{input_vocab, output_dim};
 use kleene_train::{evaluate, train, LossKind, RunConfig, TrainError, TrainOptions};
 
 type B = Autodiff<NdArray<f32>>;
 
-/// NdArray's RNG is process-global: seeding and drawing the initial weights happen under one
-/// lock, so parallel test threads cannot interleave their draws.
-static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// Seeds and draws the initial weights through `init_seeded` (one process-wide lock, every
+/// lazily initialised parameter drawn at once), so parallel test threads cannot interleave
+/// their draws.
 fn fresh_model(task: &dyn Task, cfg: &RunConfig) -> TinyModel<B> {
     let device = Default::default();
-    let _serial = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    B::seed(&device, cfg.training.seed);
-    TinyModel::new(
-        input_vocab(task),
-        8,
-        output_dim(task, cfg.training.loss).unwrap(),
-        &device,
-    )
+    init_seeded::<B, _, std::convert::Infallible>(&device, cfg.training.seed, || {
+        Ok(TinyModel::new(
+            input_vocab(task),
+            8,
+            output_dim(task, cfg.training.loss).unwrap(),
+            &device,
+        ))
+    })
+    .unwrap()
 }
 
 fn run(
