@@ -11,7 +11,7 @@
 //! Options: `--full`, `--backend ndarray`, `--out DIR`
 //! (default `runs/examples/sarrof2024_flipflop/{default,full}`).
 //!
-//! Default: 1-layer Mamba, d_model 32, 300 AdamW steps of 16 fresh FFL(0.8) strings at lr 3e-3,
+//! Default: 1-layer Mamba, d_model 32, 200 AdamW steps of 16 fresh FFL(0.8) strings at lr 3e-3,
 //! 64 strings per test set. `--full` (§2.2, the README command): 1-layer Mamba, d_model 16,
 //! d_state 16, MSE on one-hot targets, AdamW lr 1e-5, wd 0.1 on every parameter, no schedule,
 //! batch 32, 100 epochs of 1.6M strings (5,000,000 steps; fresh strings from the same
@@ -31,7 +31,7 @@ fn config(full: bool) -> String {
     let (d_model, steps, batch, lr, max_examples, ckpt, log) = if full {
         (16, 5_000_000, 32, "1e-5", 1000, 10_000, 1000)
     } else {
-        (32, 300, 16, "3e-3", 64, 0, 25)
+        (32, 200, 16, "3e-3", 64, 0, 25)
     };
     format!(
         r#"

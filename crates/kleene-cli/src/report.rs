@@ -3,11 +3,17 @@
 //! row per model, cells `mean [min, max]` over seeds), `report.json` and one
 //! `<experiment>.svg` per experiment with a length curve (one line per model). The
 //! markdown is also printed.
+//!
+//! `kleene report SWEEP_DIR` (a directory written by `kleene sweep`, with its `sweep.json`)
+//! reports every run of the sweep, one row per grid point without the seed, into the sweep
+//! directory itself unless `--out` says otherwise; it fails, naming them, while runs are
+//! unfinished.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use kleene_eval::{Report, RunResult};
+use kleene_train::sweep::{is_sweep_dir, sweep_dir_results};
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -15,12 +21,28 @@ pub struct ReportArgs {
     /// or result.json files.
     #[arg(required = true)]
     pub run_dirs: Vec<PathBuf>,
-    /// Folder for report.md, report.json and the SVG plots (created if missing).
-    #[arg(long, default_value = "report")]
-    pub out: PathBuf,
+    /// Folder for report.md, report.json and the SVG plots (created if missing). Default:
+    /// `report`, or the sweep directory for `kleene report SWEEP_DIR`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: ReportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let [dir] = args.run_dirs.as_slice() {
+        if is_sweep_dir(dir) {
+            let runs = sweep_dir_results(dir)?.map_err(|missing| {
+                format!(
+                    "{}: {} run(s) of the sweep have no result.json yet: {} \
+                     (finish their shards, or pass the finished run directories)",
+                    dir.display(),
+                    missing.len(),
+                    missing.join("; ")
+                )
+            })?;
+            let out = args.out.clone().unwrap_or_else(|| dir.clone());
+            return write(&runs, &out);
+        }
+    }
     let mut runs: Vec<RunResult> = Vec::with_capacity(args.run_dirs.len());
     for dir in &args.run_dirs {
         let path = if dir.is_dir() {
@@ -38,9 +60,15 @@ pub fn run(args: ReportArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         runs.push(RunResult::read_json(&path)?);
     }
-    let report = Report::from_runs(&runs)?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("report"));
+    write(&runs, &out)
+}
+
+/// Prints the report's markdown and writes its files into `out`.
+fn write(runs: &[RunResult], out: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let report = Report::from_runs(runs)?;
     println!("{}", report.to_markdown());
-    let written = report.write_all(&args.out)?;
+    let written = report.write_all(out)?;
     eprintln!(
         "wrote {}",
         written

@@ -1,10 +1,12 @@
-//! `kleene sweep SWEEP.toml [--shard i/n] [--backend ..]`: run a grid, skipping finished runs.
+//! `kleene sweep SWEEP.toml [--shard i/n] [--backend ..]`: run a grid, skipping finished
+//! runs; once every run of every shard is finished, writes the combined report (`report.md`,
+//! `report.json`, `<experiment>.svg`) into the sweep directory and prints the table.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use kleene_train::checkpoint::Checkpoint;
-use kleene_train::sweep::{expand, parse_shard, shard};
+use kleene_train::sweep::{load, parse_shard, shard, SweepReport};
 use kleene_train::{BackendKind, TrainOptions};
 
 #[derive(Args)]
@@ -24,7 +26,11 @@ pub struct SweepArgs {
 
 pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
     let backend: BackendKind = args.backend.parse()?;
-    let mut runs = expand(&args.sweep)?;
+    let sweep = load(&args.sweep)?;
+    if !args.dry_run {
+        sweep.write_manifest()?;
+    }
+    let mut runs = sweep.runs.clone();
     let total = runs.len();
     if let Some(s) = &args.shard {
         let (i, n) = parse_shard(s)?;
@@ -66,6 +72,33 @@ pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .map(|v| format!("{:.1}%", 100.0 * v))
                 .unwrap_or("-".into()),
         );
+    }
+    if args.dry_run {
+        return Ok(());
+    }
+    match sweep.write_report()? {
+        SweepReport::Written { paths, report } => {
+            println!("{}", report.to_markdown());
+            eprintln!(
+                "wrote {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        SweepReport::Incomplete {
+            finished,
+            total,
+            missing,
+        } => eprintln!(
+            "{finished} of {total} runs finished (waiting for: {}{}); the combined report is \
+             written when the last shard finishes, or by `kleene report {}`",
+            missing[..missing.len().min(3)].join("; "),
+            if missing.len() > 3 { "; ..." } else { "" },
+            sweep.out_dir.display()
+        ),
     }
     Ok(())
 }

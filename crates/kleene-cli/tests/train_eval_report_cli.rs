@@ -3,11 +3,15 @@
 //! rewrites them from the checkpoint; `report` over two seeds aggregates mean / min / max
 //! exactly as recomputed here from the two `result.json` files.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use kleene_eval::{Report, RunResult};
+
+/// The SVG reader of kleene-eval's report tests (one copy for both crates).
+#[path = "../../kleene-eval/tests/support/xml.rs"]
+mod xml;
+use xml::parse_xml;
 
 const TASK: &str = "tomita-4";
 const TRAIN_MAX_LEN: usize = 12;
@@ -76,48 +80,6 @@ fn train(root: &Path, seed: u64) -> (PathBuf, String) {
         "--quiet",
     ]);
     (run_dir, String::from_utf8(out.stdout).unwrap())
-}
-
-/// Minimal XML reader: checks that tags nest and returns every element as
-/// (name, attributes) in document order.
-fn parse_xml(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
-    let mut stack: Vec<String> = Vec::new();
-    let mut elements = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').expect("unclosed tag") + start;
-        let tag = &rest[start + 1..end];
-        rest = &rest[end + 1..];
-        if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(
-                stack.pop().as_deref(),
-                Some(name.trim()),
-                "mismatched </{name}>"
-            );
-            continue;
-        }
-        let self_closing = tag.ends_with('/');
-        let body = tag.trim_end_matches('/');
-        let name_end = body.find(char::is_whitespace).unwrap_or(body.len());
-        let name = body[..name_end].to_string();
-        let mut attrs = BTreeMap::new();
-        let mut a = body[name_end..].trim();
-        while !a.is_empty() {
-            let eq = a.find('=').expect("attribute without value");
-            let key = a[..eq].trim().to_string();
-            let after = &a[eq + 1..];
-            assert!(after.starts_with('"'), "unquoted attribute {key}");
-            let close = after[1..].find('"').expect("unterminated attribute") + 1;
-            attrs.insert(key, after[1..close].to_string());
-            a = after[close + 1..].trim();
-        }
-        if !self_closing {
-            stack.push(name.clone());
-        }
-        elements.push((name, attrs));
-    }
-    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
-    elements
 }
 
 /// The header cells and the body rows (cells) of the first markdown table in `md`.
@@ -356,4 +318,110 @@ fn report_names_a_run_without_result() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("result.json"), "{err}");
+}
+
+fn kleene_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kleene"))
+        .args(args)
+        .output()
+        .expect("run kleene");
+    assert!(!out.status.success(), "kleene {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A 2 x 2 sweep (learning rate x seed) run as two shards: the first shard writes no
+/// report and `kleene report SWEEP_DIR` names the missing runs; the second shard writes
+/// the combined report into the sweep directory: one row per learning rate (the seeds
+/// aggregated), cells recomputed here from the four `result.json` files, one plot line
+/// per row; `kleene report SWEEP_DIR --out` writes the same table.
+#[test]
+fn sweep_writes_the_combined_report_when_all_shards_are_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = config(0).replace("steps = 6", "steps = 3");
+    std::fs::write(tmp.path().join("base.toml"), base).unwrap();
+    let sweep_dir = tmp.path().join("out");
+    let sweep = tmp.path().join("grid.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "base = \"base.toml\"\nout_dir = \"{}\"\n[grid]\n\"training.lr\" = [0.01, 0.003]\n\"training.seed\" = [0, 1]\n",
+            sweep_dir.display()
+        ),
+    )
+    .unwrap();
+    let s = sweep.to_str().unwrap();
+    let out = kleene(&["sweep", s, "--shard", "0/2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 of 4 runs finished"), "{err}");
+    assert!(!sweep_dir.join("report.md").exists());
+    let err = kleene_fails(&["report", sweep_dir.to_str().unwrap()]);
+    assert!(
+        err.contains("lr=0.01,seed=1") && err.contains("lr=0.003,seed=1"),
+        "{err}"
+    );
+
+    let out = kleene(&["sweep", s, "--shard", "1/2"]);
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let md = std::fs::read_to_string(sweep_dir.join("report.md")).unwrap();
+    assert_eq!(printed.trim_end(), md.trim_end());
+    let (header, rows) = md_table(&md);
+    let labels: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            format!("{MODEL_LABEL} lr=0.01"),
+            format!("{MODEL_LABEL} lr=0.003")
+        ],
+        "{md}"
+    );
+    let result = |name: &str| RunResult::read_json(&sweep_dir.join(name).join("result.json"));
+    for (row, lr) in rows.iter().zip(["0.01", "0.003"]) {
+        assert_eq!(row[1], "2", "seeds column");
+        let r0 = result(&format!("lr={lr},seed=0")).unwrap();
+        let r1 = result(&format!("lr={lr},seed=1")).unwrap();
+        assert_eq!((r0.seed, r1.seed), (0, 1));
+        for (a, b) in r0.splits.iter().zip(&r1.splits) {
+            let col = header
+                .iter()
+                .position(|h| h == &format!("{} (%)", a.split))
+                .unwrap();
+            let (mean, min, max) = mean_min_max(&[a.headline(), b.headline()]);
+            assert_eq!(
+                row[col],
+                format!("{} [{}, {}]", pct(mean), pct(min), pct(max)),
+                "lr {lr}, {}",
+                a.split
+            );
+        }
+    }
+    let svg = std::fs::read_to_string(sweep_dir.join(format!("{TASK}.svg"))).unwrap();
+    let models: Vec<String> = parse_xml(&svg)
+        .into_iter()
+        .filter(|(n, _)| n == "polyline")
+        .map(|(_, a)| a["data-model"].clone())
+        .collect();
+    assert_eq!(models, labels);
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(sweep_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report.experiments[0].rows.len(), 2);
+
+    // Re-running the sweep skips every run and rewrites the same report.
+    let out = kleene(&["sweep", s]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finished, skipped"));
+    assert_eq!(
+        std::fs::read_to_string(sweep_dir.join("report.md")).unwrap(),
+        md
+    );
+    let again = tmp.path().join("again");
+    kleene(&[
+        "report",
+        sweep_dir.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(again.join("report.md")).unwrap(),
+        md
+    );
 }

@@ -237,28 +237,40 @@ where
 {
     let dim = model.out_dim();
     let seqs: Vec<&[u32]> = examples.iter().map(|e| e.tokens.as_slice()).collect();
-    // Tallies are added in example order afterwards, so the float sums do not depend on
-    // the batching order (and equal the recurrent path's bit for bit).
-    let mut tallies: Vec<(u64, u64, Option<bool>)> = vec![(0, 0, None); examples.len()];
+    let mut tallies = vec![Tally::default(); examples.len()];
     for_each_output(model, &seqs, opts, device, |i, logits| {
         let ex = &examples[i];
         let len = ex.tokens.len();
         let correct =
             score_one(task, opts.scoring, ex, logits, dim).map_err(|e| e.in_sequence(i))?;
-        let last_ok = if len > 0 {
-            Some(final_token_correct(logits, len, dim, &ex.target).map_err(|e| e.in_sequence(i))?)
-        } else {
-            None
+        let last_ok = len > 0
+            && final_token_correct(logits, len, dim, &ex.target).map_err(|e| e.in_sequence(i))?;
+        tallies[i] = Tally {
+            scored: correct.len() as u64,
+            correct: correct.iter().filter(|&&c| c).count() as u64,
+            last_ok,
         };
-        let n_ok = correct.iter().filter(|&&c| c).count() as u64;
-        tallies[i] = (correct.len() as u64, n_ok, last_ok);
         Ok(())
     })?;
+    Ok(split_metrics(split, task, opts.scoring, examples, tallies))
+}
+
+/// The split's metrics from one [`Tally`] per example. Tallies are added in example order,
+/// so the float sums do not depend on the batching order, and the parallel and recurrent
+/// paths give the same numbers bit for bit.
+fn split_metrics(
+    split: &str,
+    task: &dyn Task,
+    scoring: Scoring,
+    examples: &[Example],
+    tallies: Vec<Tally>,
+) -> SplitMetrics {
     let mut acc = SplitAccumulator::new();
-    for (ex, (scored, correct, last_ok)) in examples.iter().zip(tallies) {
-        acc.add(ex.tokens.len(), scored, correct, last_ok);
+    for (ex, tl) in examples.iter().zip(tallies) {
+        let len = ex.tokens.len();
+        acc.add(len, tl.scored, tl.correct, (len > 0).then_some(tl.last_ok));
     }
-    Ok(acc.finish(split, task.target_kind(), opts.scoring))
+    acc.finish(split, task.target_kind(), scoring)
 }
 
 /// Generates split `split` of `task` from `seed` (`Task::generate_split`) and evaluates it.
@@ -575,15 +587,18 @@ where
     M: SequenceModel<B>,
 {
     opts.check()?;
-    let mut acc = SplitAccumulator::new();
+    let mut tallies = Vec::with_capacity(examples.len());
     for (k, batch) in examples.chunks(opts.batch_size).enumerate() {
-        let tallies = step_batch(model, task, batch, opts, device, k * opts.batch_size)?;
-        for (e, tl) in batch.iter().zip(tallies) {
-            let len = e.tokens.len();
-            acc.add(len, tl.scored, tl.correct, (len > 0).then_some(tl.last_ok));
-        }
+        tallies.extend(step_batch(
+            model,
+            task,
+            batch,
+            opts,
+            device,
+            k * opts.batch_size,
+        )?);
     }
-    Ok(acc.finish(split, task.target_kind(), opts.scoring))
+    Ok(split_metrics(split, task, opts.scoring, examples, tallies))
 }
 
 /// Settings of the long-length protocol (recurrent mode, constant device memory).

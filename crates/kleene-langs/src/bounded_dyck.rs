@@ -200,12 +200,24 @@ impl BoundedDyck {
 
     /// Samples of one split (token ids, END included) until its token budget is reached.
     pub fn split_samples(&self, split: &BoundedDyckSplit, seed: u64) -> Vec<Vec<u32>> {
+        self.split_samples_capped(split, seed, usize::MAX)
+    }
+
+    /// The first `max_samples` samples of [`Self::split_samples`] (all of them if the
+    /// token budget is reached first). The sampler is sequential in one seeded RNG, so a
+    /// capped split is exactly a prefix of the full one and costs only what it keeps.
+    pub fn split_samples_capped(
+        &self,
+        split: &BoundedDyckSplit,
+        seed: u64,
+        max_samples: usize,
+    ) -> Vec<Vec<u32>> {
         let mut rng = seeded_rng(split_seed(seed, &split.name));
         let mut out = Vec::new();
         let mut total = 0usize;
         let mut buf = Vec::with_capacity(split.max_len);
         let mut stack = Vec::with_capacity(split.max_depth);
-        while total < split.token_budget {
+        while total < split.token_budget && out.len() < max_samples {
             if self.sample_tokens(
                 split.min_len,
                 split.max_len,
@@ -515,11 +527,19 @@ impl Task for BoundedDyck {
             })
             .collect()
     }
-    /// Fills the split's token budget (the split's `size` is not used).
+    /// With the split's own `size` ([`BoundedDyckSplit::approx_lines`], as [`Task::splits`]
+    /// reports it) or more, fills the split's token budget. A smaller `size` (e.g. an
+    /// evaluation's `max_examples` cap) keeps the first `size` samples of that same
+    /// sequence: the same seed gives the same prefix, and nothing beyond it is sampled.
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {
         let s = self.find_split(&split.name)?;
+        let cap = if split.size >= s.approx_lines {
+            usize::MAX
+        } else {
+            split.size
+        };
         Ok(self
-            .split_samples(s, seed)
+            .split_samples_capped(s, seed, cap)
             .iter()
             .map(|x| self.example_of_sample(x))
             .collect())

@@ -287,3 +287,31 @@ fn flipflop_streamed_split_equals_generated_split() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
+
+#[test]
+fn bounded_dyck_split_size_caps_the_split_to_a_prefix() {
+    let task = BoundedDyck::new(BoundedDyckConfig::default()).unwrap();
+    let dev_spec = task.splits().into_iter().find(|s| s.name == "dev").unwrap();
+    // The split's own size fills the 200K-token budget.
+    let full = task.generate_split(&dev_spec, 3).unwrap();
+    let full_tokens: usize = full.iter().map(|e| e.tokens.len()).sum();
+    assert!(full_tokens >= 200_000, "{full_tokens}");
+    assert!(full.len() > 1000);
+    // A smaller size (as `eval.max_examples` sets it) keeps exactly that many, the prefix.
+    let capped_spec = SplitSpec {
+        size: 37,
+        ..dev_spec.clone()
+    };
+    let capped = task.generate_split(&capped_spec, 3).unwrap();
+    assert_eq!(capped.len(), 37);
+    assert_eq!(capped[..], full[..37]);
+    // Same seed, same sample; another seed, another one.
+    assert_eq!(capped, task.generate_split(&capped_spec, 3).unwrap());
+    assert_ne!(capped, task.generate_split(&capped_spec, 4).unwrap());
+    // A size larger than the split's still stops at the token budget.
+    let larger = SplitSpec {
+        size: dev_spec.size * 100,
+        ..dev_spec
+    };
+    assert_eq!(task.generate_split(&larger, 3).unwrap(), full);
+}

@@ -196,10 +196,17 @@ impl<'a> BatchSource<'a> {
                 if kept.len() < batch_size {
                     return Err(TrainError::invalid(
                         "training.batch_size",
-                        format!(
-                            "the train split has {} examples in lengths {min_len}..={max_len}, fewer than one batch",
-                            kept.len()
-                        ),
+                        if max_len == usize::MAX {
+                            format!(
+                                "the train split has {} examples, fewer than one batch",
+                                kept.len()
+                            )
+                        } else {
+                            format!(
+                                "the train split has {} examples in lengths {min_len}..={max_len}, fewer than one batch",
+                                kept.len()
+                            )
+                        },
                     ));
                 }
                 kept

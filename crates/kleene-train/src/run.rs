@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::prelude::{Backend, Bool, Int, Tensor};
 use burn::tensor::backend::AutodiffBackend;
 use kleene_scan::ScanBackend;
 use kleene_zoo::{AnyModel, ModelConfig};
@@ -69,12 +70,47 @@ fn build<B: ScanBackend>(
     device: &B::Device,
 ) -> Result<AnyModel<B>, TrainError> {
     let mc = model_config(cfg)?;
-    B::seed(device, cfg.training.seed);
-    Ok(mc.init::<B>(
-        input_vocab(task),
-        output_dim(task, cfg.training.loss)?,
-        device,
-    )?)
+    let out = output_dim(task, cfg.training.loss)?;
+    init_seeded::<B, _, _>(device, cfg.training.seed, || {
+        mc.init::<B>(input_vocab(task), out, device)
+            .map_err(TrainError::from)
+    })
+}
+
+/// Draws a model's initial weights from the backend RNG seeded with `seed`.
+///
+/// Burn's backend RNG (NdArray's) is process-global, and Burn parameters initialise lazily,
+/// on first use. So that the same seed gives the same weights even when several runs share
+/// a process (threads, tests), seeding, building and drawing every parameter
+/// ([`materialize`]) happen together under one process-wide lock.
+pub fn init_seeded<B: Backend, M: Module<B>, E>(
+    device: &B::Device,
+    seed: u64,
+    init: impl FnOnce() -> Result<M, E>,
+) -> Result<M, E> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    B::seed(device, seed);
+    let model = init()?;
+    materialize(&model);
+    Ok(model)
+}
+
+/// Initialises every lazily initialised parameter of `model` now.
+pub fn materialize<B: Backend, M: Module<B>>(model: &M) {
+    struct Touch;
+    impl<B: Backend> ModuleVisitor<B> for Touch {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+            let _ = p.val();
+        }
+        fn visit_int<const D: usize>(&mut self, p: &Param<Tensor<B, D, Int>>) {
+            let _ = p.val();
+        }
+        fn visit_bool<const D: usize>(&mut self, p: &Param<Tensor<B, D, Bool>>) {
+            let _ = p.val();
+        }
+    }
+    model.visit(&mut Touch);
 }
 
 /// Trains and evaluates the run described by `cfg` in `run_dir` on backend `B`, writing

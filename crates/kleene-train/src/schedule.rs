@@ -204,7 +204,7 @@ impl Schedule {
             }
             state.interval_sum += loss;
             state.interval_count += 1;
-            if steps_done % interval == 0 {
+            if steps_done.is_multiple_of(interval) {
                 let mean = state.interval_sum / state.interval_count.max(1) as f64;
                 state.interval_sum = 0.0;
                 state.interval_count = 0;

@@ -10,10 +10,19 @@
 //! "training.lr" = [1e-3, 3e-4]
 //! "training.seed" = [0, 1, 2]
 //! ```
+//!
+//! The sweep directory (`out_dir`) holds one run directory per grid point, a manifest
+//! `sweep.json` (the run names in grid order) and, once every run of every shard has its
+//! `result.json`, the combined report: `report.md`, `report.json` and one
+//! `<experiment>.svg` (kleene-eval's [`Report`], cells mean [min, max] over seeds). Rows
+//! are models: the run's model label plus every grid value other than `training.seed`
+//! that the label does not already show ([`sweep_row_label`]), so seeds aggregate into
+//! one row while e.g. two learning rates stay apart.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use kleene_eval::{Report, RunResult};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
@@ -57,8 +66,31 @@ fn short(v: &toml::Value) -> String {
     }
 }
 
+/// A loaded sweep: its directory and every run of the grid, in grid order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// Parent of the run directories; the combined report is written here.
+    pub out_dir: PathBuf,
+    pub runs: Vec<SweepRun>,
+}
+
+/// The manifest `sweep.json` in the sweep directory: run names in grid order, so that
+/// `kleene report SWEEP_DIR` knows which runs belong to the sweep and in which order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepManifest {
+    pub runs: Vec<String>,
+}
+
+/// File name of [`SweepManifest`] in a sweep directory.
+pub const MANIFEST: &str = "sweep.json";
+
 /// Loads a sweep file and expands its grid into run configs.
 pub fn expand(path: &Path) -> Result<Vec<SweepRun>, TrainError> {
+    load(path).map(|s| s.runs)
+}
+
+/// Loads a sweep file: its directory and its runs (see [`expand`]).
+pub fn load(path: &Path) -> Result<Sweep, TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     let sweep: SweepConfig = toml::from_str(&text).map_err(|e| TrainError::ConfigSyntax {
         path: path.to_path_buf(),
@@ -147,7 +179,97 @@ pub fn expand(path: &Path) -> Result<Vec<SweepRun>, TrainError> {
             config,
         });
     }
-    Ok(runs)
+    Ok(Sweep { out_dir, runs })
+}
+
+impl Sweep {
+    /// Writes `sweep.json` (atomically; every shard writes the same content).
+    pub fn write_manifest(&self) -> Result<PathBuf, TrainError> {
+        let path = self.out_dir.join(MANIFEST);
+        let manifest = SweepManifest {
+            runs: self.runs.iter().map(|r| r.name.clone()).collect(),
+        };
+        kleene_eval::io::write_json_atomic(&path, &manifest)?;
+        Ok(path)
+    }
+
+    /// Writes the combined report into [`Sweep::out_dir`] when every run is finished.
+    pub fn write_report(&self) -> Result<SweepReport, TrainError> {
+        write_sweep_dir_report(&self.out_dir)
+    }
+}
+
+/// What [`write_sweep_dir_report`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepReport {
+    /// The report over all runs: the paths written and the report itself.
+    Written { paths: Vec<PathBuf>, report: Report },
+    /// Some runs (e.g. other shards') have no `result.json` yet: nothing written.
+    Incomplete {
+        finished: usize,
+        total: usize,
+        missing: Vec<String>,
+    },
+}
+
+/// A sweep run's row label: its model label, then every `field=value` of the run name
+/// (the grid point) other than the seed that the label does not already contain.
+pub fn sweep_row_label(model: &str, run_name: &str) -> String {
+    let shown: Vec<&str> = model.split_whitespace().collect();
+    let mut label = model.to_string();
+    for part in run_name.split(',') {
+        if part.starts_with("seed=") || part == "run" || shown.contains(&part) {
+            continue;
+        }
+        label.push(' ');
+        label.push_str(part);
+    }
+    label
+}
+
+/// Whether `dir` is a sweep directory (it has a `sweep.json`).
+pub fn is_sweep_dir(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
+}
+
+/// The `result.json` of every run of the sweep in `dir` (grid order, rows relabelled with
+/// [`sweep_row_label`]); `Err(missing run names)` when some are not finished.
+pub fn sweep_dir_results(dir: &Path) -> Result<Result<Vec<RunResult>, Vec<String>>, TrainError> {
+    let manifest: SweepManifest = kleene_eval::io::read_json(&dir.join(MANIFEST))?;
+    let missing: Vec<String> = manifest
+        .runs
+        .iter()
+        .filter(|n| !dir.join(n).join("result.json").is_file())
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Ok(Err(missing));
+    }
+    let mut results = Vec::with_capacity(manifest.runs.len());
+    for name in &manifest.runs {
+        let mut r = RunResult::read_json(&dir.join(name).join("result.json"))?;
+        r.model = sweep_row_label(&r.model, name);
+        results.push(r);
+    }
+    Ok(Ok(results))
+}
+
+/// Writes `report.md`, `report.json` and the SVGs of the sweep in `dir` into `dir`
+/// (atomically, through kleene-eval) once every run listed in its `sweep.json` is finished.
+pub fn write_sweep_dir_report(dir: &Path) -> Result<SweepReport, TrainError> {
+    let manifest: SweepManifest = kleene_eval::io::read_json(&dir.join(MANIFEST))?;
+    match sweep_dir_results(dir)? {
+        Err(missing) => Ok(SweepReport::Incomplete {
+            finished: manifest.runs.len() - missing.len(),
+            total: manifest.runs.len(),
+            missing,
+        }),
+        Ok(results) => {
+            let report = Report::from_runs(&results)?;
+            let paths = report.write_all(dir)?;
+            Ok(SweepReport::Written { paths, report })
+        }
+    }
 }
 
 /// Parses `i/n` (0-based shard `i` of `n`).
@@ -204,6 +326,19 @@ mod tests {
         std::fs::create_dir_all(&runs[0].run_dir).unwrap();
         std::fs::write(runs[0].run_dir.join("result.json"), "{}").unwrap();
         assert!(runs[0].is_finished());
+    }
+
+    #[test]
+    fn row_labels_add_grid_values_except_the_seed() {
+        let m = "mamba d_model=8 n_layers=1";
+        assert_eq!(sweep_row_label(m, "lr=0.01,seed=2"), format!("{m} lr=0.01"));
+        // Already in the label (a `model.` grid key): not repeated.
+        assert_eq!(sweep_row_label(m, "d_model=8,seed=0"), m);
+        assert_eq!(sweep_row_label(m, "run"), m);
+        assert_eq!(
+            sweep_row_label(m, "d_model=8,lr=0.1,warmup=5,seed=0"),
+            format!("{m} lr=0.1 warmup=5")
+        );
     }
 
     #[test]

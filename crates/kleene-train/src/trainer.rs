@@ -13,6 +13,7 @@ use kleene_langs::Task;
 use kleene_zoo::SequenceModel;
 
 use crate::checkpoint::{Checkpoint, CheckpointFiles, CheckpointState};
+use crate::config::DataSource;
 use crate::config::RunConfig;
 use crate::data::{Batch, BatchSource};
 use crate::loss::{loss, scored_rows, LossKind, RowTargets};
@@ -261,13 +262,21 @@ where
     std::fs::write(run_dir.join("config.toml"), cfg.to_toml())
         .map_err(|e| TrainError::io(run_dir.join("config.toml"), e))?;
     let mut metrics = MetricsWriter::open(run_dir, opts.resume.then_some(start))?;
+    // A task's split windows may count something other than tokens (REGBENCH: strings per
+    // problem), so the train split is filtered by token length only when the config sets a
+    // window; without one the split is used whole.
+    let explicit_window = cfg.task.train_min_len.is_some() || cfg.task.train_max_len.is_some();
+    let (data_min, data_max) = match t.data {
+        DataSource::Split if !explicit_window => (0, usize::MAX),
+        _ => (min_len, max_len),
+    };
     let mut source = BatchSource::new(
         task,
         t.data,
         t.curriculum,
         t.batch_size,
-        min_len,
-        max_len,
+        data_min,
+        data_max,
         t.seed,
     )?;
 
