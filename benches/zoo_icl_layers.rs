@@ -64,6 +64,8 @@ fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
 }
 
 fn layers(c: &mut Criterion) {
+    // Recycle op buffers instead of mapping them per op (see kleene_train::alloc).
+    kleene::train::alloc::tune_cpu_allocator();
     let device = Default::default();
     let x = input(8, 512);
     let mut group = c.benchmark_group("icl_fwd_bwd_d64_L512_B8");
@@ -99,6 +101,8 @@ fn layers(c: &mut Criterion) {
 }
 
 fn chunked_scaling(c: &mut Criterion) {
+    // Recycle op buffers instead of mapping them per op (see kleene_train::alloc).
+    kleene::train::alloc::tune_cpu_allocator();
     let device = Default::default();
     let retnet = RetentionConfig {
         n_heads: 2,
@@ -139,6 +143,8 @@ fn chunked_scaling(c: &mut Criterion) {
 /// RWKV (parallel scan) and the REGBENCH LSTM (a loop over time, O(L log L) backward from the
 /// step split) against length.
 fn recurrent_scaling(c: &mut Criterion) {
+    // Recycle op buffers instead of mapping them per op (see kleene_train::alloc).
+    kleene::train::alloc::tune_cpu_allocator();
     let device = Default::default();
     let rwkv = RwkvConfig::default()
         .init::<AD>(D_MODEL, 2, &device)
@@ -165,6 +171,8 @@ fn recurrent_scaling(c: &mut Criterion) {
 /// Forward only (no autodiff) of the same chunked layers: separates the algorithm's scaling
 /// from the cost of Burn's CPU autodiff backward.
 fn chunked_scaling_forward(c: &mut Criterion) {
+    // Recycle op buffers instead of mapping them per op (see kleene_train::alloc).
+    kleene::train::alloc::tune_cpu_allocator();
     type Bk = NdArray<f32>;
     let device = Default::default();
     let retnet = RetentionConfig {

@@ -39,6 +39,8 @@ fn bench_model(c: &mut Criterion, name: &str, cfg: ModelConfig, vocab: usize, ou
 }
 
 fn zoo_models(c: &mut Criterion) {
+    // Recycle op buffers instead of mapping them per op (see kleene_train::alloc).
+    kleene::train::alloc::tune_cpu_allocator();
     let mamba = ModelConfig::Mamba(MambaConfig {
         d_model: 64,
         n_layers: 2,
