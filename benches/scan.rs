@@ -173,7 +173,7 @@ fn selective_scan_wgpu(c: &mut Criterion) {
     let dev = Default::default();
     let mut g = c.benchmark_group("selective_scan_fwd/wgpu");
     g.sample_size(10);
-    for &(b, l, d, n) in &[(2, 256, 64, 16)] {
+    for &(b, l, d, n) in &[(2, 256, 64, 16), (1, 1024, 32, 16)] {
         let inp = ss_input::<Gpu>(b, d, l, n, &dev);
         g.bench_with_input(
             BenchmarkId::new("kernel", label(b, l, d, n)),

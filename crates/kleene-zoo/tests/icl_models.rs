@@ -14,33 +14,6 @@ use kleene_zoo::{SequenceLayer, SequenceModel, ZooError};
 
 const VOCAB: usize = 7;
 
-/// Small-width variant of every mixer (non-default where it matters for small `d`).
-fn small_mixer(name: &str) -> IclLayerConfig {
-    let mut m = IclLayerConfig::default_for(name).unwrap();
-    match &mut m {
-        IclLayerConfig::S4d(c) => c.d_state = 8,
-        IclLayerConfig::H3(c) => {
-            c.d_state = 8;
-            c.shift_taps = 4;
-        }
-        IclLayerConfig::Hyena(c) => {
-            c.l_max = 64;
-            c.filter_order = 16;
-        }
-        IclLayerConfig::Gilr(c) => c.dropout = 0.0,
-        IclLayerConfig::Lru(c) => c.dropout = 0.0,
-        IclLayerConfig::Retnet(c) => c.n_heads = 2,
-        IclLayerConfig::Gla(c) => {
-            c.n_heads = 2;
-            c.chunk_size = 4;
-        }
-        IclLayerConfig::LinearAttention(c) => c.n_heads = 2,
-        IclLayerConfig::Mamba(c) => c.d_state = 4,
-        IclLayerConfig::Rwkv(_) | IclLayerConfig::Lstm(_) => {}
-    }
-    m
-}
-
 fn small_model(name: &str, d: usize, n_layer: usize, kind: BackboneKind) -> IclModelConfig {
     let mut cfg = IclModelConfig::new(small_mixer(name));
     cfg.backbone.d_model = d;

@@ -7,6 +7,8 @@
 //!     RUST_MIN_STACK=16777216 cargo test -p kleene-zoo --features wgpu --test wgpu
 #![cfg(feature = "wgpu")]
 
+mod icl_common;
+
 use burn::backend::Autodiff;
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -48,42 +50,9 @@ fn configs() -> Vec<(String, ModelConfig)> {
             (name.to_string(), cfg)
         })
         .collect();
-    for mixer in [
-        "s4d",
-        "h3",
-        "hyena",
-        "gilr",
-        "lru",
-        "rwkv",
-        "retnet",
-        "gla",
-        "linear_attention",
-        "lstm",
-        "mamba",
-    ] {
-        let mut layer = IclLayerConfig::default_for(mixer).unwrap();
-        match &mut layer {
-            IclLayerConfig::S4d(c) => c.d_state = 8,
-            IclLayerConfig::H3(c) => {
-                c.d_state = 8;
-                c.shift_taps = 4;
-            }
-            IclLayerConfig::Hyena(c) => {
-                c.l_max = 32;
-                c.filter_order = 16;
-            }
-            IclLayerConfig::Gilr(c) => c.dropout = 0.0,
-            IclLayerConfig::Lru(c) => c.dropout = 0.0,
-            IclLayerConfig::Retnet(c) => c.n_heads = 2,
-            IclLayerConfig::Gla(c) => {
-                c.n_heads = 2;
-                c.chunk_size = 4;
-            }
-            IclLayerConfig::LinearAttention(c) => c.n_heads = 2,
-            IclLayerConfig::Mamba(c) => c.d_state = 4,
-            IclLayerConfig::Rwkv(_) | IclLayerConfig::Lstm(_) => {}
-        }
-        let mut cfg = IclModelConfig::new(layer);
+    for mixer in IclLayerConfig::NAMES {
+        // The same small widths as tests/icl_models.rs.
+        let mut cfg = IclModelConfig::new(icl_common::small_mixer(mixer));
         cfg.backbone.d_model = 8;
         cfg.backbone.n_layer = 2;
         cfg.backbone.embed_dropout = 0.0;
