@@ -38,6 +38,7 @@ fn ss_input<B: ScanBackend>(
         delta_bias: Some(uni(vec![d], -1.0, 1.0).reshape([d])),
         delta_softplus: true,
         initial_state: None,
+        layout: kleene_scan::ScanLayout::ChannelsFirst,
     }
 }
 
@@ -120,6 +121,54 @@ fn selective_scan_cpu(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same fwd+bwd at a Mamba training shape (d_model 64: 128 channels) with the activations
+/// channels-last, as a model has them: the channels-last kernel, against swapping them to
+/// channels-first views for the channels-first kernel (what a Mamba block did before).
+fn selective_scan_layouts_cpu(c: &mut Criterion) {
+    type Ad = Autodiff<Cpu>;
+    let dev = Default::default();
+    let mut g = c.benchmark_group("selective_scan_fwd_bwd_layout/ndarray");
+    g.sample_size(10);
+    let (b, l, d, n) = (32, 1024, 128, 16);
+    let cf = ss_input::<Ad>(b, d, l, n, &dev);
+    // Materialised channels-last copies (contiguous, like a Linear's output).
+    fn owned<const D: usize>(t: Tensor<Ad, D>) -> Tensor<Ad, D> {
+        Tensor::from_data(t.into_data(), &Default::default())
+    }
+    let x = |t: Tensor<Ad, 3>| owned(t.swap_dims(1, 2));
+    let bc = |t: Tensor<Ad, 4>| owned(t.permute([0, 3, 1, 2]));
+    let cl = require_grad(SelectiveScanInput {
+        u: x(cf.u.clone()),
+        delta: x(cf.delta.clone()),
+        b: bc(cf.b.clone()),
+        c: bc(cf.c.clone()),
+        z: cf.z.clone().map(x),
+        layout: kleene_scan::ScanLayout::ChannelsLast,
+        ..cf.clone()
+    });
+    g.bench_function(BenchmarkId::new("channels_last_kernel", label(b, l, d, n)), |bench| {
+        bench.iter(|| {
+            let grads = kleene_scan::selective_scan(cl.clone()).0.sum().backward();
+            cl.u.grad(&grads).map(sync)
+        })
+    });
+    g.bench_function(
+        BenchmarkId::new("channels_first_kernel_on_swapped_views", label(b, l, d, n)),
+        |bench| {
+            bench.iter(|| {
+                let cf_views = SelectiveScanInput {
+                    layout: kleene_scan::ScanLayout::ChannelsFirst,
+                    ..cl.clone().into_channels_first()
+                };
+                let out = kleene_scan::selective_scan(cf_views).0.swap_dims(1, 2);
+                let grads = out.sum().backward();
+                cl.u.grad(&grads).map(sync)
+            })
+        },
+    );
+    g.finish();
+}
+
 fn recurrences_cpu(c: &mut Criterion) {
     let dev = Default::default();
     let (b, l, dim) = (8, 1024, 256);
@@ -193,9 +242,15 @@ fn selective_scan_wgpu(c: &mut Criterion) {
 criterion_group!(
     benches,
     selective_scan_cpu,
+    selective_scan_layouts_cpu,
     recurrences_cpu,
     selective_scan_wgpu
 );
 #[cfg(not(feature = "wgpu"))]
-criterion_group!(benches, selective_scan_cpu, recurrences_cpu);
+criterion_group!(
+    benches,
+    selective_scan_cpu,
+    selective_scan_layouts_cpu,
+    recurrences_cpu
+);
 criterion_main!(benches);

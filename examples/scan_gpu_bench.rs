@@ -60,6 +60,7 @@ fn inputs<B: ScanBackend>(
         )),
         delta_softplus: true,
         initial_state: None,
+        layout: kleene_scan::ScanLayout::ChannelsFirst,
     }
 }
 

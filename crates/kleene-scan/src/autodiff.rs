@@ -166,6 +166,7 @@ impl<B: ScanBackend, C: CheckpointStrategy> ScanBackend for Autodiff<B, C> {
             delta_bias: input.delta_bias.map(|t| t.primitive),
             delta_softplus: input.delta_softplus,
             initial_state: input.initial_state.map(|t| t.primitive),
+            layout: input.layout,
         };
         match SelectiveScanBackward
             .prepare::<C>(nodes)

@@ -4,9 +4,11 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
 
+use crate::input::{ScanDims, ScanLayout};
 use crate::{host, SelectiveScanInput};
 
-/// Selective-scan inputs as backend primitives (see [`SelectiveScanInput`] for shapes).
+/// Selective-scan inputs as backend primitives (see [`SelectiveScanInput`] for shapes; the
+/// shapes listed here are those of [`ScanLayout::ChannelsFirst`]).
 #[derive(Debug, Clone)]
 pub struct SelectiveScanPrimitives<B: Backend> {
     /// (batch, d, len)
@@ -29,6 +31,8 @@ pub struct SelectiveScanPrimitives<B: Backend> {
     pub delta_softplus: bool,
     /// (batch, d, n)
     pub initial_state: Option<FloatTensor<B>>,
+    /// Layout of `u`, `delta`, `z`, `b`, `c` and of the output.
+    pub layout: ScanLayout,
 }
 
 impl<B: Backend> SelectiveScanPrimitives<B> {
@@ -45,6 +49,30 @@ impl<B: Backend> SelectiveScanPrimitives<B> {
             delta_bias: self.delta_bias.map(wrap),
             delta_softplus: self.delta_softplus,
             initial_state: self.initial_state.map(wrap),
+            layout: self.layout,
+        }
+    }
+
+    /// The sizes, read off the shapes of `u`, `a` and `b` in this input's layout.
+    pub fn dims(&self) -> ScanDims {
+        use burn::tensor::TensorMetadata;
+        let (us, n) = (self.u.shape(), self.a.shape()[1]);
+        let bs = self.b.shape();
+        match self.layout {
+            ScanLayout::ChannelsFirst => ScanDims {
+                batch: us[0],
+                d: us[1],
+                len: us[2],
+                n,
+                groups: bs[1],
+            },
+            ScanLayout::ChannelsLast => ScanDims {
+                batch: us[0],
+                d: us[2],
+                len: us[1],
+                n,
+                groups: bs[2],
+            },
         }
     }
 }

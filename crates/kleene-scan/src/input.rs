@@ -6,7 +6,23 @@ use crate::backend::SelectiveScanPrimitives;
 use crate::error::{expect_shape, ScanError};
 use crate::{float, ScanBackend};
 
+/// Memory layout of the per-step tensors of a selective scan (`u`, `delta`, `z`, the output,
+/// `B`, `C`); `A`, `D`, the delta bias and the states are the same in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanLayout {
+    /// mamba's layout: `u`, `delta`, `z`, out `(batch, d, len)`; `B`, `C` `(batch, groups, n, len)`.
+    #[default]
+    ChannelsFirst,
+    /// A model's activation layout (what a `Linear` produces): `u`, `delta`, `z`, out
+    /// `(batch, len, d)`; `B`, `C` `(batch, len, groups, n)`. A Mamba block then needs no
+    /// transposes around the scan; the CPU kernel vectorises across channels in this layout.
+    ChannelsLast,
+}
+
 /// Inputs of the Mamba-1 selective scan (mamba's `selective_scan_ref` argument for argument).
+///
+/// Shapes below are for [`ScanLayout::ChannelsFirst`]; see [`ScanLayout::ChannelsLast`] for the
+/// other layout.
 ///
 /// `y_t = sum_n C_t[n] h_t[n] + D u_t`, `h_t[n] = exp(Δ_t A[n]) h_{t-1}[n] + Δ_t B_t[n] u_t`,
 /// `Δ = softplus(delta + delta_bias)` if `delta_softplus` (softplus with mamba's threshold 20),
@@ -33,6 +49,8 @@ pub struct SelectiveScanInput<B: burn::tensor::backend::Backend> {
     pub delta_softplus: bool,
     /// (batch, d, n) state before the first step; `None` = 0
     pub initial_state: Option<Tensor<B, 3>>,
+    /// Layout of `u`, `delta`, `z`, `b`, `c` and of the output.
+    pub layout: ScanLayout,
 }
 
 /// Sizes of a validated selective-scan input.
@@ -70,29 +88,46 @@ impl<B: ScanBackend> SelectiveScanInput<B> {
             delta_bias: None,
             delta_softplus: false,
             initial_state: None,
+            layout: ScanLayout::ChannelsFirst,
         }
     }
 
     /// Checks all shapes against `u` and `a`; returns the sizes.
     pub fn validate(&self) -> Result<ScanDims, ScanError> {
         const OP: &str = "selective_scan";
-        let [batch, d, len] = self.u.dims();
+        let u = self.u.dims();
+        let (batch, d, len) = match self.layout {
+            ScanLayout::ChannelsFirst => (u[0], u[1], u[2]),
+            ScanLayout::ChannelsLast => (u[0], u[2], u[1]),
+        };
         let [d_a, n] = self.a.dims();
-        crate::error::expect_nonempty(OP, "u", &self.u.dims())?;
+        crate::error::expect_nonempty(OP, "u", &u)?;
         crate::error::expect_nonempty(OP, "a", &self.a.dims())?;
         expect_shape(OP, "a", &[d_a, n], &[d, n])?;
-        expect_shape(OP, "delta", &self.delta.dims(), &[batch, d, len])?;
-        let groups = self.b.dims()[1];
+        let groups = match self.layout {
+            ScanLayout::ChannelsFirst => self.b.dims()[1],
+            ScanLayout::ChannelsLast => self.b.dims()[2],
+        };
         if groups == 0 || d % groups != 0 {
             return Err(ScanError::Groups { op: OP, groups, d });
         }
-        expect_shape(OP, "b", &self.b.dims(), &[batch, groups, n, len])?;
-        expect_shape(OP, "c", &self.c.dims(), &[batch, groups, n, len])?;
+        let dims = ScanDims {
+            batch,
+            d,
+            len,
+            n,
+            groups,
+        };
+        let x = dims.x_shape(self.layout);
+        expect_shape(OP, "delta", &self.delta.dims(), &x)?;
+        let bc = dims.bc_shape(self.layout);
+        expect_shape(OP, "b", &self.b.dims(), &bc)?;
+        expect_shape(OP, "c", &self.c.dims(), &bc)?;
         if let Some(t) = &self.d_skip {
             expect_shape(OP, "d_skip", &t.dims(), &[d])?;
         }
         if let Some(t) = &self.z {
-            expect_shape(OP, "z", &t.dims(), &[batch, d, len])?;
+            expect_shape(OP, "z", &t.dims(), &x)?;
         }
         if let Some(t) = &self.delta_bias {
             expect_shape(OP, "delta_bias", &t.dims(), &[d])?;
@@ -100,15 +135,11 @@ impl<B: ScanBackend> SelectiveScanInput<B> {
         if let Some(t) = &self.initial_state {
             expect_shape(OP, "initial_state", &t.dims(), &[batch, d, n])?;
         }
-        Ok(ScanDims {
-            batch,
-            d,
-            len,
-            n,
-            groups,
-        })
+        Ok(dims)
     }
+}
 
+impl<B: burn::tensor::backend::Backend> SelectiveScanInput<B> {
     /// The backend-level form (primitives) of this input.
     pub fn into_primitives(self) -> SelectiveScanPrimitives<B> {
         SelectiveScanPrimitives {
@@ -122,6 +153,44 @@ impl<B: ScanBackend> SelectiveScanInput<B> {
             delta_bias: self.delta_bias.map(float),
             delta_softplus: self.delta_softplus,
             initial_state: self.initial_state.map(float),
+            layout: self.layout,
+        }
+    }
+
+    /// The same problem in [`ScanLayout::ChannelsFirst`] (views; nothing is copied here).
+    pub fn into_channels_first(self) -> Self {
+        if self.layout == ScanLayout::ChannelsFirst {
+            return self;
+        }
+        let x = |t: Tensor<B, 3>| t.swap_dims(1, 2);
+        // (batch, len, groups, n) -> (batch, groups, n, len)
+        let bc = |t: Tensor<B, 4>| t.permute([0, 2, 3, 1]);
+        Self {
+            u: x(self.u),
+            delta: x(self.delta),
+            b: bc(self.b),
+            c: bc(self.c),
+            z: self.z.map(x),
+            layout: ScanLayout::ChannelsFirst,
+            ..self
+        }
+    }
+}
+
+impl ScanDims {
+    /// Shape of `u`, `delta`, `z` and the output in `layout`.
+    pub fn x_shape(&self, layout: ScanLayout) -> [usize; 3] {
+        match layout {
+            ScanLayout::ChannelsFirst => [self.batch, self.d, self.len],
+            ScanLayout::ChannelsLast => [self.batch, self.len, self.d],
+        }
+    }
+
+    /// Shape of `b` and `c` in `layout`.
+    pub fn bc_shape(&self, layout: ScanLayout) -> [usize; 4] {
+        match layout {
+            ScanLayout::ChannelsFirst => [self.batch, self.groups, self.n, self.len],
+            ScanLayout::ChannelsLast => [self.batch, self.len, self.groups, self.n],
         }
     }
 }

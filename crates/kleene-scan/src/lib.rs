@@ -33,6 +33,7 @@ pub mod cube;
 mod error;
 pub mod host;
 mod input;
+pub mod layout;
 pub mod reference;
 
 pub use backend::{
@@ -41,7 +42,7 @@ pub use backend::{
 };
 pub use conv::{causal_conv1d, try_causal_conv1d, CausalConvBackend};
 pub use error::ScanError;
-pub use input::SelectiveScanInput;
+pub use input::{ScanDims, ScanLayout, SelectiveScanInput};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()
@@ -53,7 +54,8 @@ fn wrap<B: Backend, const D: usize>(p: burn::tensor::ops::FloatTensor<B>) -> Ten
 
 /// Mamba-1 selective scan, semantics exactly those of mamba's `selective_scan_ref`.
 ///
-/// Returns `(out, final_state)`: `out` (batch, d, len) is `y * silu(z)` when `z` is given, else `y`;
+/// Returns `(out, final_state)`: `out` (batch, d, len), or (batch, len, d) in
+/// [`ScanLayout::ChannelsLast`], is `y * silu(z)` when `z` is given, else `y`;
 /// `final_state` (batch, d, n) is the state after the last step (feed it back as
 /// `initial_state` to continue the sequence).
 ///
@@ -71,10 +73,11 @@ pub fn try_selective_scan<B: ScanBackend>(
 ) -> Result<(Tensor<B, 3>, Tensor<B, 3>), ScanError> {
     let dims = input.validate()?;
     let (batch, d, len, n) = (dims.batch, dims.d, dims.len, dims.n);
+    let y_shape = dims.x_shape(input.layout);
     let packed = B::selective_scan_forward(input.into_primitives());
     let packed: Tensor<B, 1> = wrap(packed);
     let y_len = batch * d * len;
-    let y = packed.clone().slice(0..y_len).reshape([batch, d, len]);
+    let y = packed.clone().slice(0..y_len).reshape(y_shape);
     let last = packed
         .slice(y_len..y_len + batch * d * n)
         .reshape([batch, d, n]);

@@ -10,7 +10,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use crate::SelectiveScanInput;
+use crate::{ScanLayout, SelectiveScanInput};
 
 /// softplus with PyTorch's/mamba's threshold: `x > 20 ? x : log1p(exp(x))`.
 pub fn softplus_thresholded<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
@@ -33,6 +33,10 @@ fn expand_groups<B: Backend>(t: Tensor<B, 4>, d: usize) -> Tensor<B, 4> {
 /// Mamba-1 selective scan with tensor ops; same contract as [`crate::selective_scan`]
 /// (shapes are assumed valid).
 pub fn selective_scan<B: Backend>(input: SelectiveScanInput<B>) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    if input.layout == ScanLayout::ChannelsLast {
+        let (out, last) = selective_scan(input.into_channels_first());
+        return (out.swap_dims(1, 2), last);
+    }
     let SelectiveScanInput {
         u,
         delta,
@@ -44,6 +48,7 @@ pub fn selective_scan<B: Backend>(input: SelectiveScanInput<B>) -> (Tensor<B, 3>
         delta_bias,
         delta_softplus,
         initial_state,
+        layout: _,
     } = input;
     let [batch, d, len] = u.dims();
     let [_, n] = a.dims();

@@ -8,7 +8,8 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 use burn_ndarray::NdArray;
-use common::checks::{random_dense, random_diag, require_grad};
+use common::checks::{channels_last, random_dense, random_diag, require_grad};
+use kleene_scan::ScanLayout;
 use common::{int_tensor, random_ss, rng, ss_input, tensor, uniform, SsShape};
 
 type AD = Autodiff<NdArray<f32>>;
@@ -37,13 +38,22 @@ fn everything() -> Vec<Vec<u32>> {
     // Selective scan: d = 40 per group spans several backward tasks (16 channels each).
     let p = random_ss(SsShape::full(2, 80, 37, 16, 2), 21);
     let q = random_ss(SsShape::full(3, 20, 29, 5, 1), 22);
-    for p in [&p, &q] {
+    // Channels-last kernel: 160 channels = one task of 16 blocks and one of 4 per batch row.
+    let cl = random_ss(SsShape::full(2, 160, 23, 16, 1), 27);
+    for (p, layout) in [
+        (&p, ScanLayout::ChannelsFirst),
+        (&q, ScanLayout::ChannelsFirst),
+        (&cl, ScanLayout::ChannelsLast),
+    ] {
         let mut r = rng(23);
         let w = uniform(&mut r, p.batch * p.d * p.len, -1.0, 1.0);
         let v = uniform(&mut r, p.batch * p.d * p.n, -1.0, 1.0);
         let inp = require_grad(ss_input::<AD>(p, &dev));
         let k = inp.clone();
-        let (y, last) = kleene_scan::selective_scan(inp);
+        let (y, last) = match layout {
+            ScanLayout::ChannelsFirst => kleene_scan::selective_scan(inp),
+            ScanLayout::ChannelsLast => channels_last(inp),
+        };
         out.push(bits(y.clone()));
         out.push(bits(last.clone()));
         let loss = (y * tensor::<AD, 3>(&w, [p.batch, p.d, p.len], &dev)).sum()

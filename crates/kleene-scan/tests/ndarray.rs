@@ -7,7 +7,7 @@ use burn::backend::Autodiff;
 use burn_ndarray::NdArray;
 use common::{checks, suites};
 use common::{random_ss, SsShape};
-use kleene_scan::reference;
+use kleene_scan::{reference, ScanLayout};
 
 type B = NdArray<f32>;
 type AD = Autodiff<B>;
@@ -100,7 +100,49 @@ fn selective_scan_awkward_sizes() {
             },
         ),
     ];
-    suites::selective_scan_shapes::<B>(&shapes, &dev(), TOL);
+    suites::selective_scan_shapes::<B>(&shapes, &dev(), TOL, ScanLayout::ChannelsFirst);
+}
+
+/// The channels-last layout: the vectorised kernel (channels per group a multiple of 8, on an
+/// AVX2 CPU) and the permute fallback (other sizes), against the same oracle.
+#[test]
+fn selective_scan_channels_last() {
+    let shapes = [
+        ("8 channels, N=16", SsShape::full(2, 8, 37, 16, 1)),
+        (
+            "32 channels in 2 groups, N=5 (a partial 8-lane sum)",
+            SsShape::full(2, 32, 20, 5, 2),
+        ),
+        (
+            "48 channels (tasks of 4 + 2 blocks), N=9, L=1",
+            SsShape::full(3, 48, 1, 9, 1),
+        ),
+        ("bare, 16 channels", SsShape::bare(2, 16, 23, 16, 1)),
+        (
+            "softplus + z only",
+            SsShape {
+                softplus: true,
+                z: true,
+                ..SsShape::bare(1, 8, 40, 3, 1)
+            },
+        ),
+        (
+            "12 channels (permute fallback)",
+            SsShape::full(2, 12, 9, 4, 1),
+        ),
+        (
+            "4 channels in 2 groups (fallback)",
+            SsShape::full(2, 4, 9, 3, 2),
+        ),
+    ];
+    suites::selective_scan_shapes::<B>(&shapes, &dev(), TOL, ScanLayout::ChannelsLast);
+}
+
+#[test]
+fn reference_channels_last_matches_oracle() {
+    let p = random_ss(SsShape::full(2, 4, 9, 3, 2), 104);
+    checks::ss_forward::<B>(&p, &dev(), checks::reference_channels_last, TOL);
+    checks::ss_grads::<AD>(&p, &dev(), checks::reference_channels_last, REF_GRAD_TOL, 5);
 }
 
 #[test]
@@ -148,6 +190,18 @@ fn bad_inputs_give_errors() {
         }) => {}
         other => panic!("expected a d_skip shape error, got {:?}", other.map(|_| ())),
     }
+    // Channels-last: B must be (batch, len, groups, n); a channels-first B is named.
+    let p2 = random_ss(SsShape::full(2, 4, 9, 2, 2), 1);
+    let mut inp = common::ss_input::<B>(&p2, &dev());
+    inp.u = inp.u.swap_dims(1, 2);
+    inp.delta = inp.delta.swap_dims(1, 2);
+    inp.z = inp.z.map(|z| z.swap_dims(1, 2));
+    inp.layout = ScanLayout::ChannelsLast;
+    let e = kleene_scan::try_selective_scan(inp).unwrap_err();
+    assert!(
+        matches!(e, ScanError::Shape { field: "b", .. }),
+        "expected a b shape error, got {e}"
+    );
     let mut inp = common::ss_input::<B>(&p, &dev());
     inp.b = Tensor::ones([2, 3, 3, 9], &dev());
     assert!(matches!(

@@ -8,6 +8,7 @@ mod common;
 use burn::backend::Autodiff;
 use common::{checks, suites};
 use common::{random_ss, SsShape};
+use kleene_scan::ScanLayout;
 
 type B = kleene_scan::cube::Wgpu;
 type AD = Autodiff<B>;
@@ -32,7 +33,9 @@ fn wgpu_selective_scan_matches_oracle() {
         ),
         ("bare", SsShape::bare(2, 3, 10, 5, 1)),
     ];
-    suites::selective_scan_shapes::<B>(&shapes, &dev(), TOL);
+    suites::selective_scan_shapes::<B>(&shapes, &dev(), TOL, ScanLayout::ChannelsFirst);
+    // Channels-last goes through permutes around the same kernels.
+    suites::selective_scan_shapes::<B>(&shapes[..1], &dev(), TOL, ScanLayout::ChannelsLast);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::{Distribution, TensorData};
 use kleene_scan::reference::softplus_thresholded;
-use kleene_scan::{causal_conv1d, selective_scan, SelectiveScanInput};
+use kleene_scan::{causal_conv1d, selective_scan, ScanLayout, SelectiveScanInput};
 
 use crate::config::MambaConfig;
 use crate::init::{embedding_normal, linear_torch, linear_uniform, lookup, uniform};
@@ -186,21 +186,23 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
             .reshape([batch * len, r])
             .matmul(self.dt_proj.weight.val())
             .reshape([batch, len, di]);
-        let channels_first = |t: Tensor<B, 3>| t.swap_dims(1, 2);
+        let n = self.d_state;
+        // The scan reads the activations where they are (channels-last): no transposes.
         let input = SelectiveScanInput {
-            u: channels_first(x),
-            delta: channels_first(delta),
+            u: x,
+            delta,
             a: self.a(),
-            b: channels_first(bmat).unsqueeze_dim(1), // (B, 1, N, L): one group
-            c: channels_first(cmat).unsqueeze_dim(1),
+            b: bmat.reshape([batch, len, 1, n]), // one group
+            c: cmat.reshape([batch, len, 1, n]),
             d_skip: Some(self.d_skip.val()),
-            z: Some(channels_first(z)),
+            z: Some(z),
             delta_bias: self.dt_proj.bias.as_ref().map(|b| b.val()),
             delta_softplus: true,
             initial_state: None,
+            layout: ScanLayout::ChannelsLast,
         };
-        let (y, _) = selective_scan(input); // (B, di, L) = y ⊙ SiLU(z)
-        self.out_proj.forward(y.swap_dims(1, 2))
+        let (y, _) = selective_scan(input); // (B, L, di) = y ⊙ SiLU(z)
+        self.out_proj.forward(y)
     }
 
     fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {

@@ -22,6 +22,8 @@ use crate::backend::{
     ComplexDiagonalGrads, DenseGrads, DiagonalGrads, ScanBackend, SelectiveScanGrads,
     SelectiveScanPrimitives,
 };
+use crate::layout::{backward_via_channels_first, forward_via_channels_first};
+use crate::ScanLayout;
 
 /// burn-wgpu's CubeCL backend without fusion (Vulkan/Metal/WebGPU), f32.
 #[cfg(feature = "wgpu")]
@@ -114,6 +116,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
     for CubeBackend<R, F, I, BT>
 {
     fn selective_scan_forward(p: SelectiveScanPrimitives<Self>) -> FloatTensor<Self> {
+        if p.layout == ScanLayout::ChannelsLast {
+            // The kernels read channels-first rows; permute around them.
+            return forward_via_channels_first(p, Self::selective_scan_forward);
+        }
         let dtype = p.u.dtype;
         let c = |t: CubeTensor<R>| prep::<R, F, I, BT>(t, dtype);
         let u = c(p.u);
@@ -169,6 +175,9 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
         p: SelectiveScanPrimitives<Self>,
         grad: FloatTensor<Self>,
     ) -> SelectiveScanGrads<Self> {
+        if p.layout == ScanLayout::ChannelsLast {
+            return backward_via_channels_first(p, grad, Self::selective_scan_backward);
+        }
         let dtype = p.u.dtype;
         let c = |t: CubeTensor<R>| prep::<R, F, I, BT>(t, dtype);
         let u = c(p.u);

@@ -15,6 +15,8 @@ pub mod dense;
 pub mod diag;
 pub mod math;
 pub mod selective;
+#[cfg(target_arch = "x86_64")]
+pub mod selective_cl;
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -26,6 +28,8 @@ use burn::tensor::{read_sync, DType, TensorData, TensorMetadata};
 use crate::backend::{
     ComplexDiagonalGrads, DenseGrads, DiagonalGrads, SelectiveScanGrads, SelectiveScanPrimitives,
 };
+use crate::layout::{backward_via_channels_first, forward_via_channels_first};
+use crate::ScanLayout;
 
 fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
     // A reshape to its own shape makes a strided view (e.g. a model's `swap_dims` of
@@ -155,8 +159,84 @@ impl<'a> SsHost<'a> {
     }
 }
 
+/// Whether the channels-last kernel runs this problem (else it is permuted to channels-first).
+fn channels_last_kernel<B: Backend>(p: &SelectiveScanPrimitives<B>) -> bool {
+    let d = p.dims();
+    #[cfg(target_arch = "x86_64")]
+    return selective_cl::supported(selective::Dims {
+        batch: d.batch,
+        d: d.d,
+        len: d.len,
+        n: d.n,
+        groups: d.groups,
+    });
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// Borrowed channels-last inputs for [`selective_cl`].
+#[cfg(target_arch = "x86_64")]
+struct ClHost<'a> {
+    dims: selective::Dims,
+    x: [Cow<'a, [f32]>; 5],
+    z: Option<Cow<'a, [f32]>>,
+    d_skip: Option<Cow<'a, [f32]>>,
+    delta_bias: Option<Cow<'a, [f32]>>,
+    h0: Option<Cow<'a, [f32]>>,
+    softplus: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> ClHost<'a> {
+    fn read<B: Backend>(p: &'a SelectiveScanPrimitives<B>) -> Self {
+        let d = p.dims();
+        Self {
+            dims: selective::Dims {
+                batch: d.batch,
+                d: d.d,
+                len: d.len,
+                n: d.n,
+                groups: d.groups,
+            },
+            x: [&p.u, &p.delta, &p.a, &p.b, &p.c].map(view::<B>),
+            z: p.z.as_ref().map(view::<B>),
+            d_skip: p.d_skip.as_ref().map(view::<B>),
+            delta_bias: p.delta_bias.as_ref().map(view::<B>),
+            h0: p.initial_state.as_ref().map(view::<B>),
+            softplus: p.delta_softplus,
+        }
+    }
+
+    fn input(&self) -> selective_cl::Input<'_> {
+        let [u, delta, a, b, c] = &self.x;
+        selective_cl::Input {
+            dims: self.dims,
+            u,
+            delta,
+            a,
+            b,
+            c,
+            d_skip: self.d_skip.as_deref(),
+            z: self.z.as_deref(),
+            delta_bias: self.delta_bias.as_deref(),
+            softplus: self.softplus,
+            h0: self.h0.as_deref(),
+        }
+    }
+}
+
 /// Selective scan forward on the host; returns the packed `[y | final state]`.
 pub fn selective_scan_forward<B: Backend>(p: SelectiveScanPrimitives<B>) -> FloatTensor<B> {
+    if p.layout == ScanLayout::ChannelsLast {
+        #[cfg(target_arch = "x86_64")]
+        if channels_last_kernel(&p) {
+            let (device, dtype) = (B::float_device(&p.u), p.u.dtype());
+            let packed = selective_cl::forward(&ClHost::read(&p).input());
+            let len = packed.len();
+            return write::<B>(packed, &[len], &device, dtype);
+        }
+        return forward_via_channels_first(p, selective_scan_forward::<B>);
+    }
     let device = B::float_device(&p.u);
     let dtype = p.u.dtype();
     let host = SsHost::read(&p);
@@ -171,6 +251,13 @@ pub fn selective_scan_backward<B: Backend>(
     p: SelectiveScanPrimitives<B>,
     grad_packed: FloatTensor<B>,
 ) -> SelectiveScanGrads<B> {
+    if p.layout == ScanLayout::ChannelsLast {
+        #[cfg(target_arch = "x86_64")]
+        if channels_last_kernel(&p) {
+            return selective_cl_backward(p, grad_packed);
+        }
+        return backward_via_channels_first(p, grad_packed, selective_scan_backward::<B>);
+    }
     let device = B::float_device(&p.u);
     let dtype = p.u.dtype();
     let (has_skip, has_z, has_bias, has_h0) = (
@@ -208,6 +295,39 @@ pub fn selective_scan_backward<B: Backend>(
         z: has_z.then(|| w(g.z, &[batch, d, len])),
         delta_bias: has_bias.then(|| w(g.delta_bias, &[d])),
         initial_state: has_h0.then(|| w(g.h0, &[batch, d, n])),
+    }
+}
+
+/// [`selective_scan_backward`] with the channels-last kernel.
+#[cfg(target_arch = "x86_64")]
+fn selective_cl_backward<B: Backend>(
+    p: SelectiveScanPrimitives<B>,
+    grad_packed: FloatTensor<B>,
+) -> SelectiveScanGrads<B> {
+    let (device, dtype) = (B::float_device(&p.u), p.u.dtype());
+    let dims = p.dims();
+    let host = ClHost::read(&p);
+    let grad = view::<B>(&grad_packed);
+    let (dout, dlast) = grad.split_at(dims.batch * dims.d * dims.len);
+    let g = selective_cl::backward(&host.input(), dout, dlast);
+    let (x, bc) = (
+        dims.x_shape(ScanLayout::ChannelsLast),
+        dims.bc_shape(ScanLayout::ChannelsLast),
+    );
+    let w = |v: Vec<f32>, s: &[usize]| write::<B>(v, s, &device, dtype);
+    SelectiveScanGrads {
+        u: w(g.u, &x),
+        delta: w(g.delta, &x),
+        a: w(g.a, &[dims.d, dims.n]),
+        b: w(g.b_t, &bc),
+        c: w(g.c_t, &bc),
+        d_skip: p.d_skip.is_some().then(|| w(g.d_skip, &[dims.d])),
+        z: p.z.is_some().then(|| w(g.z, &x)),
+        delta_bias: p.delta_bias.is_some().then(|| w(g.delta_bias, &[dims.d])),
+        initial_state: p
+            .initial_state
+            .is_some()
+            .then(|| w(g.h0, &[dims.batch, dims.d, dims.n])),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
-use kleene_scan::{ScanBackend, SelectiveScanInput};
+use kleene_scan::{ScanBackend, ScanLayout, SelectiveScanInput};
 
 use super::oracle::{self, SsProblem};
 use super::{assert_close, int_tensor, rng, ss_input, tensor, uniform, values};
@@ -49,7 +49,39 @@ pub fn require_grad<B: AutodiffBackend + ScanBackend>(
         delta_bias: inp.delta_bias.map(|t| t.require_grad()),
         delta_softplus: inp.delta_softplus,
         initial_state: inp.initial_state.map(|t| t.require_grad()),
+        layout: inp.layout,
     }
+}
+
+/// A channels-first input as channels-last views (`(batch, len, d)`, `(batch, len, groups, n)`).
+fn to_channels_last<B: ScanBackend>(inp: SelectiveScanInput<B>) -> SelectiveScanInput<B> {
+    let x = |t: Tensor<B, 3>| t.swap_dims(1, 2);
+    let bc = |t: Tensor<B, 4>| t.permute([0, 3, 1, 2]);
+    SelectiveScanInput {
+        u: x(inp.u),
+        delta: x(inp.delta),
+        b: bc(inp.b),
+        c: bc(inp.c),
+        z: inp.z.map(x),
+        layout: ScanLayout::ChannelsLast,
+        ..inp
+    }
+}
+
+/// [`kleene_scan::selective_scan`] in the channels-last layout, wrapped to take and return the
+/// channels-first layout: the oracle checks of channels-first problems then test that path
+/// (gradients flow back through the permutes to the channels-first leaves).
+pub fn channels_last<B: ScanBackend>(inp: SelectiveScanInput<B>) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    let (out, last) = kleene_scan::selective_scan(to_channels_last(inp));
+    (out.swap_dims(1, 2), last)
+}
+
+/// [`channels_last`] for the tensor-op reference.
+pub fn reference_channels_last<B: ScanBackend>(
+    inp: SelectiveScanInput<B>,
+) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    let (out, last) = kleene_scan::reference::selective_scan(to_channels_last(inp));
+    (out.swap_dims(1, 2), last)
 }
 
 /// Checks every gradient of `sum(w * out) + sum(v * final_state)` (random w, v).

@@ -168,5 +168,6 @@ pub fn ss_input<B: kleene_scan::ScanBackend>(
         delta_bias: p.delta_bias.as_ref().map(|v| tensor(v, [nd], dev)),
         delta_softplus: p.softplus,
         initial_state: p.h0.as_ref().map(|v| tensor(v, [nb, nd, nn], dev)),
+        layout: kleene_scan::ScanLayout::ChannelsFirst,
     }
 }

@@ -4,22 +4,28 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::Tensor;
-use kleene_scan::{ScanBackend, SelectiveScanInput};
+use kleene_scan::{ScanBackend, ScanLayout, SelectiveScanInput};
 
 use super::checks;
 use super::{assert_close, random_ss, ss_input, values, SsShape};
 
-/// Forward and every gradient of the selective scan for each named shape.
+/// Forward and every gradient of the selective scan for each named shape, with the inputs in
+/// `layout` (the problems and the oracle are channels-first; see [`checks::channels_last`]).
 pub fn selective_scan_shapes<B: ScanBackend>(
     shapes: &[(&str, SsShape)],
     dev: &B::Device,
     tol: f64,
+    layout: ScanLayout,
 ) {
+    let (f, fd): (checks::SsFn<B>, checks::SsFn<Autodiff<B>>) = match layout {
+        ScanLayout::ChannelsFirst => (kleene_scan::selective_scan, kleene_scan::selective_scan),
+        ScanLayout::ChannelsLast => (checks::channels_last, checks::channels_last),
+    };
     for (k, (name, s)) in shapes.iter().enumerate() {
         let p = random_ss(*s, 1000 + k as u64);
-        println!("{name}");
-        checks::ss_forward::<B>(&p, dev, kleene_scan::selective_scan, tol);
-        checks::ss_grads::<Autodiff<B>>(&p, dev, kleene_scan::selective_scan, tol, k as u64);
+        println!("{name} ({layout:?})");
+        checks::ss_forward::<B>(&p, dev, f, tol);
+        checks::ss_grads::<Autodiff<B>>(&p, dev, fd, tol, k as u64);
     }
 }
 
@@ -42,6 +48,7 @@ pub fn continuation_equals_whole<B: ScanBackend>(dev: &B::Device) {
         delta_bias: inp.delta_bias.clone(),
         delta_softplus: true,
         initial_state: h0,
+        layout: ScanLayout::ChannelsFirst,
     };
     let (y1, s1) = kleene_scan::selective_scan(part(0..17, inp.initial_state.clone()));
     let (y2, s2) = kleene_scan::selective_scan(part(17..40, Some(s1)));
