@@ -146,12 +146,15 @@ fn selective_scan_layouts_cpu(c: &mut Criterion) {
         layout: kleene_scan::ScanLayout::ChannelsLast,
         ..cf.clone()
     });
-    g.bench_function(BenchmarkId::new("channels_last_kernel", label(b, l, d, n)), |bench| {
-        bench.iter(|| {
-            let grads = kleene_scan::selective_scan(cl.clone()).0.sum().backward();
-            cl.u.grad(&grads).map(sync)
-        })
-    });
+    g.bench_function(
+        BenchmarkId::new("channels_last_kernel", label(b, l, d, n)),
+        |bench| {
+            bench.iter(|| {
+                let grads = kleene_scan::selective_scan(cl.clone()).0.sum().backward();
+                cl.u.grad(&grads).map(sync)
+            })
+        },
+    );
     g.bench_function(
         BenchmarkId::new("channels_first_kernel_on_swapped_views", label(b, l, d, n)),
         |bench| {

@@ -9,8 +9,8 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 use burn_ndarray::NdArray;
 use common::checks::{channels_last, random_dense, random_diag, require_grad};
-use kleene_scan::ScanLayout;
 use common::{int_tensor, random_ss, rng, ss_input, tensor, uniform, SsShape};
+use kleene_scan::ScanLayout;
 
 type AD = Autodiff<NdArray<f32>>;
 
