@@ -12,7 +12,7 @@ use kleene_train::BackendKind;
 pub struct EvalArgs {
     /// A run directory written by `kleene train`.
     pub run_dir: PathBuf,
-    /// ndarray (CPU), wgpu or cuda.
+    /// ndarray (CPU), flex (CPU; `--features flex`), wgpu or cuda (`--features wgpu`/`cuda`).
     #[arg(long, default_value = "ndarray")]
     pub backend: String,
 }

@@ -16,7 +16,7 @@ pub struct SweepArgs {
     /// Only shard i of n (0-based), e.g. `--shard 3/8` for a job array.
     #[arg(long)]
     pub shard: Option<String>,
-    /// ndarray (CPU), wgpu or cuda.
+    /// ndarray (CPU), flex (CPU; `--features flex`), wgpu or cuda (`--features wgpu`/`cuda`).
     #[arg(long, default_value = "ndarray")]
     pub backend: String,
     /// Print the runs and exit.

@@ -9,7 +9,7 @@ use kleene_train::{BackendKind, RunConfig, TrainOptions};
 pub struct TrainArgs {
     /// The run config (TOML; see docs/training.md).
     pub config: PathBuf,
-    /// ndarray (CPU), wgpu or cuda.
+    /// ndarray (CPU), flex (CPU; `--features flex`), wgpu or cuda (`--features wgpu`/`cuda`).
     #[arg(long, default_value = "ndarray")]
     pub backend: String,
     /// Continue the run from its last checkpoint.

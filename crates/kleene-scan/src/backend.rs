@@ -236,3 +236,7 @@ where
     burn_ndarray::NdArrayTensor: From<burn_ndarray::SharedArray<I>>,
 {
 }
+
+/// burn-flex: the default bodies (the CPU kernels of [`crate::host`], inputs borrowed in place).
+#[cfg(feature = "flex")]
+impl ScanBackend for burn_flex::Flex {}

@@ -477,6 +477,30 @@ where
     }
 }
 
+/// burn-flex runs the same CPU kernels as burn-ndarray (its contiguous `f32` tensors are
+/// borrowed in place, see `host::view`).
+#[cfg(feature = "flex")]
+impl CausalConvBackend for burn_flex::Flex {
+    fn causal_conv1d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        silu: bool,
+    ) -> FloatTensor<Self> {
+        host_forward::<Self>(x, weight, bias, silu)
+    }
+
+    fn causal_conv1d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        silu: bool,
+        grad: FloatTensor<Self>,
+    ) -> CausalConvGrads<Self> {
+        host_backward::<Self>(x, weight, bias, silu, grad)
+    }
+}
+
 #[cfg(feature = "cube")]
 impl<R, F, I, BT> CausalConvBackend for burn_cubecl::CubeBackend<R, F, I, BT>
 where

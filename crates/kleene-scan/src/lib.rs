@@ -40,6 +40,9 @@ pub use backend::{
     ComplexDiagonalGrads, DenseGrads, DiagonalGrads, ScanBackend, SelectiveScanGrads,
     SelectiveScanPrimitives,
 };
+/// burn-flex, the second CPU backend (cargo feature `flex`); the CPU kernels run on it.
+#[cfg(feature = "flex")]
+pub use burn_flex::Flex;
 pub use conv::{causal_conv1d, try_causal_conv1d, CausalConvBackend};
 pub use error::ScanError;
 pub use input::{ScanDims, ScanLayout, SelectiveScanInput};

@@ -27,6 +27,8 @@ pub enum BackendKind {
     Wgpu,
     /// burn-cuda; cargo feature `cuda`.
     Cuda,
+    /// burn-flex on the CPU (faster dense ops than burn-ndarray); cargo feature `flex`.
+    Flex,
 }
 
 impl std::str::FromStr for BackendKind {
@@ -36,9 +38,10 @@ impl std::str::FromStr for BackendKind {
             "ndarray" | "cpu" => Ok(BackendKind::Ndarray),
             "wgpu" => Ok(BackendKind::Wgpu),
             "cuda" => Ok(BackendKind::Cuda),
+            "flex" => Ok(BackendKind::Flex),
             other => Err(TrainError::Backend {
                 name: other.to_string(),
-                reason: "expected one of ndarray, wgpu, cuda".into(),
+                reason: "expected one of ndarray, flex, wgpu, cuda".into(),
             }),
         }
     }
@@ -46,6 +49,18 @@ impl std::str::FromStr for BackendKind {
 
 /// The CPU training backend.
 pub type CpuBackend = burn::backend::Autodiff<burn_ndarray::NdArray<f32>>;
+
+/// The second CPU training backend, burn-flex (cargo feature `flex`).
+#[cfg(feature = "flex")]
+pub type FlexBackend = burn::backend::Autodiff<burn_flex::Flex>;
+
+/// burn-wgpu with kleene-scan's CubeCL kernels (cargo feature `wgpu`).
+#[cfg(feature = "wgpu")]
+pub type WgpuBackend = burn::backend::Autodiff<kleene_scan::cube::Wgpu>;
+
+/// burn-cuda with kleene-scan's CubeCL kernels (cargo feature `cuda`).
+#[cfg(feature = "cuda")]
+pub type CudaBackend = burn::backend::Autodiff<kleene_scan::cube::Cuda>;
 
 /// The zoo config of a run's `[model]` table; errors name the `model.` field.
 pub fn model_config(cfg: &RunConfig) -> Result<ModelConfig, TrainError> {
@@ -199,6 +214,13 @@ pub fn run(
         BackendKind::Ndarray => {
             run_on::<CpuBackend>(cfg, run_dir, opts, &Default::default(), on_row)
         }
+        #[cfg(feature = "flex")]
+        BackendKind::Flex => run_on::<FlexBackend>(cfg, run_dir, opts, &Default::default(), on_row),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => run_on::<WgpuBackend>(cfg, run_dir, opts, &Default::default(), on_row),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => run_on::<CudaBackend>(cfg, run_dir, opts, &Default::default(), on_row),
+        #[allow(unreachable_patterns)]
         other => Err(unavailable(other)),
     }
 }
@@ -211,18 +233,12 @@ pub fn eval(
 ) -> Result<EvalReport, TrainError> {
     match backend {
         BackendKind::Ndarray => eval_run_dir::<CpuBackend>(run_dir, &Default::default(), on_row),
+        #[cfg(feature = "flex")]
+        BackendKind::Flex => eval_run_dir::<FlexBackend>(run_dir, &Default::default(), on_row),
         #[cfg(feature = "wgpu")]
-        BackendKind::Wgpu => eval_run_dir::<burn::backend::Autodiff<kleene_scan::cube::Wgpu>>(
-            run_dir,
-            &Default::default(),
-            on_row,
-        ),
+        BackendKind::Wgpu => eval_run_dir::<WgpuBackend>(run_dir, &Default::default(), on_row),
         #[cfg(feature = "cuda")]
-        BackendKind::Cuda => eval_run_dir::<burn::backend::Autodiff<kleene_scan::cube::Cuda>>(
-            run_dir,
-            &Default::default(),
-            on_row,
-        ),
+        BackendKind::Cuda => eval_run_dir::<CudaBackend>(run_dir, &Default::default(), on_row),
         #[allow(unreachable_patterns)]
         other => Err(unavailable(other)),
     }
@@ -232,6 +248,7 @@ fn unavailable(kind: BackendKind) -> TrainError {
     let (name, feature) = match kind {
         BackendKind::Wgpu => ("wgpu", "wgpu"),
         BackendKind::Cuda => ("cuda", "cuda"),
+        BackendKind::Flex => ("flex", "flex"),
         BackendKind::Ndarray => ("ndarray", ""),
     };
     TrainError::Backend {

@@ -128,5 +128,5 @@ fn unknown_task_and_bad_model_fields_are_named() {
     .to_string();
     assert!(err.contains("d_modle"), "{err}");
     let err = "vulkan".parse::<BackendKind>().unwrap_err().to_string();
-    assert!(err.contains("ndarray, wgpu, cuda"), "{err}");
+    assert!(err.contains("ndarray, flex, wgpu, cuda"), "{err}");
 }

@@ -49,7 +49,8 @@ fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
 }
 
 /// The `f32` values of a float primitive, borrowed without a copy when it is a contiguous
-/// row-major `f32` burn-ndarray tensor (the common case on the CPU backend), else read back.
+/// row-major `f32` burn-ndarray (or burn-flex) tensor (the common case on the CPU backends),
+/// else read back.
 ///
 /// Why: burn-ndarray's `into_data` on a tensor that is still shared (autodiff keeps its inputs,
 /// callers clone) copies element by element through a dynamic-rank iterator; for the
@@ -61,6 +62,13 @@ pub(crate) fn view<B: Backend>(t: &FloatTensor<B>) -> Cow<'_, [f32]> {
         if let Some(slice) = storage.view().to_slice() {
             return Cow::Borrowed(slice);
         }
+    }
+    #[cfg(feature = "flex")]
+    if let Some(slice) = (t as &dyn Any)
+        .downcast_ref::<burn_flex::FlexTensor>()
+        .and_then(|t| t.as_slice::<f32>())
+    {
+        return Cow::Borrowed(slice);
     }
     Cow::Owned(read::<B>(t.clone()).0)
 }

@@ -14,12 +14,11 @@ use std::f64::consts::PI;
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use super::util::{
-    causal_conv, diag_ssm_step, ensure, ensure_range, linear, out_std, param_from_vec,
+    causal_conv, diag_ssm_step, ensure, ensure_range, gelu_erf, linear, out_std, param_from_vec,
     param_random, vandermonde_kernel,
 };
 use crate::{SequenceLayer, ZooError};
@@ -148,7 +147,7 @@ impl<B: Backend> S4d<B> {
     fn output(&self, y: Tensor<B, 3>, u: Tensor<B, 3>) -> Tensor<B, 3> {
         let d = u.dims()[2];
         let y = y + u * self.skip.val().reshape([1, 1, d]);
-        self.out.forward(gelu(y))
+        self.out.forward(gelu_erf(y))
     }
 }
 
