@@ -4,21 +4,30 @@
 //! (~5,100 tokens/s at L = 64 on this machine), flat in L.
 //!
 //!     cargo bench --bench train_throughput
+//!     cargo bench --bench train_throughput --features flex   # adds burn-flex groups
 
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use kleene::scan::ScanBackend;
 use kleene::train::loss::{loss, scored_rows, LossKind, RowTargets};
 use kleene::train::run::CpuBackend;
 use kleene::zoo::{ModelConfig, SequenceModel};
 use rand::{Rng, SeedableRng};
 
-type B = CpuBackend;
 const BATCH: usize = 32;
 const VOCAB: usize = 8;
 const CLASSES: usize = 4;
 
-fn step_bench(c: &mut Criterion, name: &str, model_toml: &str, lengths: &[usize]) {
+/// One group `train_step/{name}` (NdArray) or `train_step/{backend}/{name}` per model.
+/// The backend must be eager (NdArray, burn-flex): the step has finished when `step` returns.
+fn step_bench<B: AutodiffBackend + ScanBackend>(
+    c: &mut Criterion,
+    name: &str,
+    model_toml: &str,
+    lengths: &[usize],
+) {
     kleene::train::alloc::tune_cpu_allocator();
     let device = Default::default();
     let mut group = c.benchmark_group(format!("train_step/{name}"));
@@ -51,7 +60,6 @@ fn step_bench(c: &mut Criterion, name: &str, model_toml: &str, lengths: &[usize]
                 let x = scored_rows(model.forward(tok.clone()), targets.rows.clone());
                 let l = loss(LossKind::CrossEntropy, x, &targets);
                 let grads = GradientsParams::from_grads(l.backward(), &model);
-                // NdArray is eager: the step has finished when `step` returns.
                 model = optim.step(1e-4, model.clone(), grads);
             })
         });
@@ -59,14 +67,19 @@ fn step_bench(c: &mut Criterion, name: &str, model_toml: &str, lengths: &[usize]
     group.finish();
 }
 
+const MAMBA: &str = "kind = \"mamba\"\nd_model = 64\nn_layers = 2\n";
+const SDSSM: &str = "kind = \"sdssm\"\n";
+const LENGTHS: [usize; 3] = [64, 256, 1024];
+
 fn benches(c: &mut Criterion) {
-    step_bench(
-        c,
-        "mamba_d64_l2",
-        "kind = \"mamba\"\nd_model = 64\nn_layers = 2\n",
-        &[64, 256, 1024],
-    );
-    step_bench(c, "sdssm_n64_k8", "kind = \"sdssm\"\n", &[64, 256, 1024]);
+    step_bench::<CpuBackend>(c, "mamba_d64_l2", MAMBA, &LENGTHS);
+    step_bench::<CpuBackend>(c, "sdssm_n64_k8", SDSSM, &LENGTHS);
+    #[cfg(feature = "flex")]
+    {
+        use kleene::train::run::FlexBackend;
+        step_bench::<FlexBackend>(c, "flex/mamba_d64_l2", MAMBA, &LENGTHS);
+        step_bench::<FlexBackend>(c, "flex/sdssm_n64_k8", SDSSM, &LENGTHS);
+    }
 }
 
 criterion_group!(train_throughput, benches);

@@ -9,7 +9,7 @@
 //! cargo run --release --example akyurek2024_regbench            # CPU-sized (a few minutes)
 //! cargo run --release --example akyurek2024_regbench -- --full  # the paper's settings
 //! ```
-//! Options: `--full`, `--models transformer,retnet`, `--backend ndarray`, `--out DIR`
+//! Options: `--full`, `--models transformer,retnet`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/akyurek2024_regbench/{default,full}`).
 //!
 //! Default: 1000 training DFAs (`regbench-1k`); a 2-layer Transformer, RetNet and Mamba

@@ -7,7 +7,7 @@
 //! cargo run --release --example akyurek2024_synthetics            # CPU-sized (a few minutes)
 //! cargo run --release --example akyurek2024_synthetics -- --full  # the paper's settings
 //! ```
-//! Options: `--full`, `--models transformer,h3`, `--backend ndarray`, `--out DIR`
+//! Options: `--full`, `--models transformer,h3`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/akyurek2024_synthetics/{default,full}`).
 //!
 //! Default: the small associative-recall variant (`associative-recall-vs10`: 4 keys, 4 values,

@@ -7,7 +7,7 @@
 //! cargo run --release --example sarrof2024_bhattamishra            # CPU-sized (a few minutes)
 //! cargo run --release --example sarrof2024_bhattamishra -- --full  # the paper's sweeps
 //! ```
-//! Options: `--full`, `--langs parity,tomita-2`, `--backend ndarray`, `--out DIR`
+//! Options: `--full`, `--langs parity,tomita-2`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/sarrof2024_bhattamishra/{default,full}`).
 //!
 //! Default: five languages (Parity, Tomita-2, Tomita-4, D-2, Dyck-1), a 1-layer Mamba with

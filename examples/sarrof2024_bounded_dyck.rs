@@ -9,12 +9,12 @@
 //! cargo run --release --example sarrof2024_bounded_dyck            # CPU-sized (a few minutes)
 //! cargo run --release --example sarrof2024_bounded_dyck -- --full  # the paper's 18 configs
 //! ```
-//! Options: `--full`, `--backend ndarray`, `--out DIR`
+//! Options: `--full`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/sarrof2024_bounded_dyck/{default,full}`).
 //!
-//! Default: 2-layer Mamba with d_model 32 and no output head (the final norm is the logit
-//! vector, as in the paper), 300 AdamW steps of 16 fresh strings of length 1..=100 at lr 3e-3,
-//! 32 strings of each test split. `--full` (§3.5, §3.7): layers 1 (lr 1e-4) and 2 (lr 1e-3) x
+//! Default: 2-layer Mamba with d_model 64 and no output head (the final norm is the logit
+//! vector, as in the paper), 8000 AdamW steps of 16 fresh strings of length 1..=100 at lr 3e-3
+//! (cosine, 400 warm-up steps), 32 strings of each test split. `--full` (§3.5, §3.7): layers 1 (lr 1e-4) and 2 (lr 1e-3) x
 //! d_model 20..=100 step 10, Adam without decay, batch 10, 15 epochs of 200,000 batches
 //! (fresh strings of length 1..=700 instead of the fixed 2M-string file), learning rate halved
 //! when an epoch's mean loss does not improve (the paper steps on the dev loss), 2000 strings
@@ -45,12 +45,13 @@ log_every = 1000"#
         )
     } else {
         format!(
-            r#"steps = 300
+            r#"steps = 8000
 batch_size = 16
 lr = {lr}
 optimizer = "adam_w"
-checkpoint_every = 0
-log_every = 25"#
+schedule = {{ kind = "cosine", warmup_steps = 400 }}
+checkpoint_every = 2000
+log_every = 250"#
         )
     };
     format!(
@@ -110,7 +111,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         g
     } else {
-        vec![(2, 32, "3e-3")]
+        vec![(2, 64, "3e-3")]
     };
     let started = std::time::Instant::now();
     let mut rows = Vec::new();

@@ -8,7 +8,7 @@
 //! cargo run --release --example sarrof2024_flipflop            # CPU-sized (a few minutes)
 //! cargo run --release --example sarrof2024_flipflop -- --full  # the paper's settings
 //! ```
-//! Options: `--full`, `--backend ndarray`, `--out DIR`
+//! Options: `--full`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/sarrof2024_flipflop/{default,full}`).
 //!
 //! Default: 1-layer Mamba, d_model 32, 200 AdamW steps of 16 fresh FFL(0.8) strings at lr 3e-3,

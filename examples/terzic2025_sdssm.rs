@@ -6,7 +6,7 @@
 //! cargo run --release --example terzic2025_sdssm            # CPU-sized (a few minutes)
 //! cargo run --release --example terzic2025_sdssm -- --full  # the paper's settings (GPU-days)
 //! ```
-//! Options: `--full`, `--tasks parity-check,d4`, `--backend ndarray`, `--out DIR`
+//! Options: `--full`, `--tasks parity-check,d4`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/terzic2025_sdssm/{default,full}`).
 //!
 //! Default: SD-SSM (N 8, K 4, p 1.2) and the complex-diagonal SSM (N 16) on Parity, seeds 0, 1

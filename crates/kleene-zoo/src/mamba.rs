@@ -169,9 +169,10 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
     fn forward(&self, u: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, len, d] = u.dims();
         let di = self.d_inner;
-        let (x, z) = self.in_proj_halves(u.reshape([batch * len, d])); // (B·L, di) each
-                                                                       // Causal depthwise conv + SiLU as one op (kleene-scan): composed from tensor ops it
-                                                                       // was ~5 full-size ops per tap each way.
+        // (B·L, di) each.
+        let (x, z) = self.in_proj_halves(u.reshape([batch * len, d]));
+        // Causal depthwise conv + SiLU as one op (kleene-scan): composed from tensor ops it
+        // was ~5 full-size ops per tap each way.
         let x = causal_conv1d(
             x.reshape([batch, len, di]),
             self.conv_weight.val(),
