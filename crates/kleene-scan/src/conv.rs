@@ -449,6 +449,30 @@ fn host_backward<B: Backend>(
     }
 }
 
+/// The CPU backends' methods: the one-pass host kernels above.
+macro_rules! host_causal_conv_methods {
+    () => {
+        fn causal_conv1d_forward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            bias: FloatTensor<Self>,
+            silu: bool,
+        ) -> FloatTensor<Self> {
+            host_forward::<Self>(x, weight, bias, silu)
+        }
+
+        fn causal_conv1d_backward(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            bias: FloatTensor<Self>,
+            silu: bool,
+            grad: FloatTensor<Self>,
+        ) -> CausalConvGrads<Self> {
+            host_backward::<Self>(x, weight, bias, silu, grad)
+        }
+    };
+}
+
 impl<E, I, Q> CausalConvBackend for burn_ndarray::NdArray<E, I, Q>
 where
     E: burn_ndarray::FloatNdArrayElement,
@@ -457,48 +481,14 @@ where
     burn_ndarray::NdArrayTensor: From<burn_ndarray::SharedArray<E>>,
     burn_ndarray::NdArrayTensor: From<burn_ndarray::SharedArray<I>>,
 {
-    fn causal_conv1d_forward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        silu: bool,
-    ) -> FloatTensor<Self> {
-        host_forward::<Self>(x, weight, bias, silu)
-    }
-
-    fn causal_conv1d_backward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        silu: bool,
-        grad: FloatTensor<Self>,
-    ) -> CausalConvGrads<Self> {
-        host_backward::<Self>(x, weight, bias, silu, grad)
-    }
+    host_causal_conv_methods!();
 }
 
 /// burn-flex runs the same CPU kernels as burn-ndarray (its contiguous `f32` tensors are
 /// borrowed in place, see `host::view`).
 #[cfg(feature = "flex")]
 impl CausalConvBackend for burn_flex::Flex {
-    fn causal_conv1d_forward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        silu: bool,
-    ) -> FloatTensor<Self> {
-        host_forward::<Self>(x, weight, bias, silu)
-    }
-
-    fn causal_conv1d_backward(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        silu: bool,
-        grad: FloatTensor<Self>,
-    ) -> CausalConvGrads<Self> {
-        host_backward::<Self>(x, weight, bias, silu, grad)
-    }
+    host_causal_conv_methods!();
 }
 
 #[cfg(feature = "cube")]

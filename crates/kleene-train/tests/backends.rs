@@ -9,36 +9,14 @@
 //! that a whole run (data, loss, optimiser, checkpoints, metrics, evaluation) works there.
 #![cfg(any(feature = "flex", feature = "wgpu"))]
 
+mod common;
+
+use common::MAMBA_TOMITA2;
 use kleene_train::{run, BackendKind, RunConfig, RunSummary, TrainOptions};
 use std::path::Path;
 
 /// Weight init draws from a process-global backend RNG; runs in one process take turns.
 static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Mamba on Tomita-2 = (10)*, the same tiny run as `real_models.rs` does on NdArray.
-const MAMBA_TOMITA2: &str = r#"
-[task]
-name = "tomita-2"
-train_min_len = 2
-train_max_len = 10
-[model]
-kind = "mamba"
-d_model = 8
-n_layers = 1
-d_state = 4
-[training]
-steps = 40
-batch_size = 8
-lr = 0.01
-log_every = 10
-checkpoint_every = 20
-[eval]
-protocol = "lengths"
-min_len = 2
-max_len = 20
-len_step = 6
-samples_per_len = 8
-"#;
 
 fn train(kind: BackendKind, text: &str, dir: &Path, opts: TrainOptions) -> RunSummary {
     let _serial = TRAINING

@@ -1,5 +1,7 @@
 //! End-to-end on NdArray with the zoo's models and the registry's tasks, tiny configs.
 
+mod common;
+
 use kleene_train::{run, BackendKind, RunConfig, TrainOptions};
 
 /// Burn's NdArray RNG (used for weight init after `B::seed`) is process-global: two training
@@ -61,29 +63,7 @@ samples_per_len = 64
 #[test]
 fn mamba_learns_a_star_free_language() {
     let _serial = training_lock();
-    let c = cfg(r#"
-[task]
-name = "tomita-2"
-train_min_len = 2
-train_max_len = 10
-[model]
-kind = "mamba"
-d_model = 8
-n_layers = 1
-d_state = 4
-[training]
-steps = 30
-batch_size = 8
-lr = 0.01
-log_every = 10
-checkpoint_every = 0
-[eval]
-protocol = "lengths"
-min_len = 2
-max_len = 20
-len_step = 6
-samples_per_len = 8
-"#);
+    let c = cfg(common::MAMBA_TOMITA2);
     let dir = tempfile::tempdir().unwrap();
     let s = run(
         BackendKind::Ndarray,
@@ -97,7 +77,7 @@ samples_per_len = 8
     let (inside, _) = s.report.in_out_means();
     assert!(inside.unwrap() >= 0.99, "{}", s.report.to_markdown());
     let lines = kleene_train::metrics::read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
 }
 
 #[test]

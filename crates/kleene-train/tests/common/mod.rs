@@ -10,6 +10,32 @@ use kleene_zoo::SequenceModel;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+/// A tiny real run: Mamba on Tomita-2 = (10)*, star-free, per-position next-symbol classes;
+/// 40 steps, metrics every 10, a checkpoint every 20, evaluated on lengths 2..=20.
+pub const MAMBA_TOMITA2: &str = r#"
+[task]
+name = "tomita-2"
+train_min_len = 2
+train_max_len = 10
+[model]
+kind = "mamba"
+d_model = 8
+n_layers = 1
+d_state = 4
+[training]
+steps = 40
+batch_size = 8
+lr = 0.01
+log_every = 10
+checkpoint_every = 20
+[eval]
+protocol = "lengths"
+min_len = 2
+max_len = 20
+len_step = 6
+samples_per_len = 8
+"#;
+
 /// Embedding -> [x_t, running mean of x_0..x_t] -> ReLU MLP -> logits. Causal; its
 /// `step` replays the token history (test-only; slow but exact).
 #[derive(Module, Debug)]
