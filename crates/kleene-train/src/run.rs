@@ -52,7 +52,7 @@ pub type CpuBackend = burn::backend::Autodiff<burn_ndarray::NdArray<f32>>;
 
 /// The second CPU training backend, burn-flex (cargo feature `flex`).
 #[cfg(feature = "flex")]
-pub type FlexBackend = burn::backend::Autodiff<burn_flex::Flex>;
+pub type FlexBackend = burn::backend::Autodiff<kleene_scan::Flex>;
 
 /// burn-wgpu with kleene-scan's CubeCL kernels (cargo feature `wgpu`).
 #[cfg(feature = "wgpu")]
