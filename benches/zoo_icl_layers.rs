@@ -17,7 +17,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn_ndarray::NdArray;
 use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion};
-use kleene_zoo::icl::*;
+
+use kleene_zoo::layers::*;
+use kleene_zoo::models::icl::*;
 use kleene_zoo::SequenceLayer;
 
 type AD = Autodiff<NdArray<f32>>;
@@ -70,9 +72,9 @@ fn layers(c: &mut Criterion) {
     let x = input(8, 512);
     let mut group = c.benchmark_group("icl_fwd_bwd_d64_L512_B8");
     // Mamba is timed by `benches/zoo_models.rs` (its mixer belongs to `kleene_zoo::mamba`).
-    for name in IclLayerConfig::NAMES.into_iter().filter(|n| *n != "mamba") {
-        let mut cfg = IclLayerConfig::default_for(name).unwrap();
-        if let IclLayerConfig::Retnet(r) = &mut cfg {
+    for name in MixerConfig::NAMES.into_iter().filter(|n| *n != "mamba") {
+        let mut cfg = MixerConfig::default_for(name).unwrap();
+        if let MixerConfig::Retnet(r) = &mut cfg {
             r.n_heads = 2;
         }
         let mixer = cfg.init::<AD>(D_MODEL, 2, &device).unwrap();
@@ -149,7 +151,7 @@ fn recurrent_scaling(c: &mut Criterion) {
     let rwkv = RwkvConfig::default()
         .init::<AD>(D_MODEL, 2, &device)
         .unwrap();
-    let lstm = RegbenchLstmConfig::default()
+    let lstm = LstmMixerConfig::default()
         .init::<AD>(D_MODEL, 2, &device)
         .unwrap();
     let mut group = c.benchmark_group("icl_recurrent_scaling_cputime_d64_B2");

@@ -33,7 +33,7 @@ use kleene::eval::{EvalOptions, RegbenchPositions};
 use kleene::langs::regbench::{InContextNGram, Regbench};
 use kleene::langs::Task;
 use kleene::train::RunConfig;
-use kleene::zoo::icl::{IclLayerConfig, IclModelConfig};
+use kleene::zoo::{IclModelConfig, MixerConfig};
 use kleene::zoo::ModelConfig;
 
 mod common;
@@ -63,10 +63,10 @@ fn model_table(name: &str, full: bool) -> Result<toml::Table, Box<dyn Error>> {
         }
         m
     } else {
-        if !IclLayerConfig::NAMES.contains(&name) {
+        if !MixerConfig::NAMES.contains(&name) {
             return Err(format!(
                 "unknown model `{name}`: transformer or one of {:?}",
-                IclLayerConfig::NAMES
+                MixerConfig::NAMES
             )
             .into());
         }
@@ -150,7 +150,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let models: Vec<String> = match &args.list {
         Some(m) => m.clone(),
         None if args.full => std::iter::once("transformer")
-            .chain(IclLayerConfig::NAMES)
+            .chain(MixerConfig::NAMES)
             .map(String::from)
             .collect(),
         None => ["transformer", "retnet", "mamba"]

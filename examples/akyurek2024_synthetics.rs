@@ -29,7 +29,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use kleene::train::RunConfig;
-use kleene::zoo::icl::{IclLayerConfig, IclModelConfig};
+use kleene::zoo::{IclModelConfig, MixerConfig};
 use kleene::zoo::ModelConfig;
 
 mod common;
@@ -45,14 +45,14 @@ fn model_table(name: &str, full: bool) -> Result<toml::Table, Box<dyn Error>> {
         }
         m
     } else {
-        if !IclLayerConfig::NAMES.contains(&name) {
+        if !MixerConfig::NAMES.contains(&name) {
             return Err(format!(
                 "unknown model `{name}`: transformer or one of {:?}",
-                IclLayerConfig::NAMES
+                MixerConfig::NAMES
             )
             .into());
         }
-        let mut m = IclModelConfig::new(IclLayerConfig::default_for(name)?);
+        let mut m = IclModelConfig::new(MixerConfig::default_for(name)?);
         if !full {
             m.backbone.d_model = 32;
         }
@@ -144,7 +144,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let models: Vec<String> = match &args.list {
         Some(m) => m.clone(),
         None if args.full => std::iter::once("transformer")
-            .chain(IclLayerConfig::NAMES)
+            .chain(MixerConfig::NAMES)
             .map(String::from)
             .collect(),
         None => ["transformer", "h3", "retnet"].map(String::from).to_vec(),

@@ -7,25 +7,13 @@
 //! | task kind | output used | loss |
 //! |---|---|---|
 //! | per-position multi-class | all positions, `(batch, len, C)` | softmax cross-entropy |
-//! | per-position multi-label | all positions, `(batch, len, M)`; probabilities = [`multilabel_probabilities`] | binary cross-entropy on sigmoid (or MSE on raw outputs) |
+//! | per-position multi-label | all positions, `(batch, len, M)`; probabilities = `sigmoid` of the logits | binary cross-entropy on sigmoid (or MSE on raw outputs) |
 //! | final-state class | one position per sequence: [`last_position`] or [`at_positions`] (query step / last real token of a padded batch) | softmax cross-entropy |
 //!
 //! Because all models are causal, the output at position `t` depends only on tokens
 //! `0..=t`, so reading position `t` is the same as running the model on the prefix.
 
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
-
-/// What a task asks of the per-position outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputKind {
-    /// A class at every position.
-    PerPositionClass,
-    /// Independent binary labels at every position.
-    PerPositionMultiLabel,
-    /// One class per sequence, read at the last (or query) position.
-    FinalClass,
-}
 
 /// The output at the last position: `(batch, len, C) -> (batch, C)`.
 pub fn last_position<B: Backend>(outputs: Tensor<B, 3>) -> Tensor<B, 2> {
@@ -42,9 +30,4 @@ pub fn at_positions<B: Backend>(
     let [batch, _, c] = outputs.dims();
     let index = positions.reshape([batch, 1, 1]).repeat_dim(2, c);
     outputs.gather(1, index).reshape([batch, c])
-}
-
-/// Per-label probabilities of a multi-label output (`sigmoid` of the logits).
-pub fn multilabel_probabilities<B: Backend, const D: usize>(logits: Tensor<B, D>) -> Tensor<B, D> {
-    sigmoid(logits)
 }

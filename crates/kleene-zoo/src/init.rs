@@ -4,7 +4,7 @@
 use burn::module::Param;
 use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use burn::tensor::{Distribution, TensorData};
 
 /// `U(-bound, bound)` parameter.
 pub(crate) fn uniform<B: Backend, const D: usize>(
@@ -98,4 +98,39 @@ pub(crate) fn embedding_normal<B: Backend>(
 /// Looks up rows of an embedding table for a batch of single tokens: `(batch,) -> (batch, d)`.
 pub(crate) fn lookup<B: Backend>(table: &Embedding<B>, tokens: Tensor<B, 1, Int>) -> Tensor<B, 2> {
     table.weight.val().select(0, tokens)
+}
+
+/// Standard deviation of every Linear / Embedding weight in the `lm_simple` backbone (GPT-2 init).
+pub(crate) const INIT_STD: f64 = 0.02;
+
+/// Standard deviation of output projections (`out_proj`, `fc2`): `0.02 / sqrt(2 * n_layer)`.
+pub(crate) fn out_std(n_layer: usize) -> f64 {
+    INIT_STD / (2.0 * n_layer.max(1) as f64).sqrt()
+}
+
+/// A float parameter from host values.
+pub(crate) fn param_from_vec<B: Backend, const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
+/// A float tensor from host values (a constant, not a parameter).
+pub(crate) fn tensor_from_vec<B: Backend, const D: usize>(
+    values: Vec<f32>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Tensor<B, D> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// A parameter drawn from `distribution`.
+pub(crate) fn param_random<B: Backend, const D: usize>(
+    shape: [usize; D],
+    distribution: Distribution,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Param::from_tensor(Tensor::random(shape, distribution, device))
 }

@@ -1,5 +1,13 @@
 //! Sequence models generic over Burn's [`Backend`].
 //!
+//! The crate's tree (docs/architecture.md):
+//! - [`layers`]: the sequence mixers, one file each, and the one list that registers them;
+//! - [`ops`]: computations shared by layers (chunked gated attention, long and short causal
+//!   convolutions, the Vandermonde kernel, ...), each with its step form and a reference;
+//! - [`backbone`]: the residual block, norms, and the backbones the papers use;
+//! - [`models`]: whole models (mixer stacks and the SD-SSM paper's recurrent models), and
+//!   the one list that registers them.
+//!
 //! Two seams:
 //! - [`SequenceLayer`]: a sequence mixer `(B, L, D) -> (B, L, D)` with a parallel
 //!   `forward` and a recurrent `step` over an explicit state (Mamba mixer, causal
@@ -28,29 +36,30 @@
 
 use burn::prelude::*;
 
-pub mod complex_diagonal;
-pub mod config;
+pub mod backbone;
 pub mod error;
 pub mod heads;
-pub mod icl;
-pub mod lstm;
-pub mod mamba;
-pub mod recurrence;
-pub mod rnn;
-pub mod sdssm;
-pub mod stack;
-pub mod transformer;
+pub mod layers;
+pub mod models;
+pub mod ops;
 
-mod any;
 mod init;
+mod validate;
 
-pub use any::{AnyModel, AnyState};
-pub use config::{
-    ComplexDiagonalConfig, LstmConfig, MambaConfig, ModelConfig, NormKind, PositionKind,
-    ReadoutKind, RnnConfig, RnnNonlinearity, SdSsmConfig, TransformerConfig,
-};
+pub use backbone::NormKind;
 pub use error::ZooError;
-pub use recurrence::ScanBackend;
+/// The backend bound of the models: Burn backends that provide `kleene-scan`'s ops
+/// (`NdArray`, `Autodiff<_>`, and the CubeCL backends behind the `wgpu` / `cuda` features).
+pub use kleene_scan::ScanBackend;
+pub use layers::{Mixer, MixerConfig, MixerState};
+pub use models::complex_diagonal::ComplexDiagonalConfig;
+pub use models::icl::IclModelConfig;
+pub use models::lstm::LstmConfig;
+pub use models::mamba::MambaConfig;
+pub use models::rnn::{RnnConfig, RnnNonlinearity};
+pub use models::sdssm::{ReadoutKind, SdSsmConfig};
+pub use models::transformer::{PositionKind, TransformerConfig};
+pub use models::{AnyModel, AnyState, ModelConfig};
 
 /// A sequence mixer: whole-sequence forward and one-step recurrent form.
 ///

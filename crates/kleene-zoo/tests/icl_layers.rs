@@ -7,7 +7,7 @@ use burn::module::{AutodiffModule, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use icl_common::*;
-use kleene_zoo::icl::*;
+use kleene_zoo::layers::*;
 use kleene_zoo::{SequenceLayer, ZooError};
 
 const D: usize = 8;
@@ -117,12 +117,12 @@ fn linear_regbench_chunked<Bk: Backend>(device: &Bk::Device) -> LinearAttention<
     .unwrap()
 }
 
-fn lstm<Bk: Backend>(device: &Bk::Device) -> RegbenchLstm<Bk> {
-    RegbenchLstmConfig::default().init(D, 2, device).unwrap()
+fn lstm<Bk: Backend>(device: &Bk::Device) -> Lstm<Bk> {
+    LstmMixerConfig::default().init(D, 2, device).unwrap()
 }
 
-fn mamba<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::mamba::MambaMixer<Bk> {
-    RegbenchMambaConfig {
+fn mamba<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::layers::MambaMixer<Bk> {
+    MambaMixerConfig {
         d_state: 4,
         ..Default::default()
     }
@@ -223,9 +223,9 @@ fn lstm_matches_f64_reference() {
     let x = randn::<B, 3>([1, len, D], &dev());
     let xv: Vec<f64> = to_vec(x.clone()).into_iter().map(f64::from).collect();
     let f = |t: Tensor<B, 2>| to_vec(t).into_iter().map(f64::from).collect::<Vec<_>>();
-    let w_ih = f(layer.w_ih.weight.val());
-    let w_hh = f(layer.w_hh.weight.val());
-    let bias: Vec<f64> = to_vec(layer.w_ih.bias.as_ref().unwrap().val())
+    let w_ih = f(layer.input.weight.val());
+    let w_hh = f(layer.recurrent.weight.val());
+    let bias: Vec<f64> = to_vec(layer.input.bias.as_ref().unwrap().val())
         .into_iter()
         .map(f64::from)
         .collect();
@@ -263,7 +263,7 @@ fn lstm_matches_f64_reference() {
 fn lstm_init() {
     let layer = lstm::<B>(&dev());
     // Stored [d_in = D, d_out = 4D]: the columns of PyTorch's (4D, D) matrix are our rows.
-    let w = to_vec(layer.w_hh.weight.val());
+    let w = to_vec(layer.recurrent.weight.val());
     for a in 0..D {
         for b in 0..D {
             let dot: f64 = (0..4 * D)
@@ -276,7 +276,7 @@ fn lstm_init() {
             );
         }
     }
-    let bias = to_vec(layer.w_ih.bias.as_ref().unwrap().val());
+    let bias = to_vec(layer.input.bias.as_ref().unwrap().val());
     for (i, v) in bias.iter().enumerate() {
         let want = if (D..2 * D).contains(&i) { 1.0 } else { 0.0 };
         assert_eq!(*v, want, "bias[{i}]");
@@ -760,7 +760,7 @@ fn config_errors_name_the_field() {
         ("d_model", RwkvConfig::default().validate(0)),
         (
             "lstm.forget_bias",
-            RegbenchLstmConfig {
+            LstmMixerConfig {
                 forget_bias: f64::NAN,
             }
             .validate(8),

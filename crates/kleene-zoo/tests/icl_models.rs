@@ -9,7 +9,9 @@ use burn::prelude::*;
 use burn::tensor::activation::tanh;
 use burn::tensor::Distribution;
 use icl_common::*;
-use kleene_zoo::icl::*;
+use kleene_zoo::backbone::*;
+use kleene_zoo::layers::*;
+use kleene_zoo::models::icl::*;
 use kleene_zoo::{SequenceLayer, SequenceModel, ZooError};
 
 const VOCAB: usize = 7;
@@ -21,6 +23,14 @@ fn small_model(name: &str, d: usize, n_layer: usize, kind: BackboneKind) -> IclM
     cfg.backbone.embed_dropout = 0.0;
     cfg.backbone.backbone = kind;
     cfg
+}
+
+/// The `lm_simple` / `no_ffn` model inside an [`IclModel`].
+fn residual(model: IclModel<B>) -> LmBackbone<B, Mixer<B>> {
+    match model {
+        IclModel::Residual(m) => m,
+        IclModel::NoFfnFaithful(_) => panic!("expected a residual backbone"),
+    }
 }
 
 fn tokens<Bk: Backend>(batch: usize, len: usize, device: &Bk::Device) -> Tensor<Bk, 2, Int> {
@@ -49,7 +59,7 @@ fn run_model_steps<Bk: Backend, M: SequenceModel<Bk>>(
 
 #[test]
 fn every_model_step_matches_forward_for_every_backbone() {
-    for name in IclLayerConfig::NAMES {
+    for name in MixerConfig::NAMES {
         for kind in [
             BackboneKind::LmSimple,
             BackboneKind::NoFfn,
@@ -76,19 +86,17 @@ fn every_model_step_matches_forward_for_every_backbone() {
 #[test]
 fn untied_head_when_out_dim_differs() {
     let cfg = small_model("gla", 8, 1, BackboneKind::LmSimple);
-    let tied = cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap();
+    let tied = residual(cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap());
     assert!(tied.head.is_none());
     assert_eq!(tied.max_len(), None);
-    let untied = cfg.init::<B>(VOCAB, 3, &dev()).unwrap();
+    let untied = residual(cfg.init::<B>(VOCAB, 3, &dev()).unwrap());
     assert!(untied.head.is_some());
     assert_eq!(untied.out_dim(), 3);
     let y = untied.forward(tokens::<B>(2, 5, &dev()));
     assert_eq!(y.dims(), [2, 5, 3]);
     let mut no_tie = cfg.clone();
     no_tie.backbone.tie_embeddings = false;
-    assert!(no_tie
-        .init::<B>(VOCAB, VOCAB, &dev())
-        .unwrap()
+    assert!(residual(no_tie.init::<B>(VOCAB, VOCAB, &dev()).unwrap())
         .head
         .is_some());
 }
@@ -105,22 +113,19 @@ fn gelu_tanh(x: Tensor<B, 3>) -> Tensor<B, 3> {
 fn lm_simple_wiring() {
     let mut cfg = small_model("retnet", 8, 2, BackboneKind::LmSimple);
     cfg.backbone.max_position_embeddings = 6;
-    let model = perturb(cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap(), 0.2);
+    let model = residual(perturb(cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap(), 0.2));
     assert_eq!(model.max_len(), Some(6));
     let x = tokens::<B>(2, 6, &dev());
     let positions = Tensor::<B, 1, Int>::arange(0..6, &dev()).reshape([1, 6]);
     let mut r = model.embedding.forward(x.clone())
         + model.pos_embedding.as_ref().unwrap().forward(positions);
-    for block in &model.blocks {
-        r = r.clone()
-            + block
-                .mixer
-                .forward(block.norm1.as_ref().unwrap().forward(r));
+    for block in &model.stack.blocks {
+        r = r.clone() + block.mixer.forward(block.norm.forward(r));
         let mlp = block.mlp.as_ref().unwrap();
-        let h = block.norm2.as_ref().unwrap().forward(r.clone());
+        let h = block.mlp_norm.as_ref().unwrap().forward(r.clone());
         r = r + mlp.fc2.forward(gelu_tanh(mlp.fc1.forward(h)));
     }
-    let y = model.norm_f.as_ref().unwrap().forward(r);
+    let y = model.stack.norm_f.forward(r);
     let logits = y
         .reshape([12, 8])
         .matmul(model.embedding.weight.val().transpose())
@@ -132,34 +137,36 @@ fn lm_simple_wiring() {
 #[test]
 fn faithful_noffn_is_one_mixer_on_raw_embeddings() {
     let cfg = small_model("lru", 8, 4, BackboneKind::NoFfnFaithful);
-    let model = perturb(cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap(), 0.2);
-    assert_eq!(model.blocks.len(), 1);
-    assert!(model.norm_f.is_none());
+    let model = match perturb(cfg.init::<B>(VOCAB, VOCAB, &dev()).unwrap(), 0.2) {
+        IclModel::NoFfnFaithful(m) => m,
+        IclModel::Residual(_) => panic!("expected the faithful backbone"),
+    };
+    // One mixer, no norm: the type has no room for more.
     let x = tokens::<B>(2, 6, &dev());
-    let y = model.blocks[0]
-        .mixer
-        .forward(model.embedding.forward(x.clone()));
+    let y = model.mixer.forward(model.embedding.forward(x.clone()));
     let logits = y
         .reshape([12, 8])
         .matmul(model.embedding.weight.val().transpose())
         .reshape([2, 6, VOCAB]);
     assert_close(model.forward(x), logits, 1e-5, "faithful noffn");
     // The stacked (corrected) variant keeps all layers, with norms.
-    let stacked = small_model("lru", 8, 4, BackboneKind::NoFfn)
-        .init::<B>(VOCAB, VOCAB, &dev())
-        .unwrap();
-    assert_eq!(stacked.blocks.len(), 4);
+    let stacked = residual(
+        small_model("lru", 8, 4, BackboneKind::NoFfn)
+            .init::<B>(VOCAB, VOCAB, &dev())
+            .unwrap(),
+    );
+    assert_eq!(stacked.stack.blocks.len(), 4);
     assert!(stacked
+        .stack
         .blocks
         .iter()
-        .all(|b| b.mlp.is_none() && b.norm1.is_some()));
-    assert!(stacked.norm_f.is_some());
+        .all(|b| b.mlp.is_none() && b.mlp_norm.is_none()));
 }
 
 #[test]
 fn gradients_reach_every_parameter_of_every_model() {
     let device = Default::default();
-    for name in IclLayerConfig::NAMES {
+    for name in MixerConfig::NAMES {
         let mut cfg = small_model(name, 8, 2, BackboneKind::LmSimple);
         cfg.backbone.max_position_embeddings = 6;
         let model = perturb(cfg.init::<AD>(VOCAB, VOCAB, &device).unwrap(), 0.1);
@@ -174,7 +181,7 @@ fn gradients_reach_every_parameter_of_every_model() {
 
 #[test]
 fn every_regbench_dfa_config_builds_and_runs() {
-    for name in IclLayerConfig::NAMES {
+    for name in MixerConfig::NAMES {
         let cfg = IclModelConfig::regbench_dfa(name).unwrap();
         let model = cfg.init::<B>(20, 20, &dev()).unwrap();
         let y = model.forward(tokens::<B>(1, 10, &dev()));
@@ -189,7 +196,7 @@ fn every_regbench_dfa_config_builds_and_runs() {
     assert_eq!(lt.backbone.max_position_embeddings, 4098);
     assert_eq!((lt.backbone.d_model, lt.backbone.n_layer), (128, 8));
     match lt.mixer {
-        IclLayerConfig::LinearAttention(c) => {
+        MixerConfig::LinearAttention(c) => {
             assert_eq!(c.feature_map, FeatureMap::Identity);
             assert!(!c.normalize);
         }
@@ -212,7 +219,7 @@ fn config_json_defaults_and_errors() {
     assert_eq!(cfg.backbone.embed_dropout, 0.1);
     assert_eq!(
         cfg.mixer,
-        IclLayerConfig::Gla(GlaConfig {
+        MixerConfig::Gla(GlaConfig {
             n_heads: 2,
             chunk_size: 16
         })
@@ -222,7 +229,7 @@ fn config_json_defaults_and_errors() {
         serde_json::from_str(r#"{"mixer": {"layer": "rwkv", "decay": "corrected"}}"#).unwrap();
     assert_eq!(
         rwkv.mixer,
-        IclLayerConfig::Rwkv(RwkvConfig {
+        MixerConfig::Rwkv(RwkvConfig {
             decay: RwkvDecay::Corrected
         })
     );
@@ -249,7 +256,7 @@ fn config_json_defaults_and_errors() {
     assert_eq!(field(ok.init(0, VOCAB, &dev())), "vocab_size");
     assert_eq!(field(ok.init(VOCAB, 0, &dev())), "out_dim");
     let mut heads = ok.clone();
-    heads.mixer = IclLayerConfig::Retnet(RetentionConfig {
+    heads.mixer = MixerConfig::Retnet(RetentionConfig {
         n_heads: 3,
         ..Default::default()
     });
@@ -320,7 +327,7 @@ fn icl_mixer_dispatches() {
     let mixer = small_mixer("gla").init::<B>(8, 1, &dev()).unwrap();
     let x = randn::<B, 3>([1, 5, 8], &dev());
     let direct = match &mixer {
-        IclMixer::Gla(g) => g.forward(x.clone()),
+        Mixer::Gla(g) => g.forward(x.clone()),
         _ => unreachable!(),
     };
     assert_close(mixer.forward(x), direct, 0.0, "dispatch");

@@ -10,11 +10,14 @@ use burn::prelude::*;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, TensorData};
-use kleene_zoo::config::*;
 use kleene_zoo::heads;
-use kleene_zoo::recurrence::ScanBackend;
-use kleene_zoo::sdssm::{Readout, SdSsm};
+use kleene_zoo::models::sdssm::{Readout, SdSsm};
+use kleene_zoo::ScanBackend;
 use kleene_zoo::{AnyModel, ModelConfig, SequenceModel, ZooError};
+use kleene_zoo::{
+    ComplexDiagonalConfig, LstmConfig, MambaConfig, NormKind, PositionKind, ReadoutKind, RnnConfig,
+    RnnNonlinearity, SdSsmConfig, TransformerConfig,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -612,11 +615,12 @@ fn config_errors_name_the_field() {
         })
     );
     // Every kind round-trips through TOML with its defaults.
-    let icl_names = kleene_zoo::icl::IclLayerConfig::NAMES;
+    let icl_names = kleene_zoo::MixerConfig::NAMES;
     for kind in ModelConfig::KINDS
-        .into_iter()
+        .iter()
+        .copied()
         .chain(["transformer_plus"])
-        .chain(icl_names)
+        .chain(icl_names.iter().copied())
     {
         let cfg = ModelConfig::default_for(kind).unwrap();
         let text = toml::to_string(&cfg).unwrap();
@@ -673,7 +677,7 @@ fn rotary_rotates_interleaved_pairs() {
         TensorData::new(vec![1f32, 2., 3., 4.], [1, 1, 1, 4]),
         &device,
     );
-    let got = to_vec(kleene_zoo::transformer::rotary(x, 3, 10000.0));
+    let got = to_vec(kleene_zoo::layers::attention::rotary(x, 3, 10000.0));
     let (a0, a1) = (3.0f64, 3.0 * 10000f64.powf(-0.5));
     let want = [
         1.0 * a0.cos() - 2.0 * a0.sin(),

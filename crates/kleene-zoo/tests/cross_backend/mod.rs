@@ -11,9 +11,9 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, BackendTypes};
-use kleene_zoo::icl::{IclLayerConfig, IclModelConfig};
-use kleene_zoo::recurrence::ScanBackend;
+use kleene_zoo::ScanBackend;
 use kleene_zoo::{AnyModel, ModelConfig, SequenceModel};
+use kleene_zoo::{IclModelConfig, MixerConfig};
 use rand::{Rng, SeedableRng};
 
 type Nd = burn_ndarray::NdArray<f32>;
@@ -45,7 +45,7 @@ pub fn configs() -> Vec<(String, ModelConfig)> {
             (name.to_string(), cfg)
         })
         .collect();
-    for mixer in IclLayerConfig::NAMES {
+    for mixer in MixerConfig::NAMES {
         // The same small widths as tests/icl_models.rs.
         let mut cfg = IclModelConfig::new(icl_common::small_mixer(mixer));
         cfg.backbone.d_model = 8;

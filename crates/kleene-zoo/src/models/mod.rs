@@ -1,0 +1,205 @@
+//! Whole models, token ids in, per-position logits out ([`SequenceModel`]), one file each with
+//! its serde config beside it. The list at the bottom is the only place that names them: from
+//! it [`models!`] generates [`ModelConfig`] (the `[model]` table, tagged by `kind`),
+//! [`AnyModel`] (the Burn `Module` enum), [`AnyState`], the kind names, validation, init and
+//! the forward / step dispatch. Adding a model is its file plus one line there.
+//!
+//! A model file provides `XConfig` (`serde` + `Default`, every field documented with its
+//! default) with `fn validate(&self, vocab_size, out_dim) -> Result<(), ZooError>` (errors
+//! name the field as `<kind>.<field>`) and `fn init<B: ScanBackend>(&self, vocab_size,
+//! out_dim, device) -> Result<X<B>, ZooError>`, and `X<B>`: a Burn `Module` implementing
+//! [`SequenceModel`].
+//!
+//! A `[model]` table in TOML (every field has a default, so `kind = "mamba"` alone is valid;
+//! unknown kinds and unknown fields are rejected with a parse error that names them):
+//!
+//! ```toml
+//! [model]
+//! kind = "mamba"
+//! d_model = 64
+//! n_layers = 2
+//! ```
+
+use std::fmt;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::layers::MixerConfig;
+use crate::validate::positive;
+use crate::{ScanBackend, SequenceModel, ZooError};
+
+/// Generates the model enums and their dispatch from one list of
+/// `Variant = "kind": file::{Config, Module};` lines.
+macro_rules! models {
+    ($( $(#[$doc:meta])* $variant:ident = $kind:literal : $file:ident :: { $config:ident, $module:ident }; )*) => {
+        $( pub mod $file; )*
+        $( pub use $file::{$config, $module}; )*
+
+        /// Which model to build, with its settings: the `[model]` table, tagged by `kind`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum ModelConfig {
+            $( $(#[$doc])* #[serde(rename = $kind)] $variant($config), )*
+        }
+
+        /// Any model of the zoo; a Burn `Module` (records, optimizers, `valid()` all work).
+        #[derive(Module, Debug)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum AnyModel<B: Backend> {
+            $( $(#[$doc])* $variant($module<B>), )*
+        }
+
+        /// The recurrent state of an [`AnyModel`] (same variant as the model).
+        #[derive(Clone)]
+        pub enum AnyState<B: ScanBackend> {
+            $( $(#[$doc])* $variant(<$module<B> as SequenceModel<B>>::State), )*
+        }
+
+        impl<B: ScanBackend> fmt::Debug for AnyState<B> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $( Self::$variant(_) => write!(f, "AnyState::{}", stringify!($variant)), )*
+                }
+            }
+        }
+
+        impl ModelConfig {
+            /// Every `kind`, in list order.
+            pub const KINDS: &'static [&'static str] = &[$($kind),*];
+
+            /// The `kind` of this config.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $( Self::$variant(_) => $kind, )*
+                }
+            }
+
+            fn default_of_kind(kind: &str) -> Option<Self> {
+                match kind {
+                    $( $kind => Some(Self::$variant($config::default())), )*
+                    _ => None,
+                }
+            }
+
+            /// Checks every field (and the vocabulary / output sizes the model will be built
+            /// with); errors name the field as `<kind>.<field>`.
+            pub fn validate(&self, vocab_size: usize, out_dim: usize) -> Result<(), ZooError> {
+                positive("vocab_size", vocab_size)?;
+                positive("out_dim", out_dim)?;
+                match self {
+                    $( Self::$variant(c) => c.validate(vocab_size, out_dim), )*
+                }
+            }
+
+            /// Validates the config and builds the model with `vocab_size` input tokens and
+            /// `out_dim` outputs per position (random init from the backend's RNG: call
+            /// `B::seed(&device, seed)` first for reproducible weights).
+            pub fn init<B: ScanBackend>(
+                &self,
+                vocab_size: usize,
+                out_dim: usize,
+                device: &B::Device,
+            ) -> Result<AnyModel<B>, ZooError> {
+                self.validate(vocab_size, out_dim)?;
+                Ok(match self {
+                    $( Self::$variant(c) => AnyModel::$variant(c.init(vocab_size, out_dim, device)?), )*
+                })
+            }
+        }
+
+        impl<B: ScanBackend> SequenceModel<B> for AnyModel<B> {
+            type State = AnyState<B>;
+
+            fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+                match self {
+                    $( Self::$variant(m) => m.forward(tokens), )*
+                }
+            }
+
+            fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
+                match self {
+                    $( Self::$variant(m) => AnyState::$variant(m.init_state(batch, device)), )*
+                }
+            }
+
+            /// # Panics
+            /// If `state` was made by a different model kind (a programming error).
+            fn step(&self, tokens: Tensor<B, 1, Int>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
+                match (self, state) {
+                    $( (Self::$variant(m), AnyState::$variant(s)) => {
+                        let (y, s) = m.step(tokens, s);
+                        (y, AnyState::$variant(s))
+                    } )*
+                    #[allow(unreachable_patterns)]
+                    _ => panic!("AnyModel::step: the state belongs to a different model kind \
+                                 (use the state returned by this model's init_state)"),
+                }
+            }
+
+            fn out_dim(&self) -> usize {
+                match self {
+                    $( Self::$variant(m) => m.out_dim(), )*
+                }
+            }
+
+            fn max_len(&self) -> Option<usize> {
+                match self {
+                    $( Self::$variant(m) => m.max_len(), )*
+                }
+            }
+        }
+    };
+}
+
+// The order is part of the checkpoint format (Burn records an enum variant by its index):
+// append new models at the end.
+models! {
+    /// Sarrof et al.'s Mamba: mamba-ssm's MixerModel (embedding, pre-norm residual Mamba
+    /// blocks, final norm) and a linear head.
+    Mamba = "mamba": mamba::{MambaConfig, MambaModel};
+    /// Selective dense SSM (Terzić et al. 2025).
+    Sdssm = "sdssm": sdssm::{SdSsmConfig, SdSsm};
+    /// Complex-diagonal selective SSMs (the four baselines of the SD-SSM repository).
+    ComplexDiagonal = "complex_diagonal": complex_diagonal::{ComplexDiagonalConfig, ComplexDiagonalSsm};
+    /// Elman RNN (tanh or ReLU), single or stacked.
+    Rnn = "rnn": rnn::{RnnConfig, RnnModel};
+    /// LSTM, single or stacked.
+    Lstm = "lstm": lstm::{LstmConfig, LstmModel};
+    /// Causal decoder-only transformer (learned positions) or "Transformer+" (rotary).
+    Transformer = "transformer": transformer::{TransformerConfig, TransformerModel};
+    /// Any mixer of [`crate::layers`] in seq_icl's backbone (REGBENCH).
+    Icl = "icl": icl::{IclModelConfig, IclModel};
+}
+
+impl ModelConfig {
+    /// The default config of a model kind ([`ModelConfig::KINDS`]); also accepted:
+    /// `transformer_plus` (the transformer with rotary positions) and every mixer name
+    /// ([`MixerConfig::NAMES`]: that mixer in the default `icl` backbone). Other names:
+    /// [`ZooError::UnknownModel`].
+    pub fn default_for(name: &str) -> Result<Self, ZooError> {
+        if let Some(config) = Self::default_of_kind(name) {
+            return Ok(config);
+        }
+        match name {
+            "transformer_plus" => Ok(ModelConfig::Transformer(TransformerConfig {
+                positions: transformer::PositionKind::Rotary,
+                ..TransformerConfig::default()
+            })),
+            mixer if MixerConfig::NAMES.contains(&mixer) => Ok(ModelConfig::Icl(
+                IclModelConfig::new(MixerConfig::default_for(mixer)?),
+            )),
+            other => Err(ZooError::UnknownModel(other.to_string())),
+        }
+    }
+
+    /// Parses a TOML table (e.g. the `[model]` section's text).
+    pub fn from_toml_str(text: &str) -> Result<Self, ZooError> {
+        toml::from_str(text).map_err(|e| ZooError::Parse(e.to_string()))
+    }
+
+    /// Parses JSON.
+    pub fn from_json_str(text: &str) -> Result<Self, ZooError> {
+        serde_json::from_str(text).map_err(|e| ZooError::Parse(e.to_string()))
+    }
+}

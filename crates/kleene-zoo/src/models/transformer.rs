@@ -1,0 +1,255 @@
+//! Causal decoder-only transformer (GPT-2 style pre-LN block of seq_icl's `lm_simple`,
+//! spec `regbench-icl-zoo.md` §3.1.1, §3.2.1–3.2.2): the [`crate::layers::attention`] mixer
+//! with an MLP in every block of the [`crate::backbone::residual_stack`].
+//!
+//! ```text
+//! r_0 = E[x_t] (+ P[t] with learned positions)
+//! r ← r + Attn(LN_1(r));   r ← r + W_2 GELU_tanh(W_1 LN_2(r))      per block
+//! y_t = W_o LN_f(r_t)
+//! Attn: q, k, v = split(W_qkv r) into h heads of d_h = d/h;
+//!       (rotary: q, k rotated by position, interleaved pairs (2i, 2i+1), θ_i = base^(−2i/d_h));
+//!       A = softmax(q kᵀ/√d_h + causal mask) (dropout on A when training); o = W_out(A v)
+//! ```
+//! "Transformer" = learned absolute positions; "Transformer+" = rotary, no position table.
+//! Init (GPT-2): every Linear and embedding `N(0, 0.02²)`, biases 0, `out_proj` and `fc2`
+//! weights `N(0, (0.02/√(2·n_layers))²)`, LayerNorm 1/0. The head is a separate bias-free
+//! `Linear(d, out_dim)` (seq_icl ties it to the embedding; here the output size generally
+//! differs from the vocabulary).
+//!
+//! The recurrent `step` keeps a KV cache per layer: memory grows linearly with the number
+//! of steps (attention has no constant-size state).
+
+use burn::module::Module;
+use burn::nn::{Embedding, Linear};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::backbone::{Mlp, NormKind, ResidualStack};
+use crate::init::{embedding_normal, linear_normal, out_std, INIT_STD};
+use crate::layers::attention::{AttentionConfig, CausalSelfAttention, KvCache};
+use crate::validate::{positive, positive_f};
+use crate::{ScanBackend, SequenceModel, ZooError};
+
+/// Position signal of the transformer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionKind {
+    /// Learned absolute position table added to the token embedding ("transformer").
+    #[default]
+    Learned,
+    /// Rotary embeddings on queries and keys, no position table ("transformer+").
+    Rotary,
+}
+
+/// Causal decoder-only pre-LN transformer (GPT-2 block of seq_icl's `lm_simple`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransformerConfig {
+    /// Residual width. Default 128 (REGBENCH).
+    pub d_model: usize,
+    /// Blocks. Default 2.
+    pub n_layers: usize,
+    /// Attention heads; must divide `d_model` (and `d_model / n_heads` must be even for
+    /// rotary). Default 2.
+    pub n_heads: usize,
+    /// MLP hidden width; `None` = `4 * d_model`.
+    pub d_ff: Option<usize>,
+    /// `learned` (transformer) or `rotary` (transformer+). Default `learned`.
+    pub positions: PositionKind,
+    /// Size of the learned position table. Default 4098 (REGBENCH).
+    pub max_len: usize,
+    /// Rotary base θ. Default 10000.
+    pub rope_theta: f64,
+    /// Dropout on the attention weights (training only). Default 0.0 (REGBENCH's
+    /// `transformer` used 0.1, `transformer+` 0.0).
+    pub attn_dropout: f64,
+    /// LayerNorm epsilon. Default 1e-5.
+    pub norm_eps: f64,
+}
+
+impl Default for TransformerConfig {
+    fn default() -> Self {
+        Self {
+            d_model: 128,
+            n_layers: 2,
+            n_heads: 2,
+            d_ff: None,
+            positions: PositionKind::Learned,
+            max_len: 4098,
+            rope_theta: 10000.0,
+            attn_dropout: 0.0,
+            norm_eps: 1e-5,
+        }
+    }
+}
+
+impl TransformerConfig {
+    /// The attention settings of every block.
+    pub fn attention(&self) -> AttentionConfig {
+        AttentionConfig {
+            n_heads: self.n_heads,
+            rotary: self.positions == PositionKind::Rotary,
+            rope_theta: self.rope_theta,
+            attn_dropout: self.attn_dropout,
+        }
+    }
+
+    /// Checks every field (and the sizes the model will be built with); errors name the
+    /// field as `<kind>.<field>`.
+    pub fn validate(&self, _vocab_size: usize, _out_dim: usize) -> Result<(), ZooError> {
+        let c = self;
+        positive("transformer.d_model", c.d_model)?;
+        positive("transformer.n_layers", c.n_layers)?;
+        positive("transformer.n_heads", c.n_heads)?;
+        positive("transformer.max_len", c.max_len)?;
+        positive_f("transformer.norm_eps", c.norm_eps)?;
+        positive_f("transformer.rope_theta", c.rope_theta)?;
+        if let Some(d) = c.d_ff {
+            positive("transformer.d_ff", d)?;
+        }
+        if c.d_model % c.n_heads != 0 {
+            return Err(ZooError::invalid(
+                "transformer.n_heads",
+                format!("must divide d_model = {}, got {}", c.d_model, c.n_heads),
+            ));
+        }
+        if c.positions == PositionKind::Rotary && (c.d_model / c.n_heads) % 2 != 0 {
+            return Err(ZooError::invalid(
+                "transformer.n_heads",
+                "rotary positions need an even head dimension d_model / n_heads",
+            ));
+        }
+        if !(0.0..1.0).contains(&c.attn_dropout) {
+            return Err(ZooError::invalid(
+                "transformer.attn_dropout",
+                format!("must be in [0, 1), got {}", c.attn_dropout),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the model (validated first).
+    pub fn init<B: Backend>(
+        &self,
+        vocab_size: usize,
+        out_dim: usize,
+        device: &B::Device,
+    ) -> Result<TransformerModel<B>, ZooError> {
+        self.validate(vocab_size, out_dim)?;
+        Ok(TransformerModel::new(self, vocab_size, out_dim, device))
+    }
+}
+
+/// Recurrent state of the transformer: one KV cache per layer and the position.
+#[derive(Clone, Debug)]
+pub struct TransformerState<B: Backend> {
+    /// Per-layer caches.
+    pub layers: Vec<KvCache<B>>,
+    /// Position of the next token.
+    pub position: usize,
+}
+
+/// Causal decoder-only transformer ("transformer" / "transformer+").
+#[derive(Module, Debug)]
+pub struct TransformerModel<B: Backend> {
+    /// Token embedding `N(0, 0.02²)`.
+    pub token_embedding: Embedding<B>,
+    /// Learned positions `[max_len, d]` (absent for rotary).
+    pub position_embedding: Option<Embedding<B>>,
+    /// Pre-LN blocks (attention + MLP) and the final LayerNorm.
+    pub stack: ResidualStack<B, CausalSelfAttention<B>>,
+    /// `Linear(d, out_dim)`, no bias.
+    pub head: Linear<B>,
+    max_len: usize,
+    out_dim: usize,
+}
+
+impl<B: Backend> TransformerModel<B> {
+    /// Builds the model; the config must have been validated.
+    pub fn new(
+        config: &TransformerConfig,
+        vocab_size: usize,
+        out_dim: usize,
+        device: &B::Device,
+    ) -> Self {
+        let d = config.d_model;
+        let d_ff = config.d_ff.unwrap_or(4 * d);
+        let attention = config.attention();
+        // All attention layers first, then (inside the stack) the MLPs: the order of the
+        // random draws since the first release.
+        let mixers = (0..config.n_layers)
+            .map(|_| CausalSelfAttention::new(&attention, d, config.n_layers, device))
+            .collect();
+        let mut make_mlp = || Mlp {
+            fc1: linear_normal(d, d_ff, true, INIT_STD, device),
+            fc2: linear_normal(d_ff, d, true, out_std(config.n_layers), device),
+        };
+        Self {
+            token_embedding: embedding_normal(vocab_size, d, INIT_STD, device),
+            position_embedding: (config.positions == PositionKind::Learned)
+                .then(|| embedding_normal(config.max_len, d, INIT_STD, device)),
+            stack: ResidualStack::new(
+                mixers,
+                NormKind::LayerNorm,
+                d,
+                config.norm_eps,
+                Some(&mut make_mlp),
+                device,
+            ),
+            head: linear_normal(d, out_dim, false, INIT_STD, device),
+            max_len: config.max_len,
+            out_dim,
+        }
+    }
+
+    /// Position vectors for `start..start + len`, clamped to the table, `(len, d)`.
+    fn positions(&self, table: &Embedding<B>, start: usize, len: usize) -> Tensor<B, 2> {
+        let device = table.weight.device();
+        let idx = Tensor::<B, 1, Int>::arange(start as i64..(start + len) as i64, &device)
+            .clamp_max((self.max_len - 1) as i64);
+        table.weight.val().select(0, idx)
+    }
+}
+
+impl<B: ScanBackend> SequenceModel<B> for TransformerModel<B> {
+    type State = TransformerState<B>;
+
+    fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let [_, len] = tokens.dims();
+        let mut x = self.token_embedding.forward(tokens);
+        if let Some(table) = &self.position_embedding {
+            x = x + self.positions(table, 0, len).unsqueeze::<3>();
+        }
+        self.head.forward(self.stack.forward(x))
+    }
+
+    fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
+        TransformerState {
+            layers: self.stack.init_state(batch, device),
+            position: 0,
+        }
+    }
+
+    fn step(&self, tokens: Tensor<B, 1, Int>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
+        let mut x = self.token_embedding.weight.val().select(0, tokens);
+        if let Some(table) = &self.position_embedding {
+            x = x + self.positions(table, state.position, 1);
+        }
+        let (h, layers) = self.stack.step(x, state.layers);
+        (
+            self.head.forward(h),
+            TransformerState {
+                layers,
+                position: state.position + 1,
+            },
+        )
+    }
+
+    fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        self.position_embedding.as_ref().map(|_| self.max_len)
+    }
+}
