@@ -19,7 +19,6 @@ use burn_ndarray::NdArray;
 use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion};
 
 use kleene_zoo::layers::*;
-use kleene_zoo::models::icl::*;
 use kleene_zoo::SequenceLayer;
 
 type AD = Autodiff<NdArray<f32>>;
@@ -71,8 +70,11 @@ fn layers(c: &mut Criterion) {
     let device = Default::default();
     let x = input(8, 512);
     let mut group = c.benchmark_group("icl_fwd_bwd_d64_L512_B8");
-    // Mamba is timed by `benches/zoo_models.rs` (its mixer belongs to `kleene_zoo::mamba`).
-    for name in MixerConfig::NAMES.into_iter().filter(|n| *n != "mamba") {
+    // Mamba and attention are timed inside their models by `benches/zoo_models.rs`.
+    for &name in MixerConfig::NAMES
+        .iter()
+        .filter(|n| !matches!(**n, "mamba" | "attention"))
+    {
         let mut cfg = MixerConfig::default_for(name).unwrap();
         if let MixerConfig::Retnet(r) = &mut cfg {
             r.n_heads = 2;

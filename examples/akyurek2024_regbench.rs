@@ -150,7 +150,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let models: Vec<String> = match &args.list {
         Some(m) => m.clone(),
         None if args.full => std::iter::once("transformer")
-            .chain(MixerConfig::NAMES)
+            // The `transformer` row is the attention mixer in REGBENCH's setup.
+            .chain(
+                MixerConfig::NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| *n != "attention"),
+            )
             .map(String::from)
             .collect(),
         None => ["transformer", "retnet", "mamba"]

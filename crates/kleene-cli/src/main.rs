@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod data;
 mod eval;
+mod model;
 mod report;
 mod sweep;
 mod train;
@@ -25,6 +26,11 @@ enum Command {
     Data {
         #[command(subcommand)]
         command: data::DataCommand,
+    },
+    /// Models: list every kind and mixer with its defaults, show one with its size.
+    Model {
+        #[command(subcommand)]
+        command: model::ModelCommand,
     },
     /// Train a model as a TOML run config says, then evaluate it.
     Train(train::TrainArgs),
@@ -52,6 +58,7 @@ fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Data { command } => std::process::exit(data::run(command)),
+        Command::Model { command } => std::process::exit(model::run(command)),
         Command::Train(args) => exit_with(train::run(args)),
         Command::Eval(args) => exit_with(eval::run(args)),
         Command::Report(args) => exit_with(report::run(args)),

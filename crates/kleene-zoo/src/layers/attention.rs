@@ -61,12 +61,12 @@ impl AttentionConfig {
         positive(&field("n_heads"), self.n_heads)?;
         positive_f(&field("rope_theta"), self.rope_theta)?;
         ensure(
-            d_model % self.n_heads == 0,
+            d_model.is_multiple_of(self.n_heads),
             &field("n_heads"),
             format!("must divide d_model = {d_model}, got {}", self.n_heads),
         )?;
         ensure(
-            !self.rotary || (d_model / self.n_heads) % 2 == 0,
+            !self.rotary || (d_model / self.n_heads).is_multiple_of(2),
             &field("n_heads"),
             "rotary positions need an even head dimension d_model / n_heads",
         )?;

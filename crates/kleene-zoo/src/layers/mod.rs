@@ -23,7 +23,7 @@ use crate::{SequenceLayer, ZooError};
 /// Generates the mixer enums and their dispatch from one list of
 /// `Variant = "name": file::{Config, Module};` lines.
 macro_rules! mixers {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal : $file:ident :: { $config:ident, $module:ident }; )*) => {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $name:literal : $file:ident :: { $config:ident, $module:ident }; )*) => {
         $( pub mod $file; )*
         $( pub use $file::*; )*
 
@@ -31,20 +31,21 @@ macro_rules! mixers {
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "layer")]
         pub enum MixerConfig {
-            $( $(#[$doc])* #[serde(rename = $name)] $variant($config), )*
+            $( $(#[doc = $doc])* #[serde(rename = $name)] $variant($config), )*
         }
 
         /// Any mixer, chosen at run time (a Burn `Module`).
         #[derive(Module, Debug)]
         #[allow(clippy::large_enum_variant)]
         pub enum Mixer<B: Backend> {
-            $( $(#[$doc])* $variant($module<B>), )*
+            $( $(#[doc = $doc])* $variant($module<B>), )*
         }
 
         /// Recurrent state of a [`Mixer`] (same variant as the mixer).
         #[derive(Clone)]
+        #[allow(clippy::large_enum_variant)]
         pub enum MixerState<B: ScanBackend> {
-            $( $(#[$doc])* $variant(<$module<B> as SequenceLayer<B>>::State), )*
+            $( $(#[doc = $doc])* $variant(<$module<B> as SequenceLayer<B>>::State), )*
         }
 
         impl<B: ScanBackend> fmt::Debug for MixerState<B> {
@@ -58,6 +59,14 @@ macro_rules! mixers {
         impl MixerConfig {
             /// Every mixer name (the `layer` tag), in list order.
             pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// One line on the mixer called `name` (its doc line in the list), if it exists.
+            pub fn description(name: &str) -> Option<&'static str> {
+                match name {
+                    $( $name => Some(concat!($($doc),*).trim_start()), )*
+                    _ => None,
+                }
+            }
 
             /// The mixer's name (its `layer` tag).
             pub fn name(&self) -> &'static str {

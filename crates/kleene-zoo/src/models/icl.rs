@@ -135,6 +135,7 @@ impl IclModelConfig {
 
 /// A REGBENCH model: a mixer in one of seq_icl's backbones.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum IclModel<B: Backend> {
     /// `lm_simple` or the corrected `no_ffn`.
     Residual(LmBackbone<B, Mixer<B>>),

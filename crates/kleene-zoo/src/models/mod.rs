@@ -32,7 +32,7 @@ use crate::{ScanBackend, SequenceModel, ZooError};
 /// Generates the model enums and their dispatch from one list of
 /// `Variant = "kind": file::{Config, Module};` lines.
 macro_rules! models {
-    ($( $(#[$doc:meta])* $variant:ident = $kind:literal : $file:ident :: { $config:ident, $module:ident }; )*) => {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $kind:literal : $file:ident :: { $config:ident, $module:ident }; )*) => {
         $( pub mod $file; )*
         $( pub use $file::{$config, $module}; )*
 
@@ -40,20 +40,21 @@ macro_rules! models {
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
         pub enum ModelConfig {
-            $( $(#[$doc])* #[serde(rename = $kind)] $variant($config), )*
+            $( $(#[doc = $doc])* #[serde(rename = $kind)] $variant($config), )*
         }
 
         /// Any model of the zoo; a Burn `Module` (records, optimizers, `valid()` all work).
         #[derive(Module, Debug)]
         #[allow(clippy::large_enum_variant)]
         pub enum AnyModel<B: Backend> {
-            $( $(#[$doc])* $variant($module<B>), )*
+            $( $(#[doc = $doc])* $variant($module<B>), )*
         }
 
         /// The recurrent state of an [`AnyModel`] (same variant as the model).
         #[derive(Clone)]
+        #[allow(clippy::large_enum_variant)]
         pub enum AnyState<B: ScanBackend> {
-            $( $(#[$doc])* $variant(<$module<B> as SequenceModel<B>>::State), )*
+            $( $(#[doc = $doc])* $variant(<$module<B> as SequenceModel<B>>::State), )*
         }
 
         impl<B: ScanBackend> fmt::Debug for AnyState<B> {
@@ -67,6 +68,14 @@ macro_rules! models {
         impl ModelConfig {
             /// Every `kind`, in list order.
             pub const KINDS: &'static [&'static str] = &[$($kind),*];
+
+            /// One line on the model `kind` (its doc line in the list), if it exists.
+            pub fn description(kind: &str) -> Option<&'static str> {
+                match kind {
+                    $( $kind => Some(concat!($($doc),*).trim_start()), )*
+                    _ => None,
+                }
+            }
 
             /// The `kind` of this config.
             pub fn kind(&self) -> &'static str {
@@ -168,7 +177,7 @@ models! {
     Lstm = "lstm": lstm::{LstmConfig, LstmModel};
     /// Causal decoder-only transformer (learned positions) or "Transformer+" (rotary).
     Transformer = "transformer": transformer::{TransformerConfig, TransformerModel};
-    /// Any mixer of [`crate::layers`] in seq_icl's backbone (REGBENCH).
+    /// Any mixer (`kleene model list`) in seq_icl's backbone (REGBENCH).
     Icl = "icl": icl::{IclModelConfig, IclModel};
 }
 

@@ -107,13 +107,13 @@ impl TransformerConfig {
         if let Some(d) = c.d_ff {
             positive("transformer.d_ff", d)?;
         }
-        if c.d_model % c.n_heads != 0 {
+        if !c.d_model.is_multiple_of(c.n_heads) {
             return Err(ZooError::invalid(
                 "transformer.n_heads",
                 format!("must divide d_model = {}, got {}", c.d_model, c.n_heads),
             ));
         }
-        if c.positions == PositionKind::Rotary && (c.d_model / c.n_heads) % 2 != 0 {
+        if c.positions == PositionKind::Rotary && !(c.d_model / c.n_heads).is_multiple_of(2) {
             return Err(ZooError::invalid(
                 "transformer.n_heads",
                 "rotary positions need an even head dimension d_model / n_heads",
