@@ -177,7 +177,8 @@ impl EvalReport {
         let path = run_dir.join(RESULT_FILE);
         self.result.write_json(&path)?;
         let table = run_dir.join(TABLE_FILE);
-        kleene_eval::io::write_atomic(&table, self.to_markdown().as_bytes())?;
+        kleene_langs::io::write_atomic(&table, self.to_markdown().as_bytes())
+            .map_err(TrainError::from_lang)?;
         let mut paths = vec![path, table];
         paths.extend(Report::from_runs(std::slice::from_ref(&self.result))?.write_all(run_dir)?);
         Ok(paths)
