@@ -338,7 +338,7 @@ impl RunConfig {
                 return Err(TrainError::invalid(name, format!("{v} is not in [0, 1)")));
             }
         }
-        if !(t.eps > 0.0) {
+        if t.eps.is_nan() || t.eps <= 0.0 {
             return Err(TrainError::invalid("training.eps", "must be > 0"));
         }
         if let Some(c) = t.grad_clip {
