@@ -54,7 +54,7 @@ fn task_name(n: usize) -> &'static str {
 
 /// The zoo config of `name`: `transformer` or an ICL-zoo mixer at the REGBENCH defaults;
 /// the default run shrinks every model to width 32, 2 blocks.
-fn model_table(name: &str, full: bool) -> Result<toml::Table, Box<dyn Error>> {
+fn zoo_model(name: &str, full: bool) -> Result<ModelConfig, Box<dyn Error>> {
     let mc = if name == "transformer" {
         let mut m = ModelConfig::default_for("transformer")?;
         if let (ModelConfig::Transformer(t), false) = (&mut m, full) {
@@ -77,7 +77,7 @@ fn model_table(name: &str, full: bool) -> Result<toml::Table, Box<dyn Error>> {
         }
         ModelConfig::Icl(m)
     };
-    Ok(toml::Table::try_from(&mc)?)
+    Ok(mc)
 }
 
 fn run_config(n: usize, model: &str, full: bool, dir: &Path) -> Result<RunConfig, Box<dyn Error>> {
@@ -132,9 +132,9 @@ batch_size = 16
         max_examples = if full { 0 } else { 64 },
     );
     let mut cfg = RunConfig::parse(&text, Path::new("akyurek2024_regbench"))?;
-    // The placeholder `[model]` above only satisfies the parser; the real table comes from
+    // The placeholder `[model]` above only satisfies the parser; the real model comes from
     // the zoo's own config types.
-    cfg.model = model_table(model, full)?;
+    set_model(&mut cfg, zoo_model(model, full)?);
     cfg.out_dir = Some(dir.to_path_buf());
     cfg.validate()?;
     Ok(cfg)

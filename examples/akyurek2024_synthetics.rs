@@ -37,7 +37,7 @@ use common::*;
 
 /// The zoo config of `name`: `transformer` or an ICL-zoo mixer in the default backbone;
 /// the default run shrinks every model to width 32, 2 blocks.
-fn model_table(name: &str, full: bool) -> Result<toml::Table, Box<dyn Error>> {
+fn zoo_model(name: &str, full: bool) -> Result<ModelConfig, Box<dyn Error>> {
     let mc = if name == "transformer" {
         let mut m = ModelConfig::default_for("transformer")?;
         if let (ModelConfig::Transformer(t), false) = (&mut m, full) {
@@ -59,7 +59,7 @@ fn model_table(name: &str, full: bool) -> Result<toml::Table, Box<dyn Error>> {
         m.backbone.n_layer = 2;
         ModelConfig::Icl(m)
     };
-    Ok(toml::Table::try_from(&mc)?)
+    Ok(mc)
 }
 
 fn run_config(
@@ -124,9 +124,9 @@ max_examples = {max_examples}
         max_examples = if full { 0 } else { 256 },
     );
     let mut cfg = RunConfig::parse(&text, Path::new("akyurek2024_synthetics"))?;
-    // The placeholder `[model]` above only satisfies the parser; the real table comes from
+    // The placeholder `[model]` above only satisfies the parser; the real model comes from
     // the zoo's own config types.
-    cfg.model = model_table(model, full)?;
+    set_model(&mut cfg, zoo_model(model, full)?);
     cfg.out_dir = Some(dir.to_path_buf());
     cfg.validate()?;
     Ok(cfg)

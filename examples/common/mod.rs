@@ -77,6 +77,14 @@ pub fn run_one(
     Ok(kt::run(backend, cfg, dir, &opts, |_| {})?)
 }
 
+/// Replaces `cfg`'s model by one built in code; its label (which [`RunConfig::parse`] took
+/// from the parsed `[model]`) becomes every field of the new model.
+pub fn set_model(cfg: &mut RunConfig, model: kleene::zoo::ModelConfig) {
+    cfg.model = model;
+    cfg.eval.model_label = None;
+    cfg.eval.model_label = Some(kt::evaluate::model_label(cfg));
+}
+
 /// [`run_one`] for a config given as TOML text (`name` labels parse errors); the run writes
 /// to `dir`.
 pub fn run_toml(

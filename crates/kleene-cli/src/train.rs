@@ -30,12 +30,11 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         cfg.out_dir = Some(d);
     }
     let run_dir = cfg.out_dir.clone().expect("load sets out_dir");
+    // The model against its task (vocabulary, outputs) before the banner and any file.
+    kleene_train::run::model_config(&cfg).map_err(|e| format!("{}: {e}", args.config.display()))?;
     eprintln!(
         "training `{}` on `{}` for {} steps -> {}",
-        cfg.model
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default(),
+        cfg.model.kind(),
         cfg.task.name,
         cfg.training.steps,
         run_dir.display()

@@ -66,6 +66,15 @@ pub enum EvalError {
 }
 
 impl EvalError {
+    /// A kleene-langs error; its file errors (e.g. from [`kleene_langs::io::write_atomic`])
+    /// become [`EvalError::Io`] with their path.
+    pub fn from_lang(e: kleene_langs::LangError) -> Self {
+        match e {
+            kleene_langs::LangError::Io { path, source } => EvalError::Io { path, source },
+            other => EvalError::Task(other),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         EvalError::Io {

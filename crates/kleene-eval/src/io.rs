@@ -1,36 +1,14 @@
 //! Atomic file writes: a crash never leaves a half-written report or results file.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::EvalError;
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
-/// flushed and synced, then renamed over `path`. Creates the parent directory.
+/// Writes `bytes` to `path` atomically with the workspace's one atomic write,
+/// [`kleene_langs::io::write_atomic`] (temporary file in the same directory, synced, then
+/// renamed over `path`; creates the parent directory); its error names the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| EvalError::io(&dir, e))?;
-    let file_name = path.file_name().ok_or_else(|| {
-        EvalError::option("path", format!("`{}` has no file name", path.display()))
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| EvalError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| EvalError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| EvalError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| EvalError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    kleene_langs::io::write_atomic(path, bytes).map_err(EvalError::from_lang)
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.

@@ -15,18 +15,26 @@ use std::path::{Path, PathBuf};
 
 use crate::{Example, LangError, Target, TargetKind, Task};
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
-/// Creates the parent folder if needed.
+/// Writes `bytes` to `path` atomically (temporary file in the same folder, synced, then
+/// renamed over `path`). Creates the parent folder if needed. The one atomic write of the
+/// workspace: kleene-eval and kleene-train call it and map [`LangError::Io`] into their own
+/// errors.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LangError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
 /// Streams data into `path` atomically: `fill` writes into a buffered temporary file in
-/// the same folder, which is renamed over `path` only when `fill` succeeded.
+/// the same folder, which is synced and renamed over `path` only when `fill` succeeded
+/// (the temporary file is removed otherwise). The temporary name is unique per process
+/// and call, so concurrent writers of one path (threads of one process, or processes) never
+/// share a temporary file: the last rename wins and every reader sees a whole file. After
+/// the rename the folder is synced too (where the platform allows), so the new name
+/// survives a crash. Errors name `path` (or the folder that could not be created).
 pub fn write_atomic_with<F>(path: &Path, fill: F) -> Result<(), LangError>
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -36,7 +44,8 @@ where
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{file_name}.tmp{}-{n}", std::process::id()));
     let result = (|| {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp)?);
         fill(&mut w)?;
@@ -47,6 +56,11 @@ where
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(LangError::io(path, e));
+    }
+    // Best effort: persist the rename itself (a folder can be opened and synced on Unix).
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
     }
     Ok(())
 }

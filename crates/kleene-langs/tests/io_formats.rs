@@ -159,3 +159,57 @@ fn names_and_aliases_resolve() {
     assert_eq!(names.len(), all.len());
     assert!(all.len() >= 34);
 }
+
+/// Two writers of one path in one process: the first is still filling its temporary file
+/// when the second writes and renames. With a temporary name per process only, the second
+/// would truncate and rename away the first's file, whose own rename then fails.
+#[test]
+fn concurrent_atomic_writes_of_one_path_do_not_share_a_temp_file() {
+    use std::sync::mpsc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let (go, wait_go) = mpsc::channel::<()>();
+    let (done, wait_done) = mpsc::channel::<()>();
+    let second = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            wait_go.recv().unwrap();
+            kleene_langs::io::write_atomic(&path, b"second").unwrap();
+            done.send(()).unwrap();
+        })
+    };
+    kleene_langs::io::write_atomic_with(&path, |w| {
+        w.write_all(b"fir")?;
+        go.send(()).unwrap();
+        wait_done.recv().unwrap();
+        w.write_all(b"st")
+    })
+    .unwrap();
+    second.join().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("out.txt")],
+        "temporary files left"
+    );
+}
+
+#[test]
+fn failed_atomic_write_keeps_the_old_file_and_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.txt");
+    std::fs::write(&path, "old").unwrap();
+    let err =
+        kleene_langs::io::write_atomic_with(&path, |_| Err(std::io::Error::other("disk full")))
+            .unwrap_err();
+    assert!(
+        matches!(&err, LangError::Io { path: p, .. } if p == &path),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

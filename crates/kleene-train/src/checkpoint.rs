@@ -56,23 +56,6 @@ pub fn checksum(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    {
-        let mut f = fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| TrainError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| TrainError::io(&tmp, e))?;
-    }
-    fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
-}
-
 /// A checkpoint directory on disk.
 pub struct Checkpoint;
 
@@ -113,7 +96,8 @@ impl Checkpoint {
             state.checksums.push((name.to_string(), checksum(bytes)));
         }
         let json = serde_json::to_vec_pretty(&state).expect("state serialises");
-        write_atomic(&tmp.join("state.json"), &json)?;
+        kleene_langs::io::write_atomic(&tmp.join("state.json"), &json)
+            .map_err(TrainError::from_lang)?;
         let main = Self::dir(run_dir);
         let old = run_dir.join("checkpoint.old");
         if main.exists() {

@@ -2,10 +2,15 @@
 //!
 //! Every field has a documented default (see docs/training.md); unknown fields are
 //! rejected so a typo never silently falls back to a default. Syntax and type errors
-//! carry toml's line/column; range errors name the field (`training.lr`, ...).
+//! carry the line/column; range errors name the field (`training.lr`, `model.d_model`,
+//! ...) and, when the config came from text, its line. `[model]` is a typed
+//! [`kleene_zoo::ModelConfig`], checked when the config is loaded.
+
+mod position;
 
 use std::path::{Path, PathBuf};
 
+use kleene_zoo::{ModelConfig, ZooError};
 use serde::{Deserialize, Serialize};
 
 use crate::loss::LossKind;
@@ -22,8 +27,10 @@ pub struct RunConfig {
     #[serde(default)]
     pub out_dir: Option<PathBuf>,
     pub task: TaskConfig,
-    /// Passed as-is to the model zoo (`kind = "mamba"`, `d_model`, `n_layers`, ...).
-    pub model: toml::Table,
+    /// The model zoo's config (`kind = "mamba"`, `d_model`, `n_layers`, ...; every field
+    /// but `kind` has a default). Replacing it in code after [`RunConfig::parse`] leaves
+    /// `eval.model_label` at the parsed file's label: reset that too.
+    pub model: ModelConfig,
     #[serde(default)]
     pub training: TrainingConfig,
     #[serde(default)]
@@ -199,7 +206,9 @@ pub struct EvalConfig {
     /// Report table / plot this run belongs to. Default: the task name.
     pub experiment: Option<String>,
     /// Row / plot-line label of the model (seeds of one label are aggregated). Default:
-    /// the `[model]` table, e.g. `mamba d_model=32 n_layers=1`.
+    /// the `[model]` table as written, e.g. `mamba d_model=32 n_layers=1` (set by
+    /// [`RunConfig::parse`], so it is written into the run's `config.toml`; without a
+    /// parse, every field of `model`).
     pub model_label: Option<String>,
     /// `[eval.paper]`: a whole `kleene_eval::EvalPlan` (every protocol option, e.g. the
     /// generation separator) used as is instead of the plan derived from the keys above;
@@ -271,12 +280,38 @@ impl RunConfig {
     }
 
     /// Parses and validates TOML text; `origin` only names the source in errors.
+    ///
+    /// Syntax errors, unknown keys and wrong types (`[model]`'s included) give
+    /// [`TrainError::ConfigSyntax`] with the line and column; range errors give
+    /// [`TrainError::InvalidConfig`] naming the field, with its line. Sets
+    /// `eval.model_label` from `[model]` as written when the file has none.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, TrainError> {
-        let cfg: RunConfig = toml::from_str(text).map_err(|e| TrainError::ConfigSyntax {
+        let mut cfg: RunConfig = toml::from_str(text).map_err(|e| TrainError::ConfigSyntax {
             path: origin.to_path_buf(),
-            message: e.to_string(),
+            // toml places errors inside `[model]` at its header: find the key at fault.
+            message: position::model_error(text).unwrap_or_else(|| e.to_string()),
         })?;
-        cfg.validate()?;
+        if cfg.eval.model_label.is_none() {
+            let written: Option<toml::Table> = toml::from_str::<toml::Table>(text)
+                .ok()
+                .and_then(|t| t.get("model")?.as_table().cloned());
+            cfg.eval.model_label = written.as_ref().map(crate::evaluate::table_label);
+        }
+        cfg.validate().map_err(|e| match e {
+            TrainError::InvalidConfig { field, reason } => {
+                match position::field_position(text, &field) {
+                    Some((field, line, column)) => TrainError::InvalidConfig {
+                        field,
+                        reason: format!(
+                            "{reason} ({}: line {line}, column {column})",
+                            origin.display()
+                        ),
+                    },
+                    None => TrainError::InvalidConfig { field, reason },
+                }
+            }
+            other => other,
+        })?;
         Ok(cfg)
     }
 
@@ -303,7 +338,7 @@ impl RunConfig {
                 return Err(TrainError::invalid(name, format!("{v} is not in [0, 1)")));
             }
         }
-        if !(t.eps > 0.0) {
+        if t.eps.is_nan() || t.eps <= 0.0 {
             return Err(TrainError::invalid("training.eps", "must be > 0"));
         }
         if let Some(c) = t.grad_clip {
@@ -362,18 +397,31 @@ impl RunConfig {
                 format!("{} is not in (0, 1]", e.close_threshold),
             ));
         }
-        if !self.model.contains_key("kind") {
-            return Err(TrainError::invalid(
-                "model.kind",
-                "missing (e.g. kind = \"mamba\")",
-            ));
-        }
-        Ok(())
+        // The task-independent model checks (sizes 1: the model's own fields only); the
+        // checks against the task's vocabulary and outputs run in `run::model_config`.
+        self.model
+            .validate(1, 1)
+            .map_err(|e| model_field_error(&self.model, e))
     }
 
     /// The config as TOML text (written next to every run).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a RunConfig always serialises")
+    }
+}
+
+/// A zoo error of `model` as a [`TrainError`]: a field error names the field as
+/// `model.<field>` (the zoo names it `<kind>.<field>`).
+pub fn model_field_error(model: &ModelConfig, e: ZooError) -> TrainError {
+    match e {
+        ZooError::InvalidConfig { field, reason } => {
+            let rest = field
+                .strip_prefix(model.kind())
+                .and_then(|r| r.strip_prefix('.'))
+                .unwrap_or(&field);
+            TrainError::invalid(format!("model.{rest}"), reason)
+        }
+        other => TrainError::Model(other),
     }
 }
 
@@ -388,7 +436,7 @@ train_max_len = 40
 
 [model]
 kind = "sdssm"
-d_state = 8
+state_size = 8
 
 [training]
 steps = 100
@@ -452,5 +500,146 @@ grad_clip = 1.0
                 .to_string();
             assert!(err.contains(field), "{from} -> {err}");
         }
+    }
+
+    /// A Mamba config: `[model]` on line 4, `kind` on 5, `d_model` on 6, `n_layers` on 7.
+    const MAMBA: &str = "[task]\nname = \"tomita-2\"\n\n[model]\nkind = \"mamba\"\nd_model = 32\nn_layers = 1\n\n[training]\nsteps = 10\n";
+
+    fn error(text: &str) -> TrainError {
+        RunConfig::parse(text, Path::new("m.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn model_key_and_type_errors_give_the_key_line_and_field() {
+        for (from, to, field, at) in [
+            // A misspelled key: at the key (toml alone says line 4, the `[model]` header).
+            ("d_model", "d_modle", "model.d_modle", "line 6, column 1"),
+            // Wrong types and values serde rejects: at the value.
+            (
+                "d_model = 32",
+                "d_model = \"32\"",
+                "model.d_model",
+                "line 6, column 11",
+            ),
+            (
+                "n_layers = 1",
+                "n_layers = -1",
+                "model.n_layers",
+                "line 7, column 12",
+            ),
+            (
+                "n_layers = 1",
+                "n_layers = 1\nnorm = \"batch\"",
+                "model.norm",
+                "line 8, column 8",
+            ),
+            // Two alike: the first.
+            (
+                "d_model = 32\nn_layers = 1",
+                "d_model = \"x\"\nn_layers = \"x\"",
+                "model.d_model",
+                "line 6, column 11",
+            ),
+            // An unknown kind.
+            ("\"mamba\"", "\"mambo\"", "model.kind", "line 5, column 8"),
+            // No kind: at the header.
+            ("kind = \"mamba\"\n", "", "model.kind", "line 4, column 1"),
+        ] {
+            let text = MAMBA.replace(from, to);
+            let TrainError::ConfigSyntax { path, message } = error(&text) else {
+                panic!("{to}: not a syntax error");
+            };
+            assert_eq!(path, Path::new("m.toml"));
+            assert!(
+                message.contains(&format!("field `{field}`")),
+                "{to}: {message}"
+            );
+            assert!(message.contains(at), "{to}: {message}");
+            let shown = error(&text).to_string();
+            assert!(shown.starts_with("m.toml: "), "{shown}");
+        }
+    }
+
+    #[test]
+    fn nested_and_inline_model_errors_give_the_key_line() {
+        let icl = "[task]\nname = \"x\"\n[model]\nkind = \"icl\"\nd_model = 32\n[model.mixer]\nlayer = \"s4d\"\nd_state = 8\n";
+        for (from, to, field, at) in [
+            (
+                "d_state = 8",
+                "d_stat = 8",
+                "model.mixer.d_stat",
+                "line 8, column 1",
+            ),
+            (
+                "d_state = 8",
+                "d_state = 8.5",
+                "model.mixer.d_state",
+                "line 8, column 11",
+            ),
+            ("\"s4d\"", "\"s5\"", "model.mixer.layer", "line 7, column 9"),
+        ] {
+            let message = error(&icl.replace(from, to)).to_string();
+            assert!(
+                message.contains(&format!("field `{field}`")),
+                "{to}: {message}"
+            );
+            assert!(message.contains(at), "{to}: {message}");
+        }
+        RunConfig::parse(icl, Path::new("m.toml")).unwrap();
+        let inline = "model = { kind = \"mamba\", d_modle = 3 }\n[task]\nname = \"x\"\n";
+        let message = error(inline).to_string();
+        assert!(message.contains("field `model.d_modle`"), "{message}");
+        assert!(message.contains("line 1, column 27"), "{message}");
+    }
+
+    #[test]
+    fn model_range_errors_name_the_field_and_line() {
+        let TrainError::InvalidConfig { field, reason } =
+            error(&MAMBA.replace("d_model = 32", "d_model = 0"))
+        else {
+            panic!("not a range error");
+        };
+        assert_eq!(field, "model.d_model");
+        assert!(reason.contains("m.toml: line 6, column 11"), "{reason}");
+        // A default that is not in the file: the field, without a line.
+        let text = MAMBA.replace("kind = \"mamba\"", "kind = \"transformer\"");
+        let text = text.replace("d_model = 32", "d_model = 31");
+        let TrainError::InvalidConfig { field, reason } = error(&text) else {
+            panic!("not a range error");
+        };
+        assert_eq!(field, "model.n_heads", "{reason}");
+        // The zoo's name of a mixer field is found in the file as written.
+        let icl = "[task]\nname = \"x\"\n[model]\nkind = \"icl\"\n[model.mixer]\nlayer = \"s4d\"\nd_state = 0\n";
+        let TrainError::InvalidConfig { field, reason } = error(icl) else {
+            panic!("not a range error");
+        };
+        assert_eq!(field, "model.mixer.d_state", "{reason}");
+        assert!(reason.contains("line 7, column 11"), "{reason}");
+        // Other sections get their line too.
+        let err = error(&MAMBA.replace("steps = 10", "steps = 0")).to_string();
+        assert!(
+            err.contains("training.steps") && err.contains("line 10, column 9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn model_is_typed_and_labelled_as_written() {
+        let cfg = RunConfig::parse(MAMBA, Path::new("m.toml")).unwrap();
+        let ModelConfig::Mamba(m) = &cfg.model else {
+            panic!("{:?}", cfg.model);
+        };
+        assert_eq!((m.d_model, m.n_layers), (32, 1));
+        assert_eq!(
+            cfg.eval.model_label.as_deref(),
+            Some("mamba d_model=32 n_layers=1")
+        );
+        // The written config (every model field) parses back to the same config.
+        let written = cfg.to_toml();
+        assert!(written.contains("d_state = 16"), "{written}");
+        assert_eq!(
+            RunConfig::parse(&written, Path::new("w.toml")).unwrap(),
+            cfg
+        );
     }
 }

@@ -44,6 +44,15 @@ pub enum TrainError {
 }
 
 impl TrainError {
+    /// A kleene-langs error; its file errors (e.g. from [`kleene_langs::io::write_atomic`],
+    /// the workspace's one atomic write) become [`TrainError::Io`] with their path.
+    pub fn from_lang(e: kleene_langs::LangError) -> Self {
+        match e {
+            kleene_langs::LangError::Io { path, source } => TrainError::Io { path, source },
+            other => TrainError::Task(other),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrainError::Io {

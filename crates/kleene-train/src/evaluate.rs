@@ -177,7 +177,8 @@ impl EvalReport {
         let path = run_dir.join(RESULT_FILE);
         self.result.write_json(&path)?;
         let table = run_dir.join(TABLE_FILE);
-        kleene_eval::io::write_atomic(&table, self.to_markdown().as_bytes())?;
+        kleene_langs::io::write_atomic(&table, self.to_markdown().as_bytes())
+            .map_err(TrainError::from_lang)?;
         let mut paths = vec![path, table];
         paths.extend(Report::from_runs(std::slice::from_ref(&self.result))?.write_all(run_dir)?);
         Ok(paths)
@@ -270,23 +271,28 @@ pub fn eval_plan(
     })
 }
 
-/// The model's row / plot-line label: `eval.model_label`, else the `[model]` table as
-/// `kind key=value ...` (keys sorted), so the seeds of one config share a row.
+/// The model's row / plot-line label: `eval.model_label` ([`RunConfig::parse`] sets it to
+/// the `[model]` table as written), else every field of `cfg.model` as `kind key=value ...`
+/// (keys sorted), so the seeds of one config share a row.
 pub fn model_label(cfg: &RunConfig) -> String {
     if let Some(l) = &cfg.eval.model_label {
         return l.clone();
     }
+    toml::Table::try_from(&cfg.model)
+        .map(|t| table_label(&t))
+        .unwrap_or_else(|_| cfg.model.kind().to_string())
+}
+
+/// A `[model]` table as a label: `kind key=value ...`, the other keys sorted.
+pub fn table_label(model: &toml::Table) -> String {
     let show = |v: &toml::Value| match v {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let mut parts: Vec<String> = cfg.model.get("kind").map(show).into_iter().collect();
-    let mut keys: Vec<&String> = cfg.model.keys().filter(|k| *k != "kind").collect();
+    let mut parts: Vec<String> = model.get("kind").map(show).into_iter().collect();
+    let mut keys: Vec<&String> = model.keys().filter(|k| *k != "kind").collect();
     keys.sort();
-    parts.extend(
-        keys.into_iter()
-            .map(|k| format!("{k}={}", show(&cfg.model[k]))),
-    );
+    parts.extend(keys.into_iter().map(|k| format!("{k}={}", show(&model[k]))));
     parts.join(" ")
 }
 
@@ -501,7 +507,7 @@ mod tests {
             ("long_lenghts = [10]", "long_lenghts"),
             ("protocol = \"curves\"", "curves"),
         ] {
-            let text = format!("[task]\nname = \"x\"\n[model]\nkind = \"m\"\n[eval]\n{eval}\n");
+            let text = format!("[task]\nname = \"x\"\n[model]\nkind = \"mamba\"\n[eval]\n{eval}\n");
             let err = RunConfig::parse(&text, Path::new("t.toml"))
                 .unwrap_err()
                 .to_string();

@@ -4,9 +4,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use kleene_langs::io::write_atomic;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::write_atomic;
 use crate::TrainError;
 
 /// One logged line: means over the steps since the previous line.
@@ -57,7 +57,7 @@ impl MetricsWriter {
     pub fn open(run_dir: &Path, keep_until: Option<u64>) -> Result<Self, TrainError> {
         let path = run_dir.join("metrics.jsonl");
         match keep_until {
-            None => write_atomic(&path, b"")?,
+            None => write_atomic(&path, b"").map_err(TrainError::from_lang)?,
             Some(step) => {
                 let kept: Vec<MetricsLine> = read_metrics(&path)
                     .unwrap_or_default()
@@ -69,7 +69,7 @@ impl MetricsWriter {
                     text.push_str(&serde_json::to_string(l).expect("metrics serialise"));
                     text.push('\n');
                 }
-                write_atomic(&path, text.as_bytes())?;
+                write_atomic(&path, text.as_bytes()).map_err(TrainError::from_lang)?;
             }
         }
         let file = OpenOptions::new()

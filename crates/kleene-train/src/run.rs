@@ -9,7 +9,7 @@ use kleene_scan::ScanBackend;
 use kleene_zoo::{AnyModel, ModelConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::config::RunConfig;
+use crate::config::{model_field_error, RunConfig};
 use crate::evaluate::{evaluate_with_info, run_info, EvalReport, EvalRow};
 use crate::trainer::{
     input_vocab, load_checkpoint_model, output_dim, train, train_window, TrainOptions,
@@ -62,12 +62,23 @@ pub type WgpuBackend = burn::backend::Autodiff<kleene_scan::cube::Wgpu>;
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn::backend::Autodiff<kleene_scan::cube::Cuda>;
 
-/// The zoo config of a run's `[model]` table; errors name the `model.` field.
+/// The run's model config, checked against its task's vocabulary and outputs (the
+/// task-independent checks already ran when the config was parsed); errors name the
+/// `model.` field. Call it before writing anything (the CLI does, before its banner).
 pub fn model_config(cfg: &RunConfig) -> Result<ModelConfig, TrainError> {
-    let value = toml::Value::Table(cfg.model.clone());
-    value
-        .try_into::<ModelConfig>()
-        .map_err(|e| TrainError::invalid("model", e.to_string()))
+    let task = kleene_langs::task_by_name(&cfg.task.name)?;
+    checked_model(cfg, task.as_ref())
+}
+
+fn checked_model(
+    cfg: &RunConfig,
+    task: &dyn kleene_langs::Task,
+) -> Result<ModelConfig, TrainError> {
+    let out = output_dim(task, cfg.training.loss)?;
+    cfg.model
+        .validate(input_vocab(task), out)
+        .map_err(|e| model_field_error(&cfg.model, e))?;
+    Ok(cfg.model.clone())
 }
 
 /// What a finished run reports.
@@ -84,11 +95,12 @@ fn build<B: ScanBackend>(
     task: &dyn kleene_langs::Task,
     device: &B::Device,
 ) -> Result<AnyModel<B>, TrainError> {
-    let mc = model_config(cfg)?;
+    // Checked before anything is built or written (a bad field stops the run here).
+    let mc = checked_model(cfg, task)?;
     let out = output_dim(task, cfg.training.loss)?;
     init_seeded::<B, _, _>(device, cfg.training.seed, || {
         mc.init::<B>(input_vocab(task), out, device)
-            .map_err(TrainError::from)
+            .map_err(|e| model_field_error(&mc, e))
     })
 }
 

@@ -105,7 +105,7 @@ impl Schedule {
                         format!("{min_lr_ratio} is not in [0, 1]"),
                     ));
                 }
-                if !(warmup_lr_init >= 0.0) {
+                if warmup_lr_init.is_nan() || warmup_lr_init < 0.0 {
                     return Err(TrainError::invalid(
                         "training.schedule.warmup_lr_init",
                         "must be >= 0",
@@ -134,7 +134,7 @@ impl Schedule {
                         format!("{factor} is not in (0, 1)"),
                     ));
                 }
-                if !(threshold >= 0.0) {
+                if threshold.is_nan() || threshold < 0.0 {
                     return Err(TrainError::invalid(
                         "training.schedule.threshold",
                         "must be >= 0",
@@ -209,7 +209,11 @@ impl Schedule {
                 state.interval_sum = 0.0;
                 state.interval_count = 0;
                 match state.best {
-                    Some(best) if !(mean < best * (1.0 - threshold)) => {
+                    // Not an improvement (NaN included).
+                    Some(best)
+                        if mean.partial_cmp(&(best * (1.0 - threshold)))
+                            != Some(std::cmp::Ordering::Less) =>
+                    {
                         state.bad_intervals += 1;
                         if state.bad_intervals > patience {
                             state.scale *= factor;

@@ -10,7 +10,7 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 use kleene_langs::Task;
-use kleene_zoo::SequenceModel;
+use kleene_zoo::{ModelConfig, SequenceModel};
 
 use crate::checkpoint::{Checkpoint, CheckpointFiles, CheckpointState};
 use crate::config::DataSource;
@@ -189,8 +189,62 @@ fn load_model_bytes<B: AutodiffBackend, M: AutodiffModule<B>>(
     Ok(model.load_record(record))
 }
 
+/// The `[model]` a checkpoint records (`CheckpointState::model_toml`): every field, as TOML.
 fn model_fingerprint(cfg: &RunConfig) -> String {
     toml::to_string(&cfg.model).unwrap_or_default()
+}
+
+/// One line for a model in a message: `kind key=value ...` with every field.
+fn model_line(model: &ModelConfig) -> String {
+    toml::Table::try_from(model)
+        .map(|t| crate::evaluate::table_label(&t))
+        .unwrap_or_else(|_| format!("{model:?}"))
+}
+
+/// Refuses a resume whose config has another model or seed than the checkpoint `dir`.
+///
+/// The stored `model_toml` is compared as a [`ModelConfig`], not as text: checkpoints
+/// written before `[model]` was typed hold the table as written (only the keys set, in the
+/// file's order), and resume when it means the same model.
+pub fn check_resume(
+    state: &CheckpointState,
+    cfg: &RunConfig,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    match toml::from_str::<ModelConfig>(&state.model_toml) {
+        Ok(stored) if stored == cfg.model => {}
+        Ok(stored) => {
+            return Err(TrainError::checkpoint(
+                dir,
+                format!(
+                    "it was written with a different [model] than this config: the checkpoint has `{}`, this config `{}`",
+                    model_line(&stored),
+                    model_line(&cfg.model)
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(TrainError::checkpoint(
+                dir,
+                format!(
+                    "its [model] `{}` is not a model config of this version ({}): it cannot be compared with this config's `{}`, so it is not resumed; choose another out_dir",
+                    state.model_toml.trim().replace('\n', "; "),
+                    e.message().trim(),
+                    model_line(&cfg.model)
+                ),
+            ))
+        }
+    }
+    if state.seed != cfg.training.seed {
+        return Err(TrainError::checkpoint(
+            dir,
+            format!(
+                "it was written with training.seed = {}, this config has {}",
+                state.seed, cfg.training.seed
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Trains `model` on `task` as `cfg` says, writing into `run_dir`.
@@ -239,12 +293,7 @@ where
             TrainError::checkpoint(Checkpoint::dir(run_dir), "no checkpoint to resume from")
         })?;
         let (state, files) = Checkpoint::load(&dir)?;
-        if state.model_toml != model_fingerprint(cfg) || state.seed != t.seed {
-            return Err(TrainError::checkpoint(
-                &dir,
-                "it was written with a different [model] section or seed than this config",
-            ));
-        }
+        check_resume(&state, cfg, &dir)?;
         model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
         // Loading a record restores the saved parameter ids: group the parameters again.
         optim = TrainOptimizer::<M, B>::new(t, &model);
@@ -419,4 +468,85 @@ where
     let (state, files) = Checkpoint::load(&dir)?;
     let model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
     Ok((model, state.step))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::IntervalAccum;
+
+    fn cfg(model: &str, seed: u64) -> RunConfig {
+        let text =
+            format!("[task]\nname = \"tomita-2\"\n[model]\n{model}\n[training]\nseed = {seed}\n");
+        RunConfig::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    fn state(model_toml: &str, seed: u64) -> CheckpointState {
+        CheckpointState {
+            step: 10,
+            plateau: PlateauState::default(),
+            accum: IntervalAccum::default(),
+            model_toml: model_toml.into(),
+            seed,
+            checksums: vec![],
+            burn_version: "0.21.0".into(),
+        }
+    }
+
+    /// The `model_toml` of a checkpoint written before `[model]` was typed: the table as
+    /// the file wrote it.
+    const OLD_STYLE: &str = "kind = \"mamba\"\nd_model = 32\nn_layers = 1\n";
+
+    #[test]
+    fn resume_accepts_an_old_style_model_table_of_the_same_model() {
+        let dir = Path::new("run/checkpoint");
+        // Keys in another order, a default written out: the same model.
+        let c = cfg(
+            "n_layers = 1\nkind = \"mamba\"\nd_state = 16\nd_model = 32",
+            3,
+        );
+        // The typed fingerprint is not the old text (so a text comparison would refuse) ...
+        assert_ne!(model_fingerprint(&c), OLD_STYLE);
+        // ... but it means the same model.
+        check_resume(&state(OLD_STYLE, 3), &c, dir).unwrap();
+        // And a checkpoint written now resumes too.
+        check_resume(&state(&model_fingerprint(&c), 3), &c, dir).unwrap();
+    }
+
+    #[test]
+    fn resume_refuses_another_model_naming_both() {
+        let dir = Path::new("run/checkpoint");
+        let c = cfg("kind = \"mamba\"\nd_model = 64\nn_layers = 1", 3);
+        let err = check_resume(&state(OLD_STYLE, 3), &c, dir)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("different [model]"), "{err}");
+        assert!(
+            err.contains("d_model=32") && err.contains("d_model=64"),
+            "{err}"
+        );
+        assert!(err.contains("run/checkpoint"), "{err}");
+        // A default that changes the model: the stored one has d_state = 16.
+        let c = cfg("kind = \"mamba\"\nd_model = 32\nd_state = 8", 3);
+        assert!(check_resume(&state(OLD_STYLE, 3), &c, dir).is_err());
+    }
+
+    #[test]
+    fn resume_refuses_an_unreadable_model_or_another_seed() {
+        let dir = Path::new("run/checkpoint");
+        let c = cfg("kind = \"mamba\"\nd_model = 32", 3);
+        for stored in ["kind = \"tiny\"\nd = 8\n", "not toml = = 1", ""] {
+            let err = check_resume(&state(stored, 3), &c, dir)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("cannot be compared") && err.contains("mamba"),
+                "{err}"
+            );
+        }
+        let err = check_resume(&state(&model_fingerprint(&c), 4), &c, dir)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("training.seed = 4"), "{err}");
+    }
 }

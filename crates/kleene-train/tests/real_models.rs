@@ -95,18 +95,38 @@ fn unknown_task_and_bad_model_fields_are_named() {
     .unwrap()
     .to_string();
     assert!(err.contains("no-such-task"), "{err}");
-    let c = cfg("[task]\nname = \"parity-check\"\n[model]\nkind = \"mamba\"\nd_modle = 3\n");
+    // A misspelled model key stops the config load (typed `[model]`), before any run.
+    let err = RunConfig::parse(
+        "[task]\nname = \"parity-check\"\n[model]\nkind = \"mamba\"\nd_modle = 3\n",
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("d_modle"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
+    // A model that does not fit its task (Mamba without a head has d_model outputs; Tomita
+    // per-position classification needs more) stops the run before anything is written.
+    let c =
+        cfg("[task]\nname = \"tomita-2\"\n[model]\nkind = \"mamba\"\nd_model = 1\nhead = false\n");
+    let run_dir = dir.path().join("run");
     let err = run(
         BackendKind::Ndarray,
         &c,
-        dir.path(),
+        &run_dir,
         &TrainOptions::default(),
         |_| {},
     )
     .err()
     .unwrap()
     .to_string();
-    assert!(err.contains("d_modle"), "{err}");
+    assert!(err.contains("model.head"), "{err}");
+    assert!(
+        !run_dir.exists(),
+        "the failed run wrote {}",
+        run_dir.display()
+    );
+    let err = kleene_train::run::model_config(&c).unwrap_err().to_string();
+    assert!(err.contains("model.head"), "{err}");
     let err = "vulkan".parse::<BackendKind>().unwrap_err().to_string();
     assert!(err.contains("ndarray, flex, wgpu, cuda"), "{err}");
 }

@@ -298,7 +298,7 @@ fn corrupt_checkpoint_gives_a_clear_error() {
 
     // A checkpoint of another architecture is refused by name.
     let other = RunConfig::parse(
-        &cfg.to_toml().replace("d = 8", "d = 9"),
+        &cfg.to_toml().replace("d_model = 8", "d_model = 9"),
         Path::new("other.toml"),
     )
     .unwrap();

@@ -240,10 +240,11 @@ impl Task for MaskedTask {
     }
 }
 
-/// A config for the test model (the `[model]` table is only fingerprinted here).
+/// A config for the test model (the `[model]` section, a small zoo Mamba, is only
+/// fingerprinted here: the test model is built in code).
 pub fn config(task: &str, steps: u64, extra_training: &str) -> kleene_train::RunConfig {
     let text = format!(
-        "[task]\nname = \"{task}\"\n\n[model]\nkind = \"tiny\"\nd = 8\n\n[training]\nsteps = {steps}\nbatch_size = 16\nlr = 0.01\nlog_every = 5\ncheckpoint_every = 10\n{extra_training}\n"
+        "[task]\nname = \"{task}\"\n\n[model]\nkind = \"mamba\"\nd_model = 8\n\n[training]\nsteps = {steps}\nbatch_size = 16\nlr = 0.01\nlog_every = 5\ncheckpoint_every = 10\n{extra_training}\n"
     );
     kleene_train::RunConfig::parse(&text, std::path::Path::new("test.toml")).unwrap()
 }
