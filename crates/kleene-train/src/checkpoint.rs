@@ -35,6 +35,14 @@ pub struct CheckpointState {
     pub checksums: Vec<(String, String)>,
     /// Burn version that wrote the records.
     pub burn_version: String,
+    /// Layout version of the model record ([`kleene_zoo::RECORD_FORMAT`]); absent in
+    /// checkpoints written before it existed, which are format 1.
+    #[serde(default = "record_format_1")]
+    pub record_format: u32,
+}
+
+fn record_format_1() -> u32 {
+    1
 }
 
 /// The binary parts of a checkpoint.
@@ -170,6 +178,7 @@ mod tests {
             seed: 3,
             checksums: vec![],
             burn_version: "0.21.0".into(),
+            record_format: kleene_zoo::RECORD_FORMAT,
         }
     }
 

@@ -201,6 +201,17 @@ fn model_line(model: &ModelConfig) -> String {
         .unwrap_or_else(|_| format!("{model:?}"))
 }
 
+/// Refuses a checkpoint whose model record the current zoo cannot read (its record format,
+/// for the model its `model_toml` names); an unreadable `model_toml` is left to the caller.
+pub fn check_record_format(state: &CheckpointState, dir: &Path) -> Result<(), TrainError> {
+    match toml::from_str::<ModelConfig>(&state.model_toml) {
+        Ok(model) => model
+            .check_record_format(state.record_format)
+            .map_err(|why| TrainError::checkpoint(dir.join("model.bin"), why)),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Refuses a resume whose config has another model or seed than the checkpoint `dir`.
 ///
 /// The stored `model_toml` is compared as a [`ModelConfig`], not as text: checkpoints
@@ -294,6 +305,7 @@ where
         })?;
         let (state, files) = Checkpoint::load(&dir)?;
         check_resume(&state, cfg, &dir)?;
+        check_record_format(&state, &dir)?;
         model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
         // Loading a record restores the saved parameter ids: group the parameters again.
         optim = TrainOptimizer::<M, B>::new(t, &model);
@@ -366,6 +378,7 @@ where
                 seed: t.seed,
                 checksums: Vec::new(),
                 burn_version: "0.21.0".into(),
+                record_format: kleene_zoo::RECORD_FORMAT,
             },
             &CheckpointFiles {
                 model: model_bytes::<B, M>(model),
@@ -466,6 +479,7 @@ where
         )
     })?;
     let (state, files) = Checkpoint::load(&dir)?;
+    check_record_format(&state, &dir)?;
     let model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
     Ok((model, state.step))
 }
@@ -490,6 +504,7 @@ mod tests {
             seed,
             checksums: vec![],
             burn_version: "0.21.0".into(),
+            record_format: kleene_zoo::RECORD_FORMAT,
         }
     }
 

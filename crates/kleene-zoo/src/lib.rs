@@ -59,7 +59,7 @@ pub use models::mamba::MambaConfig;
 pub use models::rnn::{RnnConfig, RnnNonlinearity};
 pub use models::sdssm::{ReadoutKind, SdSsmConfig};
 pub use models::transformer::{PositionKind, TransformerConfig};
-pub use models::{AnyModel, AnyState, ModelConfig};
+pub use models::{AnyModel, AnyState, ModelConfig, RECORD_FORMAT};
 
 /// A sequence mixer: whole-sequence forward and one-step recurrent form.
 ///

@@ -181,7 +181,37 @@ models! {
     Icl = "icl": icl::{IclModelConfig, IclModel};
 }
 
+/// Version of the layout of [`AnyModel`]'s records (Burn records are positional: a record
+/// only loads into a model of the same layout). Checkpoints store it; see
+/// [`ModelConfig::check_record_format`].
+///
+/// - 1: up to the reshaping of kleene-zoo (2026-12);
+/// - 2: the reshaping: `icl` models are an enum of backbones around the one residual `Block`
+///   (a `Norm` enum, no optional pre-norm), so an `icl` record of format 1 does not load;
+///   every other kind kept its layout (tested byte for byte on format-1 checkpoints).
+pub const RECORD_FORMAT: u32 = 2;
+
 impl ModelConfig {
+    /// Whether a record written in `format` ([`RECORD_FORMAT`] of the kleene that wrote it)
+    /// loads into this model: `Err` says why not, for the user.
+    pub fn check_record_format(&self, format: u32) -> Result<(), String> {
+        match format {
+            RECORD_FORMAT => Ok(()),
+            1 if self.kind() != "icl" => Ok(()),
+            1 => Err(format!(
+                "its weights are in record format 1 (kleene before the zoo reshaping of 2026-12), \
+                 and the parameter layout of `icl` models changed in format {RECORD_FORMAT} \
+                 (one residual Block for every backbone); retrain it, or evaluate it with \
+                 kleene at commit 8484c17"
+            )),
+            newer if newer > RECORD_FORMAT => Err(format!(
+                "its weights are in record format {newer}, written by a newer kleene \
+                 (this one reads formats 1 to {RECORD_FORMAT})"
+            )),
+            other => Err(format!("unknown record format {other}")),
+        }
+    }
+
     /// The default config of a model kind ([`ModelConfig::KINDS`]); also accepted:
     /// `transformer_plus` (the transformer with rotary positions) and every mixer name
     /// ([`MixerConfig::NAMES`]: that mixer in the default `icl` backbone). Other names:
