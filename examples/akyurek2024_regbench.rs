@@ -33,8 +33,8 @@ use kleene::eval::{EvalOptions, RegbenchPositions};
 use kleene::langs::regbench::{InContextNGram, Regbench};
 use kleene::langs::Task;
 use kleene::train::RunConfig;
-use kleene::zoo::{IclModelConfig, MixerConfig};
 use kleene::zoo::ModelConfig;
+use kleene::zoo::{IclModelConfig, MixerConfig};
 
 mod common;
 use common::*;

@@ -29,8 +29,8 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use kleene::train::RunConfig;
-use kleene::zoo::{IclModelConfig, MixerConfig};
 use kleene::zoo::ModelConfig;
+use kleene::zoo::{IclModelConfig, MixerConfig};
 
 mod common;
 use common::*;

@@ -14,7 +14,9 @@ use kleene_train::run::{eval_run_dir, CpuBackend};
 use kleene_train::RunConfig;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1_checkpoints").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/v1_checkpoints")
+        .join(name)
 }
 
 /// A writable copy of a fixture run directory (evaluation rewrites its reports).
@@ -40,7 +42,14 @@ fn result(path: &Path) -> RunResult {
 
 #[test]
 fn format_1_checkpoints_of_unchanged_kinds_load_and_evaluate_as_before() {
-    for name in ["mamba", "sdssm", "complex_diagonal", "rnn", "lstm", "transformer"] {
+    for name in [
+        "mamba",
+        "sdssm",
+        "complex_diagonal",
+        "rnn",
+        "lstm",
+        "transformer",
+    ] {
         let run = copy_run(name);
         let before = result(&fixture(name).join("result.json"));
         let report = eval_run_dir::<CpuBackend>(run.path(), &Default::default(), |_| {})

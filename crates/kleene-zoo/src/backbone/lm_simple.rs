@@ -25,7 +25,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use super::norm::NormKind;
+use super::norm::{Norm, NormKind};
 use super::residual_stack::{Block, Mlp, ResidualStack};
 use super::{tied_or_linear_head, LmState};
 use crate::init::{linear_normal, out_std, INIT_STD};
@@ -158,7 +158,10 @@ impl BackboneConfig {
                 )),
             }),
             embed_dropout: DropoutConfig::new(self.embed_dropout).init(),
-            stack: ResidualStack::from_blocks(blocks, NormKind::LayerNorm, d, NORM_EPS, device),
+            stack: ResidualStack {
+                blocks,
+                norm_f: Norm::new(NormKind::LayerNorm, d, NORM_EPS, device),
+            },
             head: (!tied).then(|| linear_normal(d, out_dim, false, INIT_STD, device)),
             out_dim,
         })

@@ -117,17 +117,6 @@ impl<B: Backend, M: Module<B>> ResidualStack<B, M> {
                 Block::new(mixer, ff, norm, d_model, epsilon, device)
             })
             .collect();
-        Self::from_blocks(blocks, norm, d_model, epsilon, device)
-    }
-
-    /// A stack of ready blocks and a final norm.
-    pub fn from_blocks(
-        blocks: Vec<Block<B, M>>,
-        norm: NormKind,
-        d_model: usize,
-        epsilon: f64,
-        device: &B::Device,
-    ) -> Self {
         Self {
             blocks,
             norm_f: Norm::new(norm, d_model, epsilon, device),

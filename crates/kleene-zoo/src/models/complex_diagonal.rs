@@ -83,17 +83,6 @@ impl ComplexDiagonalConfig {
         }
         Ok(())
     }
-
-    /// Builds the model (validated first).
-    pub fn init<B: Backend>(
-        &self,
-        vocab_size: usize,
-        out_dim: usize,
-        device: &B::Device,
-    ) -> Result<ComplexDiagonalSsm<B>, ZooError> {
-        self.validate(vocab_size, out_dim)?;
-        Ok(ComplexDiagonalSsm::new(self, vocab_size, out_dim, device))
-    }
 }
 
 /// One complex-diagonal block with its per-position readout.

@@ -143,6 +143,18 @@ pub enum IclModel<B: Backend> {
     NoFfnFaithful(NoFfnFaithful<B, Mixer<B>>),
 }
 
+impl<B: ScanBackend> IclModel<B> {
+    /// [`IclModelConfig::init`].
+    pub fn new(
+        config: &IclModelConfig,
+        vocab_size: usize,
+        out_dim: usize,
+        device: &B::Device,
+    ) -> Result<Self, ZooError> {
+        config.init(vocab_size, out_dim, device)
+    }
+}
+
 impl<B: ScanBackend> SequenceModel<B> for IclModel<B> {
     type State = LmState<MixerState<B>>;
 

@@ -43,17 +43,6 @@ impl LstmConfig {
         positive("lstm.hidden_size", self.hidden_size)?;
         positive("lstm.num_layers", self.num_layers)
     }
-
-    /// Builds the model (validated first).
-    pub fn init<B: Backend>(
-        &self,
-        vocab_size: usize,
-        out_dim: usize,
-        device: &B::Device,
-    ) -> Result<LstmModel<B>, ZooError> {
-        self.validate(vocab_size, out_dim)?;
-        Ok(LstmModel::new(self, vocab_size, out_dim, device))
-    }
 }
 
 /// Stacked LSTM on one-hot inputs with a bias-free linear head.

@@ -109,17 +109,6 @@ impl MambaConfig {
         }
         Ok(())
     }
-
-    /// Builds the model (validated first).
-    pub fn init<B: Backend>(
-        &self,
-        vocab_size: usize,
-        out_dim: usize,
-        device: &B::Device,
-    ) -> Result<MambaModel<B>, ZooError> {
-        self.validate(vocab_size, out_dim)?;
-        Ok(MambaModel::new(self, vocab_size, out_dim, device))
-    }
 }
 
 /// mamba-ssm `MixerModel` + linear head: embedding → pre-norm residual Mamba blocks →

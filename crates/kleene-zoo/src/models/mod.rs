@@ -6,9 +6,9 @@
 //!
 //! A model file provides `XConfig` (`serde` + `Default`, every field documented with its
 //! default) with `fn validate(&self, vocab_size, out_dim) -> Result<(), ZooError>` (errors
-//! name the field as `<kind>.<field>`) and `fn init<B: ScanBackend>(&self, vocab_size,
-//! out_dim, device) -> Result<X<B>, ZooError>`, and `X<B>`: a Burn `Module` implementing
-//! [`SequenceModel`].
+//! name the field as `<kind>.<field>`), and `X<B>`: a Burn `Module` implementing
+//! [`SequenceModel`], built by `X::new(&config, vocab_size, out_dim, device)` from a
+//! validated config (returning `X` or `Result<X, ZooError>`).
 //!
 //! A `[model]` table in TOML (every field has a default, so `kind = "mamba"` alone is valid;
 //! unknown kinds and unknown fields are rejected with a parse error that names them):
@@ -28,6 +28,24 @@ use serde::{Deserialize, Serialize};
 use crate::layers::MixerConfig;
 use crate::validate::positive;
 use crate::{ScanBackend, SequenceModel, ZooError};
+
+/// What a model's `new(config, vocab_size, out_dim, device)` returns: the model, or a
+/// `Result` of it where building can fail (`icl`: the mixer's own checks).
+trait IntoBuilt<M> {
+    fn into_built(self) -> Result<M, ZooError>;
+}
+
+impl<M> IntoBuilt<M> for M {
+    fn into_built(self) -> Result<M, ZooError> {
+        Ok(self)
+    }
+}
+
+impl<M> IntoBuilt<M> for Result<M, ZooError> {
+    fn into_built(self) -> Result<M, ZooError> {
+        self
+    }
+}
 
 /// Generates the model enums and their dispatch from one list of
 /// `Variant = "kind": file::{Config, Module};` lines.
@@ -112,7 +130,9 @@ macro_rules! models {
             ) -> Result<AnyModel<B>, ZooError> {
                 self.validate(vocab_size, out_dim)?;
                 Ok(match self {
-                    $( Self::$variant(c) => AnyModel::$variant(c.init(vocab_size, out_dim, device)?), )*
+                    $( Self::$variant(c) => AnyModel::$variant(
+                        IntoBuilt::into_built($module::new(c, vocab_size, out_dim, device))?,
+                    ), )*
                 })
             }
         }

@@ -60,17 +60,6 @@ impl RnnConfig {
         positive("rnn.num_layers", c.num_layers)?;
         Ok(())
     }
-
-    /// Builds the model (validated first).
-    pub fn init<B: Backend>(
-        &self,
-        vocab_size: usize,
-        out_dim: usize,
-        device: &B::Device,
-    ) -> Result<RnnModel<B>, ZooError> {
-        self.validate(vocab_size, out_dim)?;
-        Ok(RnnModel::new(self, vocab_size, out_dim, device))
-    }
 }
 
 /// One Elman layer.

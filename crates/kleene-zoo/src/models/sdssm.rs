@@ -83,17 +83,6 @@ impl SdSsmConfig {
         }
         Ok(())
     }
-
-    /// Builds the model (validated first).
-    pub fn init<B: Backend>(
-        &self,
-        vocab_size: usize,
-        out_dim: usize,
-        device: &B::Device,
-    ) -> Result<SdSsm<B>, ZooError> {
-        self.validate(vocab_size, out_dim)?;
-        Ok(SdSsm::new(self, vocab_size, out_dim, device))
-    }
 }
 
 /// Linear or MLP readout `(.., N) -> (.., C)`.

@@ -127,17 +127,6 @@ impl TransformerConfig {
         }
         Ok(())
     }
-
-    /// Builds the model (validated first).
-    pub fn init<B: Backend>(
-        &self,
-        vocab_size: usize,
-        out_dim: usize,
-        device: &B::Device,
-    ) -> Result<TransformerModel<B>, ZooError> {
-        self.validate(vocab_size, out_dim)?;
-        Ok(TransformerModel::new(self, vocab_size, out_dim, device))
-    }
 }
 
 /// Recurrent state of the transformer: one KV cache per layer and the position.

@@ -55,25 +55,26 @@ pub fn short_conv_step<B: Backend>(
 /// Reference: the defining sum, element by element on the host (for tests). Same arguments and
 /// result as [`short_conv`].
 pub fn short_conv_naive<B: Backend>(
-    u: Tensor<B, 3>,
-    w: Tensor<B, 2>,
-    bias: Option<Tensor<B, 1>>,
+    u: &Tensor<B, 3>,
+    w: &Tensor<B, 2>,
+    bias: Option<&Tensor<B, 1>>,
 ) -> Tensor<B, 3> {
-    let [b, l, d] = u.dims();
-    let taps = w.dims()[1];
-    let device = u.device();
+    let ([b, l, d], taps, device) = (u.dims(), w.dims()[1], u.device());
     let uv = u
+        .clone()
         .into_data()
         .convert::<f64>()
         .to_vec::<f64>()
         .expect("f64 data");
     let wv = w
+        .clone()
         .into_data()
         .convert::<f64>()
         .to_vec::<f64>()
         .expect("f64 data");
     let bv = bias.map(|t| {
-        t.into_data()
+        t.clone()
+            .into_data()
             .convert::<f64>()
             .to_vec::<f64>()
             .expect("f64 data")
@@ -109,7 +110,7 @@ mod tests {
             let u = Tensor::<B, 3>::random([2, l, 3], Distribution::Normal(0.0, 1.0), &device);
             let w = Tensor::<B, 2>::random([3, taps], Distribution::Normal(0.0, 1.0), &device);
             let bias = Tensor::<B, 1>::random([3], Distribution::Normal(0.0, 1.0), &device);
-            let want = short_conv_naive(u.clone(), w.clone(), Some(bias.clone()))
+            let want = short_conv_naive(&u, &w, Some(&bias))
                 .into_data()
                 .to_vec::<f32>()
                 .unwrap();
