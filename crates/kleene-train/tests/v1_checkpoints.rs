@@ -61,8 +61,14 @@ fn format_1_checkpoints_of_unchanged_kinds_load_and_evaluate_as_before() {
         for (now, then) in report.result.splits.iter().zip(&before.splits) {
             assert_eq!(now.split, then.split, "{name}");
             assert_eq!(now.counts.sequences, then.counts.sequences, "{name}");
-            assert_eq!(now.counts.sequences_correct, then.counts.sequences_correct, "{name}");
-            assert_eq!(now.counts.positions_correct, then.counts.positions_correct, "{name}");
+            assert_eq!(
+                now.counts.sequences_correct, then.counts.sequences_correct,
+                "{name}"
+            );
+            assert_eq!(
+                now.counts.positions_correct, then.counts.positions_correct,
+                "{name}"
+            );
             assert!(
                 (now.counts.relaxed_sum - then.counts.relaxed_sum).abs() < 1e-12,
                 "{name}: relaxed sum {} vs {}",
