@@ -344,6 +344,7 @@ overfit_test!(overfit_gla, "gla");
 overfit_test!(overfit_linear_attention, "linear_attention");
 overfit_test!(overfit_lstm, "lstm");
 overfit_test!(overfit_mamba, "mamba");
+overfit_test!(overfit_attention, "attention");
 
 /// The mixer enum forwards to the concrete layer.
 #[test]

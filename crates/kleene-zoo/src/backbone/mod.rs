@@ -5,20 +5,24 @@
 //! |---|---|---|
 //! | pre-norm residual block (+ optional MLP) and the stack of them | every residual model | [`residual_stack`] |
 //! | LayerNorm / RMSNorm | | [`norm`] |
-//! | mamba-ssm `MixerModel` + head (Sarrof et al.) | `kind = "mamba"` | [`crate::models::mamba`] on [`residual_stack`] |
-//! | GPT-2 decoder with learned or rotary positions | `kind = "transformer"` | [`crate::models::transformer`] on [`residual_stack`] |
+//! | mamba-ssm `MixerModel` + head (Sarrof et al.) | `kind = "mamba"` | [`mixer_model`] |
+//! | GPT-2 decoder with learned or rotary positions | `kind = "transformer"` | [`gpt`] |
 //! | seq_icl `lm_simple` / corrected `lm_simple_noffn` (REGBENCH) | `kind = "icl"` | [`lm_simple`] |
 //! | published `lm_simple_noffn` (one mixer on the raw embeddings) | `kind = "icl"`, `backbone = "no_ffn_faithful"` | [`no_ffn_faithful`] |
 
 use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
 
+pub mod gpt;
 pub mod lm_simple;
+pub mod mixer_model;
 pub mod no_ffn_faithful;
 pub mod norm;
 pub mod residual_stack;
 
+pub use gpt::Gpt;
 pub use lm_simple::{BackboneConfig, BackboneKind, LmBackbone};
+pub use mixer_model::MixerModel;
 pub use no_ffn_faithful::NoFfnFaithful;
 pub use norm::{Norm, NormKind};
 pub use residual_stack::{Block, Mlp, ResidualStack};

@@ -2,17 +2,15 @@
 //! `MixerModel` (embedding, pre-norm residual Mamba blocks, final norm) with a linear head,
 //! i.e. the [`crate::layers::mamba`] mixer on the [`crate::backbone::residual_stack`].
 
-use burn::module::Module;
-use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::norm::NormKind;
-use crate::backbone::residual_stack::ResidualStack;
-use crate::init::{embedding_normal, linear_torch, lookup};
-use crate::layers::mamba::{MambaMixer, MambaMixerConfig, MambaState};
+use crate::backbone::{MixerModel, ResidualStack};
+use crate::init::{embedding_normal, linear_torch};
+use crate::layers::mamba::{MambaMixer, MambaMixerConfig};
 use crate::validate::{positive, positive_f};
-use crate::{ScanBackend, SequenceModel, ZooError};
+use crate::ZooError;
 
 /// Mamba-1 MixerModel. Defaults: Sarrof et al.'s `configs/model/mamba.yaml`
 /// (d_model 16, d_state 16, d_conv 4, expand 2, 1 layer, LayerNorm, eps 1e-5).
@@ -111,20 +109,11 @@ impl MambaConfig {
     }
 }
 
-/// mamba-ssm `MixerModel` + linear head: embedding → pre-norm residual Mamba blocks →
-/// final norm → `Linear(d, out_dim)` (or no head, see [`MambaConfig::head`]).
-#[derive(Module, Debug)]
-pub struct MambaModel<B: Backend> {
-    /// Token embedding, `N(0, 0.02²)`.
-    pub embedding: Embedding<B>,
-    /// The residual stack with its final norm.
-    pub stack: ResidualStack<B, MambaMixer<B>>,
-    /// Output head (PyTorch default init), absent in no-head mode.
-    pub head: Option<Linear<B>>,
-    out_dim: usize,
-}
+/// Sarrof et al.'s Mamba: the Mamba mixer in mamba-ssm's `MixerModel` with a linear head
+/// (or none, see [`MambaConfig::head`]); embedding `N(0, 0.02²)`, head PyTorch's default init.
+pub type MambaModel<B> = MixerModel<B, MambaMixer<B>>;
 
-impl<B: Backend> MambaModel<B> {
+impl<B: Backend> MixerModel<B, MambaMixer<B>> {
     /// Builds the model; the config must have been validated.
     pub fn new(
         config: &MambaConfig,
@@ -139,9 +128,10 @@ impl<B: Backend> MambaModel<B> {
         let head = config
             .head
             .then(|| linear_torch(config.d_model, out_dim, true, device));
-        Self {
-            embedding: embedding_normal(vocab_size, config.d_model, 0.02, device),
-            stack: ResidualStack::new(
+        // Mixers, head, embedding: the order of the random draws since the first release.
+        Self::from_parts(
+            embedding_normal(vocab_size, config.d_model, 0.02, device),
+            ResidualStack::new(
                 mixers,
                 config.norm,
                 config.d_model,
@@ -150,35 +140,7 @@ impl<B: Backend> MambaModel<B> {
                 device,
             ),
             head,
-            out_dim: if config.head { out_dim } else { config.d_model },
-        }
-    }
-
-    fn apply_head<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        match &self.head {
-            Some(h) => h.forward(x),
-            None => x,
-        }
+        )
     }
 }
 
-impl<B: ScanBackend> SequenceModel<B> for MambaModel<B> {
-    type State = Vec<MambaState<B>>;
-
-    fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        self.apply_head(self.stack.forward(self.embedding.forward(tokens)))
-    }
-
-    fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
-        self.stack.init_state(batch, device)
-    }
-
-    fn step(&self, tokens: Tensor<B, 1, Int>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
-        let (h, state) = self.stack.step(lookup(&self.embedding, tokens), state);
-        (self.apply_head(h), state)
-    }
-
-    fn out_dim(&self) -> usize {
-        self.out_dim
-    }
-}

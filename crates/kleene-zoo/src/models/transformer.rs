@@ -19,16 +19,14 @@
 //! The recurrent `step` keeps a KV cache per layer: memory grows linearly with the number
 //! of steps (attention has no constant-size state).
 
-use burn::module::Module;
-use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::backbone::{Mlp, NormKind, ResidualStack};
+use crate::backbone::{Gpt, LmState, Mlp, NormKind, ResidualStack};
 use crate::init::{embedding_normal, linear_normal, out_std, INIT_STD};
 use crate::layers::attention::{AttentionConfig, CausalSelfAttention, KvCache};
 use crate::validate::{positive, positive_f};
-use crate::{ScanBackend, SequenceModel, ZooError};
+use crate::ZooError;
 
 /// Position signal of the transformer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -130,30 +128,13 @@ impl TransformerConfig {
 }
 
 /// Recurrent state of the transformer: one KV cache per layer and the position.
-#[derive(Clone, Debug)]
-pub struct TransformerState<B: Backend> {
-    /// Per-layer caches.
-    pub layers: Vec<KvCache<B>>,
-    /// Position of the next token.
-    pub position: usize,
-}
+pub type TransformerState<B> = LmState<KvCache<B>>;
 
-/// Causal decoder-only transformer ("transformer" / "transformer+").
-#[derive(Module, Debug)]
-pub struct TransformerModel<B: Backend> {
-    /// Token embedding `N(0, 0.02²)`.
-    pub token_embedding: Embedding<B>,
-    /// Learned positions `[max_len, d]` (absent for rotary).
-    pub position_embedding: Option<Embedding<B>>,
-    /// Pre-LN blocks (attention + MLP) and the final LayerNorm.
-    pub stack: ResidualStack<B, CausalSelfAttention<B>>,
-    /// `Linear(d, out_dim)`, no bias.
-    pub head: Linear<B>,
-    max_len: usize,
-    out_dim: usize,
-}
+/// Causal decoder-only transformer ("transformer" / "transformer+"): the attention mixer in
+/// the GPT-2 decoder.
+pub type TransformerModel<B> = Gpt<B, CausalSelfAttention<B>>;
 
-impl<B: Backend> TransformerModel<B> {
+impl<B: Backend> Gpt<B, CausalSelfAttention<B>> {
     /// Builds the model; the config must have been validated.
     pub fn new(
         config: &TransformerConfig,
@@ -173,11 +154,11 @@ impl<B: Backend> TransformerModel<B> {
             fc1: linear_normal(d, d_ff, true, INIT_STD, device),
             fc2: linear_normal(d_ff, d, true, out_std(config.n_layers), device),
         };
-        Self {
-            token_embedding: embedding_normal(vocab_size, d, INIT_STD, device),
-            position_embedding: (config.positions == PositionKind::Learned)
+        Self::from_parts(
+            embedding_normal(vocab_size, d, INIT_STD, device),
+            (config.positions == PositionKind::Learned)
                 .then(|| embedding_normal(config.max_len, d, INIT_STD, device)),
-            stack: ResidualStack::new(
+            ResidualStack::new(
                 mixers,
                 NormKind::LayerNorm,
                 d,
@@ -185,60 +166,9 @@ impl<B: Backend> TransformerModel<B> {
                 Some(&mut make_mlp),
                 device,
             ),
-            head: linear_normal(d, out_dim, false, INIT_STD, device),
-            max_len: config.max_len,
-            out_dim,
-        }
-    }
-
-    /// Position vectors for `start..start + len`, clamped to the table, `(len, d)`.
-    fn positions(&self, table: &Embedding<B>, start: usize, len: usize) -> Tensor<B, 2> {
-        let device = table.weight.device();
-        let idx = Tensor::<B, 1, Int>::arange(start as i64..(start + len) as i64, &device)
-            .clamp_max((self.max_len - 1) as i64);
-        table.weight.val().select(0, idx)
-    }
-}
-
-impl<B: ScanBackend> SequenceModel<B> for TransformerModel<B> {
-    type State = TransformerState<B>;
-
-    fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        let [_, len] = tokens.dims();
-        let mut x = self.token_embedding.forward(tokens);
-        if let Some(table) = &self.position_embedding {
-            x = x + self.positions(table, 0, len).unsqueeze::<3>();
-        }
-        self.head.forward(self.stack.forward(x))
-    }
-
-    fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
-        TransformerState {
-            layers: self.stack.init_state(batch, device),
-            position: 0,
-        }
-    }
-
-    fn step(&self, tokens: Tensor<B, 1, Int>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
-        let mut x = self.token_embedding.weight.val().select(0, tokens);
-        if let Some(table) = &self.position_embedding {
-            x = x + self.positions(table, state.position, 1);
-        }
-        let (h, layers) = self.stack.step(x, state.layers);
-        (
-            self.head.forward(h),
-            TransformerState {
-                layers,
-                position: state.position + 1,
-            },
+            linear_normal(d, out_dim, false, INIT_STD, device),
+            config.max_len,
         )
     }
-
-    fn out_dim(&self) -> usize {
-        self.out_dim
-    }
-
-    fn max_len(&self) -> Option<usize> {
-        self.position_embedding.as_ref().map(|_| self.max_len)
-    }
 }
+
