@@ -254,6 +254,7 @@ macro_rules! backend_tests {
     icl_linear_attention => "icl_linear_attention",
     icl_lstm => "icl_lstm",
     icl_mamba => "icl_mamba",
+    icl_attention => "icl_attention",
         );
     };
     (@each $backend:ty; $($test:ident => $name:literal),* $(,)?) => {
