@@ -2,25 +2,9 @@
 //! generated data, fails with file:line on corrupted data), determinism across runs.
 
 use std::path::Path;
-use std::process::Command;
 
-fn kleene(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kleene"))
-        .args(args)
-        .output()
-        .expect("run kleene")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = kleene(args);
-    assert!(
-        out.status.success(),
-        "kleene {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{kleene, ok};
 
 #[test]
 fn list_shows_every_suite_language() {

@@ -1,25 +1,8 @@
 //! `kleene model`: the listing names every kind and mixer with its defaults; `show` prints a
 //! `[model]` table that parses back, and a parameter count equal to one counted by hand.
 
-use std::process::Command;
-
-fn kleene(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kleene"))
-        .args(args)
-        .output()
-        .expect("run kleene")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = kleene(args);
-    assert!(
-        out.status.success(),
-        "kleene {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{kleene, ok};
 
 #[test]
 fn list_names_every_kind_and_mixer_with_defaults() {

@@ -81,13 +81,7 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> SequenceModel<B> for Gpt<B, M>
             x = x + self.positions(table, state.position, 1);
         }
         let (h, layers) = self.stack.step(x, state.layers);
-        (
-            self.head.forward(h),
-            LmState {
-                layers,
-                position: state.position + 1,
-            },
-        )
+        (self.head.forward(h), LmState::after(state.position, layers))
     }
 
     fn out_dim(&self) -> usize {

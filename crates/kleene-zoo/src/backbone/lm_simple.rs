@@ -229,10 +229,7 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> SequenceModel<B> for LmBackbon
         let (y, layers) = self.stack.step(x.reshape([b, d]), state.layers);
         (
             tied_or_linear_head(&self.embedding, self.head.as_ref(), y),
-            LmState {
-                layers,
-                position: state.position + 1,
-            },
+            LmState::after(state.position, layers),
         )
     }
 

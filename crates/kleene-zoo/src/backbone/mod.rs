@@ -36,6 +36,16 @@ pub struct LmState<S> {
     pub position: usize,
 }
 
+impl<S> LmState<S> {
+    /// The state after the token at `position`, holding the mixers' new states.
+    pub(crate) fn after(position: usize, layers: Vec<S>) -> Self {
+        Self {
+            layers,
+            position: position + 1,
+        }
+    }
+}
+
 /// The output head: `head` when there is one, else the transposed token embedding (tied).
 pub(crate) fn tied_or_linear_head<B: Backend, const D: usize>(
     embedding: &Embedding<B>,

@@ -79,10 +79,7 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> SequenceModel<B> for NoFfnFait
         let (y, s) = self.mixer.step(x, s);
         (
             tied_or_linear_head(&self.embedding, self.head.as_ref(), y),
-            LmState {
-                layers: vec![s],
-                position: state.position + 1,
-            },
+            LmState::after(state.position, vec![s]),
         )
     }
 
