@@ -353,6 +353,16 @@ impl RunConfig {
             return Err(TrainError::invalid("training.log_every", "must be >= 1"));
         }
         t.schedule.validate(t.steps)?;
+        // Length 0 has no tokens: an explicit 0 used to reach the sampler as an empty
+        // length range and panic mid-run.
+        for (name, v) in [
+            ("task.train_min_len", self.task.train_min_len),
+            ("task.train_max_len", self.task.train_max_len),
+        ] {
+            if v == Some(0) {
+                return Err(TrainError::invalid(name, "must be >= 1"));
+            }
+        }
         if let (Some(a), Some(b)) = (self.task.train_min_len, self.task.train_max_len) {
             if a > b {
                 return Err(TrainError::invalid(

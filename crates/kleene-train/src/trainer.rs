@@ -74,13 +74,24 @@ pub fn train_window(task: &dyn Task, cfg: &RunConfig) -> Result<(usize, usize), 
                 ),
             )
         })?;
-    if min > max {
+    // Length 0 has no tokens to train on; a task split starting at 0 trains from 1.
+    let min = min.max(1);
+    if max < min {
+        // Name the field the config set (the other bound came from the task's split).
+        let field = if cfg.task.train_max_len.is_some() {
+            "task.train_max_len"
+        } else {
+            "task.train_min_len"
+        };
         return Err(TrainError::invalid(
-            "task.train_min_len",
-            format!("{min} is above the maximum training length {max}"),
+            field,
+            format!(
+                "the training window {min}..={max} of task `{}` is empty (task.train_min_len must be >= 1 and at most task.train_max_len)",
+                task.name()
+            ),
         ));
     }
-    Ok((min.max(1), max))
+    Ok((min, max))
 }
 
 /// The model's output width for a task and loss: classes, or symbols for BCE.
