@@ -28,6 +28,13 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
+    /// A line of a metrics file does not parse (and is not a torn last line).
+    #[error("{}: line {line}: {reason}", path.display())]
+    Metrics {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// A checkpoint is missing a part, fails its checksum or does not match the model.
     #[error("checkpoint {}: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },

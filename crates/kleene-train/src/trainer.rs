@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
+use kleene_langs::io::write_atomic;
 use kleene_langs::Task;
 use kleene_zoo::{ModelConfig, SequenceModel};
 
@@ -331,9 +332,11 @@ where
             "the run directory already holds a checkpoint: pass --resume to continue it, or choose another out_dir",
         ));
     }
-    std::fs::write(run_dir.join("config.toml"), cfg.to_toml())
-        .map_err(|e| TrainError::io(run_dir.join("config.toml"), e))?;
+    // Metrics first: on resume a damaged metrics file stops the run before config.toml is
+    // rewritten.
     let mut metrics = MetricsWriter::open(run_dir, opts.resume.then_some(start))?;
+    write_atomic(&run_dir.join("config.toml"), cfg.to_toml().as_bytes())
+        .map_err(TrainError::from_lang)?;
     // A task's split windows may count something other than tokens (REGBENCH: strings per
     // problem), so the train split is filtered by token length only when the config sets a
     // window; without one the split is used whole.
