@@ -32,7 +32,7 @@ fn kept_lines_are_byte_for_byte_the_original_text() {
 #[test]
 fn a_torn_last_line_is_dropped_and_every_earlier_line_kept() {
     for torn in [
-        "{\"step\":4,\"loss\":0.1",  // cut mid-line, no newline
+        "{\"step\":4,\"loss\":0.1",   // cut mid-line, no newline
         "{\"step\":4,\"loss\":0.1\n", // cut, then a newline
         "\u{0}\u{0}\u{0}",            // zeroes from a filesystem that lost the write
     ] {
@@ -58,5 +58,9 @@ fn garbage_in_the_middle_is_an_error_naming_the_file_and_line() {
         .to_string();
     assert!(err.contains("metrics.jsonl"), "{err}");
     assert!(err.contains("line 2"), "{err}");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "file changed");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "file changed"
+    );
 }
