@@ -353,6 +353,26 @@ impl RunConfig {
             return Err(TrainError::invalid("training.log_every", "must be >= 1"));
         }
         t.schedule.validate(t.steps)?;
+        if self
+            .out_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            return Err(TrainError::invalid(
+                "out_dir",
+                "is empty, which would write the run into the working directory: omit it (default runs/<config stem>) or name a directory of its own",
+            ));
+        }
+        // Length 0 has no tokens: an explicit 0 used to reach the sampler as an empty
+        // length range and panic mid-run.
+        for (name, v) in [
+            ("task.train_min_len", self.task.train_min_len),
+            ("task.train_max_len", self.task.train_max_len),
+        ] {
+            if v == Some(0) {
+                return Err(TrainError::invalid(name, "must be >= 1"));
+            }
+        }
         if let (Some(a), Some(b)) = (self.task.train_min_len, self.task.train_max_len) {
             if a > b {
                 return Err(TrainError::invalid(

@@ -28,6 +28,17 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
+    /// A line of a metrics file does not parse (and is not a torn last line).
+    #[error("{}: line {line}: {reason}", path.display())]
+    Metrics {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// The run directory cannot be used: an empty path, or a directory that is neither
+    /// empty nor a kleene run.
+    #[error("run directory `{}`: {reason}", path.display())]
+    RunDir { path: PathBuf, reason: String },
     /// A checkpoint is missing a part, fails its checksum or does not match the model.
     #[error("checkpoint {}: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },

@@ -54,22 +54,33 @@ impl MetricsWriter {
     /// Opens `RUN_DIR/metrics.jsonl`. With `keep_until = Some(step)` (a resume), lines
     /// logged after the checkpoint's step are dropped first, so the file reads as if the
     /// run had never been interrupted; with `None` the file starts empty.
+    ///
+    /// On resume the kept lines are copied as they were written, byte for byte
+    /// ([`kept_on_resume`]): an unreadable last line (a write torn by a kill) is dropped
+    /// with a warning on stderr, and an unreadable line before it is an error naming the
+    /// file and line, leaving the file untouched.
     pub fn open(run_dir: &Path, keep_until: Option<u64>) -> Result<Self, TrainError> {
         let path = run_dir.join("metrics.jsonl");
         match keep_until {
             None => write_atomic(&path, b"").map_err(TrainError::from_lang)?,
             Some(step) => {
-                let kept: Vec<MetricsLine> = read_metrics(&path)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|l| l.step <= step)
-                    .collect();
-                let mut text = String::new();
-                for l in &kept {
-                    text.push_str(&serde_json::to_string(l).expect("metrics serialise"));
-                    text.push('\n');
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    // A run killed before it logged anything has no file yet.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(TrainError::io(&path, e)),
+                };
+                let kept = kept_on_resume(&path, &bytes, step)?;
+                if let Some(torn) = &kept.torn {
+                    eprintln!(
+                        "warning: {}: line {}: dropped an unreadable last line ({} bytes, a write cut off by an interruption): {}",
+                        path.display(),
+                        torn.line,
+                        torn.bytes,
+                        torn.reason
+                    );
                 }
-                write_atomic(&path, text.as_bytes()).map_err(TrainError::from_lang)?;
+                write_atomic(&path, &kept.text).map_err(TrainError::from_lang)?;
             }
         }
         let file = OpenOptions::new()
@@ -102,4 +113,83 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricsLine>, TrainError> {
             })
         })
         .collect()
+}
+
+/// What a resume keeps of a metrics file: see [`kept_on_resume`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptMetrics {
+    /// The kept lines, each exactly as it was written, each ending in `\n`.
+    pub text: Vec<u8>,
+    /// The unreadable last line that was dropped, if any.
+    pub torn: Option<TornLine>,
+}
+
+/// An unreadable last line of a metrics file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TornLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// Its length in bytes.
+    pub bytes: usize,
+    /// Why it does not parse.
+    pub reason: String,
+}
+
+/// The lines of metrics file `bytes` (read from `path`, named in errors) that a run resumed
+/// at `step` keeps: every line whose step is at most `step`.
+///
+/// Kept lines are copied, not re-serialised: serde_json's float parsing is not ulp-exact, so
+/// a parse/print round trip would change digits (0.9255952380952381 -> 0.925595238095238)
+/// and a resumed run's file would differ from an uninterrupted one's. Only the last line may
+/// be unreadable (a kill cuts at most the line being written): it is reported in
+/// [`KeptMetrics::torn`] and dropped. An unreadable line anywhere else means the file was
+/// damaged some other way; dropping it would silently lose data, so it is an error naming
+/// the file and line. Blank lines are skipped.
+pub fn kept_on_resume(path: &Path, bytes: &[u8], step: u64) -> Result<KeptMetrics, TrainError> {
+    // Byte lines, not `str::lines`: a torn write may end inside a UTF-8 sequence.
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if bytes.ends_with(b"\n") || bytes.is_empty() {
+        // `split` yields an empty piece after the final newline.
+        lines.pop();
+    }
+    let last = lines.iter().rposition(|l| !is_blank(l));
+    let mut text = Vec::with_capacity(bytes.len());
+    let mut torn = None;
+    for (i, raw) in lines.iter().enumerate() {
+        if is_blank(raw) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str::<MetricsLine>(s).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(line) => {
+                if line.step <= step {
+                    text.extend_from_slice(raw);
+                    text.push(b'\n');
+                }
+            }
+            Err(reason) if Some(i) == last => {
+                torn = Some(TornLine {
+                    line: i + 1,
+                    bytes: raw.len(),
+                    reason,
+                });
+            }
+            Err(reason) => {
+                return Err(TrainError::Metrics {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason: format!(
+                        "{reason}: only the last line may be unreadable (a write cut off by an interruption); repair or remove this line to resume"
+                    ),
+                })
+            }
+        }
+    }
+    Ok(KeptMetrics { text, torn })
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| b.is_ascii_whitespace())
 }

@@ -65,8 +65,13 @@ pub type CudaBackend = burn::backend::Autodiff<kleene_scan::cube::Cuda>;
 /// The run's model config, checked against its task's vocabulary and outputs (the
 /// task-independent checks already ran when the config was parsed); errors name the
 /// `model.` field. Call it before writing anything (the CLI does, before its banner).
+///
+/// The training window is checked against the task here too (a bound the config leaves
+/// unset comes from the task's `train` split), so an empty window stops the run before its
+/// banner rather than in the sampler.
 pub fn model_config(cfg: &RunConfig) -> Result<ModelConfig, TrainError> {
     let task = kleene_langs::task_by_name(&cfg.task.name)?;
+    train_window(task.as_ref(), cfg)?;
     checked_model(cfg, task.as_ref())
 }
 
@@ -96,6 +101,7 @@ fn build<B: ScanBackend>(
     device: &B::Device,
 ) -> Result<AnyModel<B>, TrainError> {
     // Checked before anything is built or written (a bad field stops the run here).
+    train_window(task, cfg)?;
     let mc = checked_model(cfg, task)?;
     let out = output_dim(task, cfg.training.loss)?;
     init_seeded::<B, _, _>(device, cfg.training.seed, || {

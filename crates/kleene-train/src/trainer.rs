@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
+use kleene_langs::io::write_atomic;
 use kleene_langs::Task;
 use kleene_zoo::{ModelConfig, SequenceModel};
 
@@ -74,13 +75,24 @@ pub fn train_window(task: &dyn Task, cfg: &RunConfig) -> Result<(usize, usize), 
                 ),
             )
         })?;
-    if min > max {
+    // Length 0 has no tokens to train on; a task split starting at 0 trains from 1.
+    let min = min.max(1);
+    if max < min {
+        // Name the field the config set (the other bound came from the task's split).
+        let field = if cfg.task.train_max_len.is_some() {
+            "task.train_max_len"
+        } else {
+            "task.train_min_len"
+        };
         return Err(TrainError::invalid(
-            "task.train_min_len",
-            format!("{min} is above the maximum training length {max}"),
+            field,
+            format!(
+                "the training window {min}..={max} of task `{}` is empty (task.train_min_len must be >= 1 and at most task.train_max_len)",
+                task.name()
+            ),
         ));
     }
-    Ok((min.max(1), max))
+    Ok((min, max))
 }
 
 /// The model's output width for a task and loss: classes, or symbols for BCE.
@@ -258,6 +270,73 @@ pub fn check_resume(
     Ok(())
 }
 
+/// Checks that `run_dir` may receive a run, before anything is written there.
+///
+/// A run writes fixed names (`config.toml`, `report.md`, ...) into its directory, so a
+/// directory that holds anything else than a kleene run would lose files: the working
+/// directory with a user's own `config.toml` and `report.md` (`--out-dir .`) is the case
+/// that happened. Accepted: a path that does not exist yet, an empty directory, or a
+/// kleene run directory, i.e. one with a checkpoint, or with a `config.toml` that parses as
+/// a run config and either a `metrics.jsonl` next to it or the exact text kleene writes
+/// (a run stopped before its first metrics line). An empty path is refused naming
+/// `out_dir`: it would resolve to the working directory. With `resume` the checkpoint
+/// itself is checked later, by [`train`].
+pub fn check_run_dir(run_dir: &Path, resume: bool) -> Result<(), TrainError> {
+    let refuse = |reason: String| TrainError::RunDir {
+        path: run_dir.to_path_buf(),
+        reason,
+    };
+    if run_dir.as_os_str().is_empty() {
+        return Err(refuse(
+            "out_dir is empty, which would write the run into the working directory: set `out_dir` (or --out-dir) to a directory of its own, e.g. runs/NAME".into(),
+        ));
+    }
+    let entries = match std::fs::read_dir(run_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if run_dir.exists() && !run_dir.is_dir() => {
+            return Err(refuse(format!("exists and is not a directory ({e})")))
+        }
+        Err(e) => return Err(TrainError::io(run_dir, e)),
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| {
+            e.map(|e| e.file_name().to_string_lossy().into_owned())
+                .map_err(|e| TrainError::io(run_dir, e))
+        })
+        .collect::<Result<_, _>>()?;
+    if names.is_empty() || is_kleene_run_dir(run_dir) {
+        return Ok(());
+    }
+    names.sort();
+    let shown = if names.len() > 6 {
+        format!("{}, ... ({} entries)", names[..6].join(", "), names.len())
+    } else {
+        names.join(", ")
+    };
+    let what = if resume { "resumed" } else { "written" };
+    Err(refuse(format!(
+        "not a kleene run directory (it holds {shown}; no checkpoint, and no config.toml written by kleene): a run {what} here would overwrite files such as config.toml and report.md; choose a new or empty out_dir"
+    )))
+}
+
+/// Whether `dir` holds a kleene run (see [`check_run_dir`]).
+fn is_kleene_run_dir(dir: &Path) -> bool {
+    if Checkpoint::find(dir).is_some() {
+        return true;
+    }
+    let config = dir.join("config.toml");
+    let Ok(text) = std::fs::read_to_string(&config) else {
+        return false;
+    };
+    let Ok(parsed) = RunConfig::parse(&text, &config) else {
+        return false;
+    };
+    // A user's own config parses too; only kleene writes it fully resolved, so the text
+    // must round-trip unless the run's metrics are there as well.
+    dir.join("metrics.jsonl").is_file() || parsed.to_toml() == text
+}
+
 /// Trains `model` on `task` as `cfg` says, writing into `run_dir`.
 ///
 /// `model` must be freshly initialised from `cfg.training.seed`; on resume its weights are
@@ -291,6 +370,7 @@ where
         ));
     }
     let pad_id = task.vocab().len() as u32;
+    check_run_dir(run_dir, opts.resume)?;
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
 
     let mut model = model;
@@ -320,9 +400,11 @@ where
             "the run directory already holds a checkpoint: pass --resume to continue it, or choose another out_dir",
         ));
     }
-    std::fs::write(run_dir.join("config.toml"), cfg.to_toml())
-        .map_err(|e| TrainError::io(run_dir.join("config.toml"), e))?;
+    // Metrics first: on resume a damaged metrics file stops the run before config.toml is
+    // rewritten.
     let mut metrics = MetricsWriter::open(run_dir, opts.resume.then_some(start))?;
+    write_atomic(&run_dir.join("config.toml"), cfg.to_toml().as_bytes())
+        .map_err(TrainError::from_lang)?;
     // A task's split windows may count something other than tokens (REGBENCH: strings per
     // problem), so the train split is filtered by token length only when the config sets a
     // window; without one the split is used whole.
@@ -563,5 +645,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("training.seed = 4"), "{err}");
+    }
+
+    #[test]
+    fn check_run_dir_refuses_an_empty_path_and_foreign_files_and_accepts_kleene_runs() {
+        let err = check_run_dir(Path::new(""), false).unwrap_err().to_string();
+        assert!(err.contains("out_dir is empty"), "{err}");
+        let tmp = tempfile::tempdir().unwrap();
+        check_run_dir(&tmp.path().join("new"), false).unwrap();
+        check_run_dir(tmp.path(), false).unwrap();
+        let file = tmp.path().join("notes.txt");
+        std::fs::write(&file, "mine").unwrap();
+        let err = check_run_dir(&file, false).unwrap_err().to_string();
+        assert!(err.contains("not a directory"), "{err}");
+        let err = check_run_dir(tmp.path(), true).unwrap_err().to_string();
+        assert!(err.contains("not a kleene run directory"), "{err}");
+        assert!(err.contains("notes.txt"), "{err}");
+        // A user's own (hand-written) kleene config is not kleene's run config ...
+        let c = cfg("kind = \"rnn\"", 0);
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "[task]\nname = \"tomita-2\"\n",
+        )
+        .unwrap();
+        assert!(check_run_dir(tmp.path(), false).is_err());
+        // ... the text kleene writes is, and so is any run config with its metrics.
+        std::fs::write(tmp.path().join("config.toml"), c.to_toml()).unwrap();
+        check_run_dir(tmp.path(), false).unwrap();
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "[task]\nname = \"tomita-2\"\n[model]\nkind = \"rnn\"\n",
+        )
+        .unwrap();
+        assert!(check_run_dir(tmp.path(), false).is_err());
+        std::fs::write(tmp.path().join("metrics.jsonl"), "").unwrap();
+        check_run_dir(tmp.path(), false).unwrap();
     }
 }
