@@ -39,6 +39,10 @@ pub struct CheckpointState {
     /// checkpoints written before it existed, which are format 1.
     #[serde(default = "record_format_1")]
     pub record_format: u32,
+    /// The task the checkpoint was trained on (`task.name`); absent in checkpoints written
+    /// before it was recorded (then the run directory's config.toml tells).
+    #[serde(default)]
+    pub task: Option<String>,
 }
 
 fn record_format_1() -> u32 {
@@ -179,6 +183,7 @@ mod tests {
             checksums: vec![],
             burn_version: "0.21.0".into(),
             record_format: kleene_zoo::RECORD_FORMAT,
+            task: Some("tomita-2".into()),
         }
     }
 

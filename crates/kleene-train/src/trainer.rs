@@ -258,6 +258,26 @@ pub fn check_resume(
             ))
         }
     }
+    // The task: a checkpoint trained on another one would be trained on (or, with another
+    // vocabulary, fail in the loss on) data it was not made for.
+    let trained_on = state.task.clone().or_else(|| {
+        // Older checkpoints: the run's config.toml, which a resume only rewrites after this.
+        let run_dir = dir.parent()?;
+        RunConfig::load(&run_dir.join("config.toml"))
+            .ok()
+            .map(|c| c.task.name)
+    });
+    if let Some(task) = trained_on {
+        if task != cfg.task.name {
+            return Err(TrainError::checkpoint(
+                dir,
+                format!(
+                    "it was trained on task `{task}`, this config has task.name = `{}`; choose another out_dir",
+                    cfg.task.name
+                ),
+            ));
+        }
+    }
     if state.seed != cfg.training.seed {
         return Err(TrainError::checkpoint(
             dir,
@@ -461,6 +481,7 @@ where
                 checksums: Vec::new(),
                 burn_version: "0.21.0".into(),
                 record_format: kleene_zoo::RECORD_FORMAT,
+                task: Some(cfg.task.name.clone()),
             },
             &CheckpointFiles {
                 model: model_bytes::<B, M>(model),
@@ -571,6 +592,37 @@ mod tests {
     use super::*;
     use crate::metrics::IntervalAccum;
 
+    /// Resuming with another task (`--resume` after editing task.name) is refused before
+    /// anything is loaded or written: from the task the checkpoint records, and for older
+    /// checkpoints from the run's config.toml.
+    #[test]
+    fn check_resume_refuses_another_task() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ckpt = tmp.path().join("checkpoint");
+        std::fs::create_dir_all(&ckpt).unwrap();
+        let model = "kind = \"mamba\"\nd_model = 8";
+        let trained = cfg(model, 3);
+        let mut other = trained.clone();
+        other.task.name = "parity-check".into();
+        let mut st = state(&model_fingerprint(&trained), 3);
+        check_resume(&st, &trained, &ckpt).unwrap();
+        let err = check_resume(&st, &other, &ckpt).unwrap_err().to_string();
+        assert!(
+            err.contains("tomita-2") && err.contains("parity-check"),
+            "{err}"
+        );
+        // A checkpoint from before `task` was recorded: the run's config.toml tells.
+        st.task = None;
+        check_resume(&st, &other, &ckpt).unwrap(); // nothing to compare with
+        std::fs::write(tmp.path().join("config.toml"), trained.to_toml()).unwrap();
+        let err = check_resume(&st, &other, &ckpt).unwrap_err().to_string();
+        assert!(
+            err.contains("tomita-2") && err.contains("parity-check"),
+            "{err}"
+        );
+        check_resume(&st, &trained, &ckpt).unwrap();
+    }
+
     fn cfg(model: &str, seed: u64) -> RunConfig {
         let text =
             format!("[task]\nname = \"tomita-2\"\n[model]\n{model}\n[training]\nseed = {seed}\n");
@@ -587,6 +639,7 @@ mod tests {
             checksums: vec![],
             burn_version: "0.21.0".into(),
             record_format: kleene_zoo::RECORD_FORMAT,
+            task: Some("tomita-2".into()),
         }
     }
 
