@@ -325,6 +325,8 @@ pub fn check_run_dir(run_dir: &Path, resume: bool) -> Result<(), TrainError> {
                 .map_err(|e| TrainError::io(run_dir, e))
         })
         .collect::<Result<_, _>>()?;
+    // A run's own lock file (left by a killed run that had written nothing else).
+    names.retain(|n| n != ".lock");
     if names.is_empty() || is_kleene_run_dir(run_dir) {
         return Ok(());
     }
@@ -392,6 +394,8 @@ where
     let pad_id = task.vocab().len() as u32;
     check_run_dir(run_dir, opts.resume)?;
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    // One writer per run directory, held until training and its checkpoints are done.
+    let _lock = crate::run_lock::RunLock::acquire(run_dir)?;
 
     let mut model = model;
     let mut optim = TrainOptimizer::<M, B>::new(t, &model);
