@@ -128,9 +128,10 @@ fn apply_overrides(table: &mut toml::Table, set: &[String]) -> Result<(), String
         let (key, value) = item
             .split_once('=')
             .ok_or_else(|| format!("--set `{item}`: expected KEY=VALUE"))?;
+        // A TOML value (`8`, `true`, `"rotary"`), or else the bare text as a string.
         let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .map(|mut t| t.remove("v").expect("parsed"))
-            .or_else(|_| Ok::<_, String>(toml::Value::String(value.to_string())))?;
+            .unwrap_or_else(|_| toml::Value::String(value.to_string()));
         let key = key.trim();
         match key.split_once('.') {
             None => {

@@ -9,8 +9,7 @@
 //!
 //! Only on Unix (`flock`); elsewhere runs are not locked.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::TrainError;
@@ -19,7 +18,7 @@ use crate::TrainError;
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
-    #[allow(dead_code)] // held for its flock
+    /// Holds the flock; `None` where runs are not locked.
     file: Option<File>,
 }
 
@@ -37,12 +36,10 @@ impl RunLock {
     /// it. A lock file left by a dead process is taken over with a message on stderr.
     pub fn acquire(run_dir: &Path) -> Result<Self, TrainError> {
         let path = run_dir.join(".lock");
-        let refuse = |reason: String| TrainError::RunDir {
-            path: run_dir.to_path_buf(),
-            reason,
-        };
         #[cfg(unix)]
         {
+            use std::fs::OpenOptions;
+            use std::io::{Read, Seek, Write};
             use std::os::unix::fs::MetadataExt;
             use std::os::unix::io::AsRawFd;
             loop {
@@ -60,10 +57,13 @@ impl RunLock {
                 if rc != 0 {
                     let err = std::io::Error::last_os_error();
                     if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                        return Err(refuse(format!(
-                            "another kleene process is writing this run ({}); wait for it to end, or choose another out_dir",
-                            previous.trim()
-                        )));
+                        return Err(TrainError::RunDir {
+                            path: run_dir.to_path_buf(),
+                            reason: format!(
+                                "another kleene process is writing this run ({}); wait for it to end, or choose another out_dir",
+                                previous.trim()
+                            ),
+                        });
                     }
                     return Err(TrainError::io(&path, err));
                 }
@@ -96,10 +96,7 @@ impl RunLock {
             }
         }
         #[cfg(not(unix))]
-        {
-            let _ = (&refuse, OpenOptions::new());
-            Ok(Self { path, file: None })
-        }
+        Ok(Self { path, file: None })
     }
 }
 

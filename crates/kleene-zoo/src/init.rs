@@ -12,11 +12,7 @@ pub(crate) fn uniform<B: Backend, const D: usize>(
     bound: f64,
     device: &B::Device,
 ) -> Param<Tensor<B, D>> {
-    Param::from_tensor(Tensor::random(
-        shape,
-        Distribution::Uniform(-bound, bound),
-        device,
-    ))
+    param_random(shape, Distribution::Uniform(-bound, bound), device)
 }
 
 /// `N(0, std²)` parameter.
@@ -25,11 +21,7 @@ pub(crate) fn normal<B: Backend, const D: usize>(
     std: f64,
     device: &B::Device,
 ) -> Param<Tensor<B, D>> {
-    Param::from_tensor(Tensor::random(
-        shape,
-        Distribution::Normal(0.0, std),
-        device,
-    ))
+    param_random(shape, Distribution::Normal(0.0, std), device)
 }
 
 /// A `Linear` with PyTorch's default `nn.Linear` init: weight and bias `U(±1/√d_in)`.
@@ -114,7 +106,7 @@ pub(crate) fn param_from_vec<B: Backend, const D: usize>(
     shape: [usize; D],
     device: &B::Device,
 ) -> Param<Tensor<B, D>> {
-    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+    Param::from_tensor(tensor_from_vec(values, shape, device))
 }
 
 /// A float tensor from host values (a constant, not a parameter).

@@ -19,16 +19,14 @@
 //! The head is tied to the token embedding when `out_dim == vocab_size` and `tie_embeddings`;
 //! otherwise it is a separate `Linear(d, out_dim)` without bias.
 
-use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Embedding, Linear};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 use super::norm::{Norm, NormKind};
 use super::residual_stack::{Block, Mlp, ResidualStack};
 use super::{tied_or_linear_head, LmState};
-use crate::init::{linear_normal, out_std, INIT_STD};
+use crate::init::{embedding_normal, linear_normal, out_std, INIT_STD};
 use crate::validate::{ensure, ensure_prob};
 use crate::{SequenceLayer, SequenceModel, ZooError};
 
@@ -100,8 +98,8 @@ impl BackboneConfig {
         }
     }
 
-    /// Checks `vocab_size` and `out_dim` too.
-    fn validate_sizes(&self, vocab_size: usize, out_dim: usize) -> Result<(), ZooError> {
+    /// [`Self::validate`], and `vocab_size` and `out_dim`.
+    pub(crate) fn validate_sizes(&self, vocab_size: usize, out_dim: usize) -> Result<(), ZooError> {
         self.validate()?;
         ensure(vocab_size > 0, "vocab_size", "must be > 0")?;
         ensure(out_dim > 0, "out_dim", "must be > 0")
@@ -143,20 +141,9 @@ impl BackboneConfig {
         }
         let tied = self.tie_embeddings && out_dim == vocab_size;
         Ok(LmBackbone {
-            embedding: Embedding {
-                weight: Param::from_tensor(Tensor::random(
-                    [vocab_size, d],
-                    Distribution::Normal(0.0, INIT_STD),
-                    device,
-                )),
-            },
-            pos_embedding: (self.max_position_embeddings > 0).then(|| Embedding {
-                weight: Param::from_tensor(Tensor::random(
-                    [self.max_position_embeddings, d],
-                    Distribution::Normal(0.0, INIT_STD),
-                    device,
-                )),
-            }),
+            embedding: embedding_normal(vocab_size, d, INIT_STD, device),
+            pos_embedding: (self.max_position_embeddings > 0)
+                .then(|| embedding_normal(self.max_position_embeddings, d, INIT_STD, device)),
             embed_dropout: DropoutConfig::new(self.embed_dropout).init(),
             stack: ResidualStack {
                 blocks,
@@ -165,11 +152,6 @@ impl BackboneConfig {
             head: (!tied).then(|| linear_normal(d, out_dim, false, INIT_STD, device)),
             out_dim,
         })
-    }
-
-    /// `vocab_size` and `out_dim` checked, for the faithful backbone.
-    pub(crate) fn check_sizes(&self, vocab_size: usize, out_dim: usize) -> Result<(), ZooError> {
-        self.validate_sizes(vocab_size, out_dim)
     }
 }
 

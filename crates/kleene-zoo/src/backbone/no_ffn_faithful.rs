@@ -6,14 +6,12 @@
 //! output is discarded upstream, so neither exists here. The corrected stack is
 //! [`super::lm_simple`] with `backbone = "no_ffn"`.
 
-use burn::module::Param;
 use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
 use super::lm_simple::BackboneConfig;
 use super::{tied_or_linear_head, LmState};
-use crate::init::{linear_normal, INIT_STD};
+use crate::init::{embedding_normal, linear_normal, INIT_STD};
 use crate::{SequenceLayer, SequenceModel, ZooError};
 
 /// One mixer on the raw token embeddings, then the head.
@@ -38,18 +36,12 @@ impl<B: Backend, M: Module<B>> NoFfnFaithful<B, M> {
         make_mixer: impl FnOnce() -> Result<M, ZooError>,
         device: &B::Device,
     ) -> Result<Self, ZooError> {
-        config.check_sizes(vocab_size, out_dim)?;
+        config.validate_sizes(vocab_size, out_dim)?;
         let d = config.d_model;
         let mixer = make_mixer()?;
         let tied = config.tie_embeddings && out_dim == vocab_size;
         Ok(Self {
-            embedding: Embedding {
-                weight: Param::from_tensor(Tensor::random(
-                    [vocab_size, d],
-                    Distribution::Normal(0.0, 1.0),
-                    device,
-                )),
-            },
+            embedding: embedding_normal(vocab_size, d, 1.0, device),
             mixer,
             head: (!tied).then(|| linear_normal(d, out_dim, false, INIT_STD, device)),
             out_dim,
