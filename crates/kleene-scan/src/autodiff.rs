@@ -23,7 +23,7 @@ use crate::ScanBackend;
 type AdTensor<B, C> = FloatTensor<Autodiff<B, C>>;
 
 /// An optional input, or an untracked placeholder when it is absent (only its graph node is used).
-fn or_placeholder<B: ScanBackend, C: CheckpointStrategy>(
+pub(crate) fn or_placeholder<B: Backend, C: CheckpointStrategy>(
     t: &Option<AdTensor<B, C>>,
     like: &AdTensor<B, C>,
 ) -> AdTensor<B, C> {
@@ -41,7 +41,7 @@ fn or_placeholder<B: ScanBackend, C: CheckpointStrategy>(
     }
 }
 
-fn register<B: Backend>(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FloatTensor<B>>) {
+pub(crate) fn register<B: Backend>(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FloatTensor<B>>) {
     if let (Some(node), Some(grad)) = (node, grad) {
         grads.register::<B>(node, grad);
     }

@@ -9,6 +9,8 @@
 //!   element-wise (real, or complex as (re, im) pairs).
 //! * [`dense_recurrence`]: the SD-SSM recurrence `h_t = M[x_t] h_{t-1} + bias[x_t]` with one dense
 //!   matrix per token id.
+//! * [`delta_rule`]: the generalized delta rule `S_t = diag(w_t) S_{t-1} + b_t (a_tᵀ S_{t-1}) +
+//!   k_t v_tᵀ`, `o_t = S_tᵀ q_t` (DeltaNet, Gated DeltaNet, DeltaProduct, RWKV-7; [`delta`]).
 //!
 //! Implementations:
 //! * default trait bodies: a plain-Rust multi-threaded host implementation ([`host`]); on a
@@ -28,6 +30,7 @@ use burn::tensor::{Int, Tensor, TensorPrimitive};
 mod autodiff;
 mod backend;
 pub mod conv;
+pub mod delta;
 #[cfg(feature = "cube")]
 pub mod cube;
 mod error;
@@ -44,6 +47,10 @@ pub use backend::{
 #[cfg(feature = "flex")]
 pub use burn_flex::Flex;
 pub use conv::{causal_conv1d, try_causal_conv1d, CausalConvBackend};
+pub use delta::{
+    delta_rule, try_delta_rule, DeltaDims, DeltaRuleBackend, DeltaRuleGrads, DeltaRuleInput,
+    DeltaRulePrimitives,
+};
 pub use error::ScanError;
 pub use input::{ScanDims, ScanLayout, SelectiveScanInput};
 

@@ -81,7 +81,7 @@ fn read_int<B: Backend>(t: IntTensor<B>) -> Vec<i64> {
         .expect("converted to i64")
 }
 
-fn write<B: Backend>(
+pub(crate) fn write<B: Backend>(
     v: Vec<f32>,
     shape: &[usize],
     device: &B::Device,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod checks;
+pub mod delta;
 pub mod oracle;
 pub mod suites;
 

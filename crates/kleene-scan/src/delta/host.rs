@@ -1,0 +1,395 @@
+//! CPU delta rule on `f32` slices: multi-threaded over `batch × heads` (the sequences are
+//! independent, so the result does not depend on the thread count), the state of one sequence
+//! (`dk × dv`, row-major) stays in cache; the inner loops run over the contiguous `dv` axis.
+//!
+//! The backward walks the sequence in reverse, chunk by chunk: a forward pass stores the state at
+//! every chunk start (chunk length ~√L), then each chunk's states are recomputed from its
+//! checkpoint just before they are needed. Per step (P = S_{t-1}, u = aᵀP, dS = dL/dS_t):
+//! ```text
+//! dS += q doᵀ;   dq = S_t do;   dk = dS v;   dv = dSᵀ k
+//! dw_i = Σ_j dS_ij P_ij;   db = dS u;   g = dSᵀ b;   da = P g
+//! dS ← diag(w) dS + a gᵀ          (= dL/dS_{t-1})
+//! ```
+
+use std::borrow::Cow;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::TensorMetadata;
+use rayon::prelude::*;
+
+use super::{DeltaDims, DeltaRuleGrads, DeltaRulePrimitives};
+use crate::host::math::FlushDenormals;
+use crate::host::{view, write};
+
+/// One sequence's inputs (all `len × dk`, `v` is `len × dv`).
+#[derive(Clone, Copy)]
+pub struct SeqInputs<'a> {
+    pub q: &'a [f32],
+    pub k: &'a [f32],
+    pub v: &'a [f32],
+    pub a: &'a [f32],
+    pub b: &'a [f32],
+    pub w: Option<&'a [f32]>,
+}
+
+/// All sequences' inputs, flat `(batch·heads, len, ·)`.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub q: &'a [f32],
+    pub k: &'a [f32],
+    pub v: &'a [f32],
+    pub a: &'a [f32],
+    pub b: &'a [f32],
+    pub w: Option<&'a [f32]>,
+}
+
+impl<'a> Inputs<'a> {
+    fn seq(&self, d: &DeltaDims, s: usize) -> SeqInputs<'a> {
+        let kr = s * d.len * d.dk..(s + 1) * d.len * d.dk;
+        let vr = s * d.len * d.dv..(s + 1) * d.len * d.dv;
+        SeqInputs {
+            q: &self.q[kr.clone()],
+            k: &self.k[kr.clone()],
+            v: &self.v[vr],
+            a: &self.a[kr.clone()],
+            b: &self.b[kr.clone()],
+            w: self.w.map(|w| &w[kr]),
+        }
+    }
+}
+
+/// `Σ_j x_j y_j` with eight independent partial sums (vectorisable, fixed order).
+#[inline]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for l in 0..8 {
+            acc[l] += xs[l] * ys[l];
+        }
+    }
+    let mut tail = 0.0f32;
+    for (&xv, &yv) in xr.iter().zip(yr) {
+        tail += xv * yv;
+    }
+    let s4 = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (s4[0] + s4[2]) + (s4[1] + s4[3]) + tail
+}
+
+/// `y += alpha * x`.
+#[inline]
+fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    for (yv, &xv) in y.iter_mut().zip(x) {
+        *yv += alpha * xv;
+    }
+}
+
+/// One step in place: `u = aᵀS`, `S = diag(w)S + b uᵀ + k vᵀ`, `o = Sᵀq`. `u` is scratch (dv).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn step(
+    s: &mut [f32],
+    dv: usize,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    a: &[f32],
+    b: &[f32],
+    w: Option<&[f32]>,
+    u: &mut [f32],
+    o: &mut [f32],
+) {
+    u.fill(0.0);
+    for (row, &ai) in s.chunks_exact(dv).zip(a) {
+        axpy(u, ai, row);
+    }
+    o.fill(0.0);
+    for (i, row) in s.chunks_exact_mut(dv).enumerate() {
+        let (wi, bi, ki) = (w.map_or(1.0, |w| w[i]), b[i], k[i]);
+        for ((sv, &uv), &vv) in row.iter_mut().zip(u.iter()).zip(v) {
+            *sv = wi * *sv + bi * uv + ki * vv;
+        }
+        axpy(o, q[i], row);
+    }
+}
+
+/// Step `t` of one sequence from state `s` (in place), output into `o`.
+#[inline]
+fn step_at(
+    d: &DeltaDims,
+    x: &SeqInputs<'_>,
+    t: usize,
+    s: &mut [f32],
+    u: &mut [f32],
+    o: &mut [f32],
+) {
+    let (dk, dv) = (d.dk, d.dv);
+    let kr = t * dk..(t + 1) * dk;
+    step(
+        s,
+        dv,
+        &x.q[kr.clone()],
+        &x.k[kr.clone()],
+        &x.v[t * dv..(t + 1) * dv],
+        &x.a[kr.clone()],
+        &x.b[kr.clone()],
+        x.w.map(|w| &w[kr]),
+        u,
+        o,
+    );
+}
+
+/// Forward over every sequence; returns `(o (seqs·len·dv), S_final (seqs·dk·dv))`.
+pub fn forward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+    let (len, dk, dv) = (d.len, d.dk, d.dv);
+    let mut o = vec![0.0f32; d.sequences() * len * dv];
+    let mut last = vec![0.0f32; d.sequences() * dk * dv];
+    o.par_chunks_mut(len * dv)
+        .zip(last.par_chunks_mut(dk * dv))
+        .enumerate()
+        .for_each(|(sq, (o, s))| {
+            let _ftz = FlushDenormals::new();
+            if let Some(s0) = s0 {
+                s.copy_from_slice(&s0[sq * dk * dv..(sq + 1) * dk * dv]);
+            }
+            let xs = x.seq(d, sq);
+            let mut u = vec![0.0f32; dv];
+            for (t, ot) in o.chunks_exact_mut(dv).enumerate() {
+                step_at(d, &xs, t, s, &mut u, ot);
+            }
+        });
+    (o, last)
+}
+
+/// Gradients of one sequence (flat, same layouts as the inputs).
+struct SeqGrads {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    w: Vec<f32>,
+    s0: Vec<f32>,
+}
+
+/// Chunk length of the backward's recomputation: ~√L balances the checkpoints (L/C states) and
+/// the recomputed chunk (C states).
+pub fn recompute_chunk(len: usize) -> usize {
+    ((len as f64).sqrt().ceil() as usize).max(1)
+}
+
+/// Backward of one sequence; `d_o` (len·dv), `d_last` (dk·dv) are the output gradients.
+fn backward_seq(
+    d: &DeltaDims,
+    x: &SeqInputs<'_>,
+    s0: Option<&[f32]>,
+    d_o: &[f32],
+    d_last: &[f32],
+) -> SeqGrads {
+    let _ftz = FlushDenormals::new();
+    let (len, dk, dv) = (d.len, d.dk, d.dv);
+    let sz = dk * dv;
+    let chunk = recompute_chunk(len);
+    let n_chunks = len.div_ceil(chunk);
+    // Checkpoints: the state before the first step of every chunk.
+    let mut checkpoints = vec![0.0f32; n_chunks * sz];
+    let mut s = s0.map_or_else(|| vec![0.0f32; sz], <[f32]>::to_vec);
+    let (mut u, mut o_scratch) = (vec![0.0f32; dv], vec![0.0f32; dv]);
+    for c in 0..n_chunks {
+        checkpoints[c * sz..(c + 1) * sz].copy_from_slice(&s);
+        if c + 1 < n_chunks {
+            for t in c * chunk..(c + 1) * chunk {
+                step_at(d, x, t, &mut s, &mut u, &mut o_scratch);
+            }
+        }
+    }
+
+    let mut g = SeqGrads {
+        q: vec![0.0; len * dk],
+        k: vec![0.0; len * dk],
+        v: vec![0.0; len * dv],
+        a: vec![0.0; len * dk],
+        b: vec![0.0; len * dk],
+        w: vec![0.0; if x.w.is_some() { len * dk } else { 0 }],
+        s0: vec![0.0; sz],
+    };
+    let mut ds = d_last.to_vec();
+    // states[m] = state before step t0 + m; us[m] = aᵀ states[m] of that step.
+    let mut states = vec![0.0f32; (chunk + 1) * sz];
+    let mut us = vec![0.0f32; chunk * dv];
+    let mut gvec = vec![0.0f32; dv];
+    for c in (0..n_chunks).rev() {
+        let t0 = c * chunk;
+        let t1 = ((c + 1) * chunk).min(len);
+        states[..sz].copy_from_slice(&checkpoints[c * sz..(c + 1) * sz]);
+        for t in t0..t1 {
+            let m = t - t0;
+            let (before, after) = states.split_at_mut((m + 1) * sz);
+            let cur = &mut after[..sz];
+            cur.copy_from_slice(&before[m * sz..]);
+            step_at(d, x, t, cur, &mut us[m * dv..(m + 1) * dv], &mut o_scratch);
+        }
+        for t in (t0..t1).rev() {
+            let m = t - t0;
+            let prev = &states[m * sz..(m + 1) * sz];
+            let cur = &states[(m + 1) * sz..(m + 2) * sz];
+            let u = &us[m * dv..(m + 1) * dv];
+            let kr = t * dk..(t + 1) * dk;
+            let vr = t * dv..(t + 1) * dv;
+            let (q, k, v) = (&x.q[kr.clone()], &x.k[kr.clone()], &x.v[vr.clone()]);
+            let (a, b) = (&x.a[kr.clone()], &x.b[kr.clone()]);
+            let do_t = &d_o[vr.clone()];
+            gvec.fill(0.0);
+            let dv_t = &mut g.v[vr];
+            for i in 0..dk {
+                let row = &mut ds[i * dv..(i + 1) * dv];
+                axpy(row, q[i], do_t);
+                g.q[t * dk + i] = dot(&cur[i * dv..(i + 1) * dv], do_t);
+                g.k[t * dk + i] = dot(row, v);
+                axpy(dv_t, k[i], row);
+                if x.w.is_some() {
+                    g.w[t * dk + i] = dot(row, &prev[i * dv..(i + 1) * dv]);
+                }
+                g.b[t * dk + i] = dot(row, u);
+                axpy(&mut gvec, b[i], row);
+            }
+            for i in 0..dk {
+                let p_row = &prev[i * dv..(i + 1) * dv];
+                g.a[t * dk + i] = dot(p_row, &gvec);
+                let wi = x.w.map_or(1.0, |w| w[t * dk + i]);
+                let row = &mut ds[i * dv..(i + 1) * dv];
+                for (dsv, &gv) in row.iter_mut().zip(&gvec) {
+                    *dsv = wi * *dsv + a[i] * gv;
+                }
+            }
+        }
+    }
+    g.s0 = ds;
+    g
+}
+
+/// All gradients, flat: `(dq, dk, dv, da, db, dw (empty without w), dS0)`.
+pub struct Grads {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    pub w: Vec<f32>,
+    pub s0: Vec<f32>,
+}
+
+/// Backward over every sequence; `grad` is the gradient of the packed `[o | S_final]`.
+pub fn backward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>, grad: &[f32]) -> Grads {
+    let (len, dk, dv) = (d.len, d.dk, d.dv);
+    let o_len = d.sequences() * len * dv;
+    let (d_o, d_last) = grad.split_at(o_len);
+    let per_seq: Vec<SeqGrads> = (0..d.sequences())
+        .into_par_iter()
+        .map(|sq| {
+            backward_seq(
+                d,
+                &x.seq(d, sq),
+                s0.map(|s| &s[sq * dk * dv..(sq + 1) * dk * dv]),
+                &d_o[sq * len * dv..(sq + 1) * len * dv],
+                &d_last[sq * dk * dv..(sq + 1) * dk * dv],
+            )
+        })
+        .collect();
+    let cat = |f: fn(&SeqGrads) -> &Vec<f32>| -> Vec<f32> {
+        per_seq.iter().flat_map(|g| f(g).iter().copied()).collect()
+    };
+    Grads {
+        q: cat(|g| &g.q),
+        k: cat(|g| &g.k),
+        v: cat(|g| &g.v),
+        a: cat(|g| &g.a),
+        b: cat(|g| &g.b),
+        w: cat(|g| &g.w),
+        s0: cat(|g| &g.s0),
+    }
+}
+
+/// Host views of the primitives (borrowed in place on the CPU backends).
+struct HostInputs<'a> {
+    q: Cow<'a, [f32]>,
+    k: Cow<'a, [f32]>,
+    v: Cow<'a, [f32]>,
+    a: Cow<'a, [f32]>,
+    b: Cow<'a, [f32]>,
+    w: Option<Cow<'a, [f32]>>,
+    s0: Option<Cow<'a, [f32]>>,
+}
+
+impl<'a> HostInputs<'a> {
+    fn read<B: Backend>(p: &'a DeltaRulePrimitives<B>) -> Self {
+        Self {
+            q: view::<B>(&p.q),
+            k: view::<B>(&p.k),
+            v: view::<B>(&p.v),
+            a: view::<B>(&p.a),
+            b: view::<B>(&p.b),
+            w: p.w.as_ref().map(view::<B>),
+            s0: p.initial_state.as_ref().map(view::<B>),
+        }
+    }
+
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            q: &self.q,
+            k: &self.k,
+            v: &self.v,
+            a: &self.a,
+            b: &self.b,
+            w: self.w.as_deref(),
+        }
+    }
+}
+
+/// [`forward`] on backend primitives: the packed `[o | S_final]`.
+pub fn forward_primitives<B: Backend>(p: DeltaRulePrimitives<B>) -> FloatTensor<B> {
+    let d = p.dims();
+    let (device, dtype) = (B::float_device(&p.q), p.q.dtype());
+    let (mut o, last) = {
+        let h = HostInputs::read::<B>(&p);
+        forward(&d, h.inputs(), h.s0.as_deref())
+    };
+    o.extend_from_slice(&last);
+    let n = o.len();
+    write::<B>(o, &[n], &device, dtype)
+}
+
+/// [`backward`] on backend primitives.
+pub fn backward_primitives<B: Backend>(
+    p: DeltaRulePrimitives<B>,
+    grad: FloatTensor<B>,
+) -> DeltaRuleGrads<B> {
+    let d = p.dims();
+    let (device, dtype) = (B::float_device(&p.q), p.q.dtype());
+    let g = {
+        let h = HostInputs::read::<B>(&p);
+        let grad = view::<B>(&grad);
+        backward(&d, h.inputs(), h.s0.as_deref(), &grad)
+    };
+    let key = [d.batch, d.heads, d.len, d.dk];
+    let put = |v: Vec<f32>, shape: &[usize]| write::<B>(v, shape, &device, dtype);
+    DeltaRuleGrads {
+        q: put(g.q, &key),
+        k: put(g.k, &key),
+        v: put(g.v, &[d.batch, d.heads, d.len, d.dv]),
+        a: put(g.a, &key),
+        b: put(g.b, &key),
+        w: p.w.as_ref().map(|_| put(g.w, &key)),
+        initial_state: p
+            .initial_state
+            .as_ref()
+            .map(|_| put(g.s0, &[d.batch, d.heads, d.dk, d.dv])),
+    }
+}
