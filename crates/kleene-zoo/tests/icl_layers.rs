@@ -130,6 +130,49 @@ fn mamba<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::layers::MambaMixer<Bk>
     .unwrap()
 }
 
+fn delta_net<Bk: Backend>(device: &Bk::Device) -> DeltaNet<Bk> {
+    DeltaNetConfig {
+        n_heads: 2,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
+/// Negative eigenvalues, the output gate, no short convolutions (the SiLU-only path).
+fn delta_net_neg_gate_noconv<Bk: Backend>(device: &Bk::Device) -> DeltaNet<Bk> {
+    DeltaNetConfig {
+        n_heads: 2,
+        use_gate: true,
+        allow_neg_eigval: true,
+        use_short_conv: false,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
+fn gated_delta_net<Bk: Backend>(device: &Bk::Device) -> GatedDeltaNet<Bk> {
+    GatedDeltaNetConfig {
+        n_heads: 2,
+        allow_neg_eigval: true,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
+fn gated_delta_product<Bk: Backend>(device: &Bk::Device) -> GatedDeltaProduct<Bk> {
+    GatedDeltaProductConfig {
+        n_heads: 2,
+        num_householder: 3,
+        conv_size: 2,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -179,6 +222,10 @@ layer_suite!(
 );
 layer_suite!(lstm_suite, lstm, 11, 1e-5);
 layer_suite!(mamba_suite, mamba, 11, 1e-5);
+layer_suite!(delta_net_suite, delta_net, 11, 1e-5);
+layer_suite!(delta_net_neg_gate_noconv_suite, delta_net_neg_gate_noconv, 11, 1e-5);
+layer_suite!(gated_delta_net_suite, gated_delta_net, 11, 1e-5);
+layer_suite!(gated_delta_product_suite, gated_delta_product, 11, 1e-5);
 
 /// The layers whose `forward` is a rewritten (scan / split) form of their recurrence: the
 /// gradients of `forward` equal those of the stepwise recurrence, for every parameter and the

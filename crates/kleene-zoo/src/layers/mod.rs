@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{SequenceLayer, ZooError};
 
+/// The block shared by the delta-rule mixers (not a mixer itself).
+pub mod delta_block;
+
 /// Generates the mixer enums and their dispatch from one list of
 /// `Variant = "name": file::{Config, Module};` lines.
 macro_rules! mixers {
@@ -159,4 +162,10 @@ mixers! {
     Mamba = "mamba": mamba::{MambaMixerConfig, MambaMixer};
     /// Causal multi-head softmax attention, learned or rotary positions (KV-cache step).
     Attention = "attention": attention::{AttentionConfig, CausalSelfAttention};
+    /// DeltaNet: delta rule with L2-normalised keys, β ∈ (0,1) or (0,2) (Yang et al. 2024).
+    DeltaNet = "delta_net": delta_net::{DeltaNetConfig, DeltaNet};
+    /// Gated DeltaNet: delta rule with a forget gate (Yang et al. 2025).
+    GatedDeltaNet = "gated_delta_net": gated_delta_net::{GatedDeltaNetConfig, GatedDeltaNet};
+    /// Gated DeltaProduct: several Householder steps per token (Siems et al. 2025).
+    GatedDeltaProduct = "gated_delta_product": gated_delta_product::{GatedDeltaProductConfig, GatedDeltaProduct};
 }

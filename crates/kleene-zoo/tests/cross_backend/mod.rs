@@ -255,6 +255,9 @@ macro_rules! backend_tests {
     icl_lstm => "icl_lstm",
     icl_mamba => "icl_mamba",
     icl_attention => "icl_attention",
+    icl_delta_net => "icl_delta_net",
+    icl_gated_delta_net => "icl_gated_delta_net",
+    icl_gated_delta_product => "icl_gated_delta_product",
         );
     };
     (@each $backend:ty; $($test:ident => $name:literal),* $(,)?) => {

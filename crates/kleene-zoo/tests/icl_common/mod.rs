@@ -251,6 +251,9 @@ pub fn small_mixer(name: &str) -> kleene_zoo::MixerConfig {
         }
         MixerConfig::LinearAttention(c) => c.n_heads = 2,
         MixerConfig::Mamba(c) => c.d_state = 4,
+        MixerConfig::DeltaNet(c) => c.n_heads = 2,
+        MixerConfig::GatedDeltaNet(c) => c.n_heads = 2,
+        MixerConfig::GatedDeltaProduct(c) => c.n_heads = 2,
         // Defaults are small enough (RWKV, LSTM, attention) or untested sizes are fine.
         _ => {}
     }

@@ -1,0 +1,314 @@
+//! The delta-rule mixers (DeltaNet, Gated DeltaNet, Gated DeltaProduct) against float64
+//! transcriptions of flash-linear-attention's layers on fixed weights
+//! (`tests/fixtures/delta/`, written by `gen_delta_fixtures.py` beside them), and the
+//! eigenvalue switch: on a constructed input the transition the layer really applies (formed
+//! in f64 from the inputs it hands to kleene-scan's delta rule) has a negative eigenvalue with
+//! `allow_neg_eigval` and none without.
+
+mod icl_common;
+
+use std::path::PathBuf;
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use icl_common::{dev, to_vec, B};
+use kleene_zoo::layers::delta_block::DeltaBlock;
+use kleene_zoo::layers::*;
+use kleene_zoo::SequenceLayer;
+use serde_json::Value;
+
+fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/delta")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn array(v: &Value) -> (Vec<usize>, Vec<f32>) {
+    let shape = v["shape"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap() as usize).collect();
+    let data = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    (shape, data)
+}
+
+fn tensor<const D: usize>(v: &Value) -> Tensor<B, D> {
+    let (shape, data) = array(v);
+    Tensor::from_data(TensorData::new(data, shape), &dev())
+}
+
+fn param<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["params"].get(name).unwrap_or_else(|| panic!("fixture has no parameter {name}"))
+}
+
+/// A PyTorch `Linear.weight` `(out, in)` as Burn's `(in, out)`.
+fn set_linear(l: &mut Linear<B>, json: &Value, name: &str) {
+    let w: Tensor<B, 2> = tensor(param(json, &format!("{name}.weight")));
+    l.weight = Param::from_tensor(w.transpose());
+}
+
+/// Loads every fla parameter of the fixture into the block, and checks none is left over.
+fn load(block: &mut DeltaBlock<B>, json: &Value) {
+    let mut used = vec![];
+    let mut take = |n: &str| used.push(n.to_string());
+    set_linear(&mut block.q_proj, json, "q_proj");
+    set_linear(&mut block.k_proj, json, "k_proj");
+    set_linear(&mut block.v_proj, json, "v_proj");
+    set_linear(&mut block.b_proj, json, "b_proj");
+    set_linear(&mut block.o_proj, json, "o_proj");
+    for n in ["q_proj", "k_proj", "v_proj", "b_proj", "o_proj"] {
+        take(&format!("{n}.weight"));
+    }
+    if let Some(l) = block.g_proj.as_mut() {
+        set_linear(l, json, "g_proj");
+        take("g_proj.weight");
+    }
+    if let Some(l) = block.a_proj.as_mut() {
+        set_linear(l, json, "a_proj");
+        block.a_log = Some(Param::from_tensor(tensor(param(json, "A_log"))));
+        block.dt_bias = Some(Param::from_tensor(tensor(param(json, "dt_bias"))));
+        for n in ["a_proj.weight", "A_log", "dt_bias"] {
+            take(n);
+        }
+    }
+    block.q_conv = Some(Param::from_tensor(tensor(param(json, "q_conv1d.weight"))));
+    block.k_conv = Some(Param::from_tensor(tensor(param(json, "k_conv1d.weight"))));
+    block.v_conv = Some(Param::from_tensor(tensor(param(json, "v_conv1d.weight"))));
+    block.o_norm = Param::from_tensor(tensor(param(json, "o_norm.weight")));
+    for n in ["q_conv1d.weight", "k_conv1d.weight", "v_conv1d.weight", "o_norm.weight"] {
+        take(n);
+    }
+    let all: Vec<&String> = json["params"].as_object().unwrap().keys().collect();
+    for name in all {
+        assert!(used.contains(name), "fixture parameter {name} not loaded");
+    }
+}
+
+fn max_rel(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
+}
+
+/// Whole-sequence forward and the stepped run (its final matrix state) against the fixture.
+fn check<L: SequenceLayer<B, State = delta_block::DeltaState<B>>>(layer: &L, json: &Value, name: &str) {
+    let x: Tensor<B, 3> = tensor(&json["x"]);
+    let (_, want) = array(&json["y"]);
+    let e = max_rel(&to_vec(layer.forward(x.clone())), &want);
+    assert!(e < 1e-4, "{name}: forward differs from fla's layer by {e:e}");
+    let [batch, len, d] = x.dims();
+    let mut state = layer.init_state(batch, &dev());
+    let mut ys = vec![];
+    for t in 0..len {
+        let (y, s) = layer.step(x.clone().narrow(1, t, 1).reshape([batch, d]), state);
+        ys.push(y.reshape([batch, 1, d]));
+        state = s;
+    }
+    let e = max_rel(&to_vec(Tensor::cat(ys, 1)), &want);
+    assert!(e < 1e-4, "{name}: step differs from fla's layer by {e:e}");
+    let (_, want_s) = array(&json["final_state"]);
+    let e = max_rel(&to_vec(state.s), &want_s);
+    assert!(e < 1e-4, "{name}: final state differs from fla's by {e:e}");
+}
+
+fn flag(json: &Value, key: &str) -> bool {
+    json["config"][key].as_bool().unwrap_or_else(|| panic!("config.{key}"))
+}
+
+#[test]
+fn delta_net_matches_fla() {
+    for name in ["delta_net", "delta_net_neg", "delta_net_gate", "delta_net_gate_neg"] {
+        let json = fixture(name);
+        let mut layer = DeltaNetConfig {
+            n_heads: json["config"]["num_heads"].as_u64().unwrap() as usize,
+            use_gate: flag(&json, "use_gate"),
+            allow_neg_eigval: flag(&json, "allow_neg_eigval"),
+            ..Default::default()
+        }
+        .init::<B>(16, 1, &dev())
+        .unwrap();
+        load(&mut layer.block, &json);
+        check(&layer, &json, name);
+    }
+}
+
+#[test]
+fn gated_delta_net_matches_fla() {
+    for name in ["gated_delta_net", "gated_delta_net_neg"] {
+        let json = fixture(name);
+        let c = &json["config"];
+        let mut layer = GatedDeltaNetConfig {
+            n_heads: c["num_heads"].as_u64().unwrap() as usize,
+            head_dim: Some(c["head_dim"].as_u64().unwrap() as usize),
+            expand_v: c["expand_v"].as_f64().unwrap() as usize,
+            allow_neg_eigval: flag(&json, "allow_neg_eigval"),
+            ..Default::default()
+        }
+        .init::<B>(16, 1, &dev())
+        .unwrap();
+        load(&mut layer.block, &json);
+        check(&layer, &json, name);
+    }
+}
+
+#[test]
+fn gated_delta_product_matches_fla() {
+    for name in ["gated_delta_product_h2", "gated_delta_product_h3"] {
+        let json = fixture(name);
+        let c = &json["config"];
+        let mut layer = GatedDeltaProductConfig {
+            n_heads: c["num_heads"].as_u64().unwrap() as usize,
+            head_dim: Some(c["head_dim"].as_u64().unwrap() as usize),
+            expand_v: c["expand_v"].as_f64().unwrap() as usize,
+            num_householder: c["num_householder"].as_u64().unwrap() as usize,
+            allow_neg_eigval: flag(&json, "allow_neg_eigval"),
+            ..Default::default()
+        }
+        .init::<B>(16, 1, &dev())
+        .unwrap();
+        load(&mut layer.block, &json);
+        check(&layer, &json, name);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The eigenvalue switch.
+
+/// `det(m)` of a row-major n × n matrix (Gaussian elimination with partial pivoting, f64).
+fn det(mut m: Vec<f64>, n: usize) -> f64 {
+    let mut d = 1.0;
+    for c in 0..n {
+        let p = (c..n).max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs())).unwrap();
+        if m[p * n + c] == 0.0 {
+            return 0.0;
+        }
+        if p != c {
+            for j in 0..n {
+                m.swap(p * n + j, c * n + j);
+            }
+            d = -d;
+        }
+        d *= m[c * n + c];
+        for i in c + 1..n {
+            let f = m[i * n + c] / m[c * n + c];
+            for j in c..n {
+                m[i * n + j] -= f * m[c * n + j];
+            }
+        }
+    }
+    d
+}
+
+/// The real eigenvalues of `t` below `-1e-3`, located as sign changes of `det(t − λI)` on a fine
+/// grid of `[-1.5, -1e-3]` (each reported at its grid cell).
+fn negative_eigenvalues(t: &[f64], n: usize) -> Vec<f64> {
+    let char_at = |lambda: f64| {
+        let mut m = t.to_vec();
+        for i in 0..n {
+            m[i * n + i] -= lambda;
+        }
+        det(m, n)
+    };
+    let grid: Vec<f64> = (0..=3000).map(|i| -1.5 + i as f64 * (1.5 - 1e-3) / 3000.0).collect();
+    grid.windows(2)
+        .filter(|w| char_at(w[0]).signum() != char_at(w[1]).signum())
+        .map(|w| w[0])
+        .collect()
+}
+
+/// The per-token transitions of head 0 of sequence 0 (the product over the sub-steps), in f64.
+fn token_transitions(block: &DeltaBlock<B>, x: Tensor<B, 3>) -> (Vec<Vec<f64>>, usize) {
+    let input = block.transition_inputs(x);
+    let [_, _, steps, k] = input.a.dims();
+    let row = |t: Tensor<B, 4>| -> Vec<f64> {
+        t.slice([0..1, 0..1]).into_data().convert::<f64>().into_vec().unwrap()
+    };
+    let (a, b) = (row(input.a), row(input.b));
+    let w = input.w.map(row);
+    let n = block.householder();
+    let mut out = vec![];
+    for token in 0..steps / n {
+        let mut total: Vec<f64> = (0..k * k).map(|i| if i % (k + 1) == 0 { 1.0 } else { 0.0 }).collect();
+        for j in 0..n {
+            let s = token * n + j;
+            // T_s = diag(w) + b aᵀ, applied after the sub-steps before it
+            let mut t = vec![0.0; k * k];
+            for r in 0..k {
+                for c in 0..k {
+                    t[r * k + c] = b[s * k + r] * a[s * k + c];
+                }
+                t[r * k + r] += w.as_ref().map_or(1.0, |w| w[s * k + r]);
+            }
+            let mut next = vec![0.0; k * k];
+            for r in 0..k {
+                for c in 0..k {
+                    next[r * k + c] = (0..k).map(|l| t[r * k + l] * total[l * k + c]).sum();
+                }
+            }
+            total = next;
+        }
+        out.push(total);
+    }
+    (out, k)
+}
+
+/// `b_proj` pushed to β ≈ max on a constant input (all ones): per sub-step `j`, logit sign
+/// `signs[j]` (β ≈ 2 or 1 for +, ≈ 0 for −).
+fn saturate_beta(block: &mut DeltaBlock<B>, signs: &[f64]) {
+    let [d, out] = block.b_proj.weight.dims();
+    let per = out / signs.len();
+    let w: Vec<f32> = (0..d * out).map(|i| (10.0 * signs[(i % out) / per]) as f32).collect();
+    block.b_proj.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, out]), &dev()));
+}
+
+fn spectra(block: &DeltaBlock<B>) -> Vec<Vec<f64>> {
+    let x = Tensor::<B, 3>::ones([1, 5, 8], &dev());
+    let (ts, k) = token_transitions(block, x);
+    ts.iter().map(|t| negative_eigenvalues(t, k)).collect()
+}
+
+#[test]
+fn allow_neg_eigval_gives_a_negative_eigenvalue() {
+    for neg in [false, true] {
+        // DeltaNet: I − β k̂k̂ᵀ, eigenvalue 1 − β along k̂: −1 with β = 2, 0 with β = 1.
+        let mut dn = DeltaNetConfig { n_heads: 1, allow_neg_eigval: neg, ..Default::default() }
+            .init::<B>(8, 1, &dev())
+            .unwrap();
+        saturate_beta(&mut dn.block, &[1.0]);
+        // Gated DeltaNet: α (I − β k̂k̂ᵀ), eigenvalue −α with β = 2.
+        let mut gdn = GatedDeltaNetConfig { n_heads: 1, allow_neg_eigval: neg, ..Default::default() }
+            .init::<B>(8, 1, &dev())
+            .unwrap();
+        saturate_beta(&mut gdn.block, &[1.0]);
+        // Gated DeltaProduct, 2 sub-steps: β₀ ≈ 2 (a reflection), β₁ ≈ 0: eigenvalue ≈ −α.
+        let mut gdp = GatedDeltaProductConfig { n_heads: 1, allow_neg_eigval: neg, ..Default::default() }
+            .init::<B>(8, 1, &dev())
+            .unwrap();
+        saturate_beta(&mut gdp.block, &[1.0, -1.0]);
+        for (name, block) in [("delta_net", &dn.block), ("gated_delta_net", &gdn.block), ("gated_delta_product", &gdp.block)] {
+            for (t, eig) in spectra(block).iter().enumerate() {
+                if neg {
+                    assert_eq!(eig.len(), 1, "{name} token {t}: negative eigenvalues {eig:?}");
+                    assert!(eig[0] < -0.05, "{name} token {t}: {eig:?}");
+                } else {
+                    assert!(eig.is_empty(), "{name} [0,1] token {t}: negative eigenvalues {eig:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_configs_name_the_field() {
+    let err = |r: Result<(), kleene_zoo::ZooError>| r.unwrap_err().to_string();
+    let e = err(DeltaNetConfig { n_heads: 3, ..Default::default() }.validate(16));
+    assert!(e.contains("delta_net.n_heads"), "{e}");
+    let e = err(GatedDeltaProductConfig { num_householder: 0, ..Default::default() }.validate(16));
+    assert!(e.contains("gated_delta_product.num_householder"), "{e}");
+    let e = err(GatedDeltaNetConfig { n_heads: 0, ..Default::default() }.validate(16));
+    assert!(e.contains("gated_delta_net.n_heads"), "{e}");
+    let e = err(GatedDeltaNetConfig { head_dim: Some(0), ..Default::default() }.validate(16));
+    assert!(e.contains("gated_delta_net.head_dim"), "{e}");
+    let e = err(DeltaNetConfig { use_short_conv: true, conv_size: 0, ..Default::default() }.validate(16));
+    assert!(e.contains("delta_net.conv_size"), "{e}");
+}
