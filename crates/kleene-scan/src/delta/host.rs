@@ -60,7 +60,7 @@ impl<'a> Inputs<'a> {
 }
 
 /// `Σ_j x_j y_j` with eight independent partial sums (vectorisable, fixed order).
-#[inline]
+#[inline(always)]
 fn dot(x: &[f32], y: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
@@ -84,16 +84,17 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// `y += alpha * x`.
-#[inline]
+#[inline(always)]
 fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     for (yv, &xv) in y.iter_mut().zip(x) {
         *yv += alpha * xv;
     }
 }
 
-/// One step in place: `u = aᵀS`, `S = diag(w)S + b uᵀ + k vᵀ`, `o = Sᵀq`. `u` is scratch (dv).
+/// One step in place: `u = aᵀS`, `S = diag(w)S + b uᵀ + k vᵀ`, and `o = Sᵀq` when `o` is given
+/// (the backward's recomputation needs the states only). `u` receives `aᵀS_{t-1}` (dv).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn step(
     s: &mut [f32],
     dv: usize,
@@ -104,31 +105,35 @@ fn step(
     b: &[f32],
     w: Option<&[f32]>,
     u: &mut [f32],
-    o: &mut [f32],
+    mut o: Option<&mut [f32]>,
 ) {
     u.fill(0.0);
     for (row, &ai) in s.chunks_exact(dv).zip(a) {
         axpy(u, ai, row);
     }
-    o.fill(0.0);
+    if let Some(o) = o.as_deref_mut() {
+        o.fill(0.0);
+    }
     for (i, row) in s.chunks_exact_mut(dv).enumerate() {
         let (wi, bi, ki) = (w.map_or(1.0, |w| w[i]), b[i], k[i]);
         for ((sv, &uv), &vv) in row.iter_mut().zip(u.iter()).zip(v) {
             *sv = wi * *sv + bi * uv + ki * vv;
         }
-        axpy(o, q[i], row);
+        if let Some(o) = o.as_deref_mut() {
+            axpy(o, q[i], row);
+        }
     }
 }
 
-/// Step `t` of one sequence from state `s` (in place), output into `o`.
-#[inline]
+/// Step `t` of one sequence from state `s` (in place), output into `o` when given.
+#[inline(always)]
 fn step_at(
     d: &DeltaDims,
     x: &SeqInputs<'_>,
     t: usize,
     s: &mut [f32],
     u: &mut [f32],
-    o: &mut [f32],
+    o: Option<&mut [f32]>,
 ) {
     let (dk, dv) = (d.dk, d.dv);
     let kr = t * dk..(t + 1) * dk;
@@ -160,23 +165,59 @@ pub fn forward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>) -> (Vec<f32>, V
                 s.copy_from_slice(&s0[sq * dk * dv..(sq + 1) * dk * dv]);
             }
             let xs = x.seq(d, sq);
-            let mut u = vec![0.0f32; dv];
-            for (t, ot) in o.chunks_exact_mut(dv).enumerate() {
-                step_at(d, &xs, t, s, &mut u, ot);
-            }
+            forward_seq(d, &xs, s, o);
         });
     (o, last)
 }
 
-/// Gradients of one sequence (flat, same layouts as the inputs).
-struct SeqGrads {
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    a: Vec<f32>,
-    b: Vec<f32>,
-    w: Vec<f32>,
-    s0: Vec<f32>,
+/// Whether the AVX2 builds of the per-sequence loops can run. Only `avx2` is enabled for them,
+/// not `fma`: Rust never contracts `a * b + c` on its own, so both builds perform the same IEEE
+/// operations in the same order and give bit-identical results (CPU runs stay reproducible
+/// across machines); AVX2 only doubles the vector width of the row loops.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The forward of one sequence from the state in `s` (left holding the final state).
+#[inline(always)]
+fn forward_seq_body(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f32]) {
+    let mut u = vec![0.0f32; d.dv];
+    for (t, ot) in o.chunks_exact_mut(d.dv).enumerate() {
+        step_at(d, xs, t, s, &mut u, Some(ot));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn forward_seq_avx2(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f32]) {
+    forward_seq_body(d, xs, s, o)
+}
+
+fn forward_seq(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { forward_seq_avx2(d, xs, s, o) };
+    }
+    forward_seq_body(d, xs, s, o)
+}
+
+/// One sequence's gradient buffers (same layouts as its inputs; `w` empty without decay).
+struct SeqGradsMut<'a> {
+    q: &'a mut [f32],
+    k: &'a mut [f32],
+    v: &'a mut [f32],
+    a: &'a mut [f32],
+    b: &'a mut [f32],
+    w: &'a mut [f32],
+    s0: &'a mut [f32],
 }
 
 /// Chunk length of the backward's recomputation: ~√L balances the checkpoints (L/C states) and
@@ -186,14 +227,15 @@ pub fn recompute_chunk(len: usize) -> usize {
 }
 
 /// Backward of one sequence; `d_o` (len·dv), `d_last` (dk·dv) are the output gradients.
-fn backward_seq(
+#[inline(always)]
+fn backward_seq_body(
     d: &DeltaDims,
     x: &SeqInputs<'_>,
     s0: Option<&[f32]>,
     d_o: &[f32],
     d_last: &[f32],
-) -> SeqGrads {
-    let _ftz = FlushDenormals::new();
+    g: SeqGradsMut<'_>,
+) {
     let (len, dk, dv) = (d.len, d.dk, d.dv);
     let sz = dk * dv;
     let chunk = recompute_chunk(len);
@@ -201,30 +243,23 @@ fn backward_seq(
     // Checkpoints: the state before the first step of every chunk.
     let mut checkpoints = vec![0.0f32; n_chunks * sz];
     let mut s = s0.map_or_else(|| vec![0.0f32; sz], <[f32]>::to_vec);
-    let (mut u, mut o_scratch) = (vec![0.0f32; dv], vec![0.0f32; dv]);
+    let mut u = vec![0.0f32; dv];
     for c in 0..n_chunks {
         checkpoints[c * sz..(c + 1) * sz].copy_from_slice(&s);
         if c + 1 < n_chunks {
             for t in c * chunk..(c + 1) * chunk {
-                step_at(d, x, t, &mut s, &mut u, &mut o_scratch);
+                step_at(d, x, t, &mut s, &mut u, None);
             }
         }
     }
 
-    let mut g = SeqGrads {
-        q: vec![0.0; len * dk],
-        k: vec![0.0; len * dk],
-        v: vec![0.0; len * dv],
-        a: vec![0.0; len * dk],
-        b: vec![0.0; len * dk],
-        w: vec![0.0; if x.w.is_some() { len * dk } else { 0 }],
-        s0: vec![0.0; sz],
-    };
-    let mut ds = d_last.to_vec();
+    let ds = g.s0;
+    ds.copy_from_slice(d_last);
     // states[m] = state before step t0 + m; us[m] = aᵀ states[m] of that step.
     let mut states = vec![0.0f32; (chunk + 1) * sz];
     let mut us = vec![0.0f32; chunk * dv];
     let mut gvec = vec![0.0f32; dv];
+    let has_w = x.w.is_some();
     for c in (0..n_chunks).rev() {
         let t0 = c * chunk;
         let t1 = ((c + 1) * chunk).min(len);
@@ -234,7 +269,7 @@ fn backward_seq(
             let (before, after) = states.split_at_mut((m + 1) * sz);
             let cur = &mut after[..sz];
             cur.copy_from_slice(&before[m * sz..]);
-            step_at(d, x, t, cur, &mut us[m * dv..(m + 1) * dv], &mut o_scratch);
+            step_at(d, x, t, cur, &mut us[m * dv..(m + 1) * dv], None);
         }
         for t in (t0..t1).rev() {
             let m = t - t0;
@@ -254,7 +289,7 @@ fn backward_seq(
                 g.q[t * dk + i] = dot(&cur[i * dv..(i + 1) * dv], do_t);
                 g.k[t * dk + i] = dot(row, v);
                 axpy(dv_t, k[i], row);
-                if x.w.is_some() {
+                if has_w {
                     g.w[t * dk + i] = dot(row, &prev[i * dv..(i + 1) * dv]);
                 }
                 g.b[t * dk + i] = dot(row, u);
@@ -271,8 +306,36 @@ fn backward_seq(
             }
         }
     }
-    g.s0 = ds;
-    g
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn backward_seq_avx2(
+    d: &DeltaDims,
+    x: &SeqInputs<'_>,
+    s0: Option<&[f32]>,
+    d_o: &[f32],
+    d_last: &[f32],
+    g: SeqGradsMut<'_>,
+) {
+    backward_seq_body(d, x, s0, d_o, d_last, g)
+}
+
+fn backward_seq(
+    d: &DeltaDims,
+    x: &SeqInputs<'_>,
+    s0: Option<&[f32]>,
+    d_o: &[f32],
+    d_last: &[f32],
+    g: SeqGradsMut<'_>,
+) {
+    let _ftz = FlushDenormals::new();
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { backward_seq_avx2(d, x, s0, d_o, d_last, g) };
+    }
+    backward_seq_body(d, x, s0, d_o, d_last, g)
 }
 
 /// All gradients, flat: `(dq, dk, dv, da, db, dw (empty without w), dS0)`.
@@ -286,35 +349,50 @@ pub struct Grads {
     pub s0: Vec<f32>,
 }
 
-/// Backward over every sequence; `grad` is the gradient of the packed `[o | S_final]`.
+/// Backward over every sequence; `grad` is the gradient of the packed `[o | S_final]`. The
+/// sequences write their gradients in place, in parallel.
 pub fn backward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>, grad: &[f32]) -> Grads {
     let (len, dk, dv) = (d.len, d.dk, d.dv);
-    let o_len = d.sequences() * len * dv;
+    let n = d.sequences();
+    let o_len = n * len * dv;
     let (d_o, d_last) = grad.split_at(o_len);
-    let per_seq: Vec<SeqGrads> = (0..d.sequences())
+    let (lk, lv, sz) = (len * dk, len * dv, dk * dv);
+    let mut g = Grads {
+        q: vec![0.0; n * lk],
+        k: vec![0.0; n * lk],
+        v: vec![0.0; n * lv],
+        a: vec![0.0; n * lk],
+        b: vec![0.0; n * lk],
+        w: vec![0.0; if x.w.is_some() { n * lk } else { 0 }],
+        s0: vec![0.0; n * sz],
+    };
+    // Without decay there is no dw: one empty chunk per sequence.
+    let w_chunk = if x.w.is_some() { lk } else { 1 };
+    let mut no_w = vec![0.0f32; n];
+    let w_buf: &mut [f32] = if x.w.is_some() { &mut g.w } else { &mut no_w };
+    (
+        g.q.par_chunks_mut(lk),
+        g.k.par_chunks_mut(lk),
+        g.v.par_chunks_mut(lv),
+        g.a.par_chunks_mut(lk),
+        g.b.par_chunks_mut(lk),
+        w_buf.par_chunks_mut(w_chunk),
+        g.s0.par_chunks_mut(sz),
+    )
         .into_par_iter()
-        .map(|sq| {
+        .enumerate()
+        .for_each(|(sq, (q, k, v, a, b, w, s0_grad))| {
+            let w: &mut [f32] = if x.w.is_some() { w } else { &mut [] };
             backward_seq(
                 d,
                 &x.seq(d, sq),
-                s0.map(|s| &s[sq * dk * dv..(sq + 1) * dk * dv]),
-                &d_o[sq * len * dv..(sq + 1) * len * dv],
-                &d_last[sq * dk * dv..(sq + 1) * dk * dv],
+                s0.map(|s| &s[sq * sz..(sq + 1) * sz]),
+                &d_o[sq * lv..(sq + 1) * lv],
+                &d_last[sq * sz..(sq + 1) * sz],
+                SeqGradsMut { q, k, v, a, b, w, s0: s0_grad },
             )
-        })
-        .collect();
-    let cat = |f: fn(&SeqGrads) -> &Vec<f32>| -> Vec<f32> {
-        per_seq.iter().flat_map(|g| f(g).iter().copied()).collect()
-    };
-    Grads {
-        q: cat(|g| &g.q),
-        k: cat(|g| &g.k),
-        v: cat(|g| &g.v),
-        a: cat(|g| &g.a),
-        b: cat(|g| &g.b),
-        w: cat(|g| &g.w),
-        s0: cat(|g| &g.s0),
-    }
+        });
+    g
 }
 
 /// Host views of the primitives (borrowed in place on the CPU backends).
