@@ -45,7 +45,7 @@ pub use backend::{
 pub use burn_flex::Flex;
 pub use conv::{causal_conv1d, try_causal_conv1d, CausalConvBackend};
 pub use error::ScanError;
-pub use input::{ScanDims, ScanLayout, SelectiveScanInput};
+pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()
