@@ -172,7 +172,7 @@ pub fn parity_by_sign_flips<B: ScanBackend>(
     let mut ones = 0usize;
     for &b in &bits {
         ones += usize::from(b);
-        prefix.push(if ones % 2 == 0 { 1.0 } else { -1.0 });
+        prefix.push(if ones.is_multiple_of(2) { 1.0 } else { -1.0 });
     }
     for range in [TransitionRange::MinusOneOne, TransitionRange::ZeroOne] {
         let mut inp = SelectiveScanInput::new(
