@@ -39,6 +39,7 @@ fn ss_input<B: ScanBackend>(
         delta_softplus: true,
         initial_state: None,
         layout: kleene_scan::ScanLayout::ChannelsFirst,
+        transition_range: kleene_scan::TransitionRange::ZeroOne,
     }
 }
 

@@ -61,6 +61,7 @@ fn inputs<B: ScanBackend>(
         delta_softplus: true,
         initial_state: None,
         layout: kleene_scan::ScanLayout::ChannelsFirst,
+        transition_range: kleene_scan::TransitionRange::ZeroOne,
     }
 }
 

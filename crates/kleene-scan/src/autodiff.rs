@@ -167,6 +167,7 @@ impl<B: ScanBackend, C: CheckpointStrategy> ScanBackend for Autodiff<B, C> {
             delta_softplus: input.delta_softplus,
             initial_state: input.initial_state.map(|t| t.primitive),
             layout: input.layout,
+            transition_range: input.transition_range,
         };
         match SelectiveScanBackward
             .prepare::<C>(nodes)

@@ -4,7 +4,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::input::{ScanDims, ScanLayout};
+use crate::input::{ScanDims, ScanLayout, TransitionRange};
 use crate::{host, SelectiveScanInput};
 
 /// Selective-scan inputs as backend primitives (see [`SelectiveScanInput`] for shapes; the
@@ -33,6 +33,8 @@ pub struct SelectiveScanPrimitives<B: Backend> {
     pub initial_state: Option<FloatTensor<B>>,
     /// Layout of `u`, `delta`, `z`, `b`, `c` and of the output.
     pub layout: ScanLayout,
+    /// `exp(Δ A)` or `2 exp(Δ A) - 1`
+    pub transition_range: TransitionRange,
 }
 
 impl<B: Backend> SelectiveScanPrimitives<B> {
@@ -50,6 +52,7 @@ impl<B: Backend> SelectiveScanPrimitives<B> {
             delta_softplus: self.delta_softplus,
             initial_state: self.initial_state.map(wrap),
             layout: self.layout,
+            transition_range: self.transition_range,
         }
     }
 

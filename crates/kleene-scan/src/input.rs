@@ -19,12 +19,26 @@ pub enum ScanLayout {
     ChannelsLast,
 }
 
+/// Range of the per-step transition `ā` of the selective scan (the eigenvalues of its diagonal
+/// state matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransitionRange {
+    /// mamba: `ā = exp(Δ A)`, in (0, 1] for `Δ A <= 0`.
+    #[default]
+    ZeroOne,
+    /// Grazzi et al. (ICLR 2025), "Unlocking State-Tracking in Linear RNNs Through Negative
+    /// Eigenvalues": `ā = 2 exp(Δ A) - 1`, in (-1, 1] for `Δ A <= 0`. A transition near -1 flips
+    /// the state's sign, which lets one channel track parity; the input term `Δ B u` is unchanged.
+    MinusOneOne,
+}
+
 /// Inputs of the Mamba-1 selective scan (mamba's `selective_scan_ref` argument for argument).
 ///
 /// Shapes below are for [`ScanLayout::ChannelsFirst`]; see [`ScanLayout::ChannelsLast`] for the
 /// other layout.
 ///
-/// `y_t = sum_n C_t[n] h_t[n] + D u_t`, `h_t[n] = exp(Δ_t A[n]) h_{t-1}[n] + Δ_t B_t[n] u_t`,
+/// `y_t = sum_n C_t[n] h_t[n] + D u_t`, `h_t[n] = ā_t[n] h_{t-1}[n] + Δ_t B_t[n] u_t` with
+/// `ā_t[n] = exp(Δ_t A[n])` (or `2 exp(Δ_t A[n]) - 1`, see [`TransitionRange`]),
 /// `Δ = softplus(delta + delta_bias)` if `delta_softplus` (softplus with mamba's threshold 20),
 /// `out = y * silu(z)` when `z` is given.
 #[derive(Debug, Clone)]
@@ -51,6 +65,8 @@ pub struct SelectiveScanInput<B: burn::tensor::backend::Backend> {
     pub initial_state: Option<Tensor<B, 3>>,
     /// Layout of `u`, `delta`, `z`, `b`, `c` and of the output.
     pub layout: ScanLayout,
+    /// Whether the transition is `exp(Δ A)` or `2 exp(Δ A) - 1`.
+    pub transition_range: TransitionRange,
 }
 
 /// Sizes of a validated selective-scan input.
@@ -89,6 +105,7 @@ impl<B: ScanBackend> SelectiveScanInput<B> {
             delta_softplus: false,
             initial_state: None,
             layout: ScanLayout::ChannelsFirst,
+            transition_range: TransitionRange::ZeroOne,
         }
     }
 
@@ -154,6 +171,7 @@ impl<B: burn::tensor::backend::Backend> SelectiveScanInput<B> {
             delta_softplus: self.delta_softplus,
             initial_state: self.initial_state.map(float),
             layout: self.layout,
+            transition_range: self.transition_range,
         }
     }
 

@@ -52,7 +52,7 @@ pub use delta::{
     DeltaRulePrimitives,
 };
 pub use error::ScanError;
-pub use input::{ScanDims, ScanLayout, SelectiveScanInput};
+pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()

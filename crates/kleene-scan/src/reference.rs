@@ -10,7 +10,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use crate::{ScanLayout, SelectiveScanInput};
+use crate::{ScanLayout, SelectiveScanInput, TransitionRange};
 
 /// softplus with PyTorch's/mamba's threshold: `x > 20 ? x : log1p(exp(x))`.
 pub fn softplus_thresholded<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
@@ -49,6 +49,7 @@ pub fn selective_scan<B: Backend>(input: SelectiveScanInput<B>) -> (Tensor<B, 3>
         delta_softplus,
         initial_state,
         layout: _,
+        transition_range,
     } = input;
     let [batch, d, len] = u.dims();
     let [_, n] = a.dims();
@@ -62,6 +63,10 @@ pub fn selective_scan<B: Backend>(input: SelectiveScanInput<B>) -> (Tensor<B, 3>
     }
     let delta4: Tensor<B, 4> = delta.unsqueeze_dim(3); // (b, d, l, 1)
     let delta_a = (delta4.clone() * a.reshape([1, d, 1, n])).exp(); // (b, d, l, n)
+    let delta_a = match transition_range {
+        TransitionRange::ZeroOne => delta_a,
+        TransitionRange::MinusOneOne => delta_a.mul_scalar(2.0).sub_scalar(1.0),
+    };
     let u4: Tensor<B, 4> = u.clone().unsqueeze_dim(3);
     let delta_b_u = delta4 * u4 * expand_groups(b, d); // (b, d, l, n)
     let c = expand_groups(c, d);

@@ -34,9 +34,15 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn selective_scan_oracle_backward_matches_finite_differences() {
-    for (k, shape) in [SsShape::full(2, 4, 7, 3, 2), SsShape::bare(1, 2, 5, 4, 1)]
-        .into_iter()
-        .enumerate()
+    // The last two: the [-1, 1] transition `2 exp(Δ A) - 1` (its slope `2 exp(Δ A)` in dΔ, dA).
+    for (k, shape) in [
+        SsShape::full(2, 4, 7, 3, 2),
+        SsShape::bare(1, 2, 5, 4, 1),
+        SsShape::full(2, 4, 7, 3, 2).neg(),
+        SsShape::bare(1, 2, 5, 4, 1).neg(),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut p = random_ss(shape, 10 + k as u64);
         let mut r = rng(3);

@@ -72,3 +72,29 @@ fn wgpu_long_sequence_backward() {
     let p = random_ss(SsShape::full(1, 9, 6000, 4, 1), 8);
     checks::ss_grads::<AD>(&p, &dev(), kleene_scan::selective_scan, TOL, 9);
 }
+
+/// The [-1, 1] transition (`TransitionRange::MinusOneOne`, `ā = 2 exp(Δ A) - 1`): forward and
+/// every gradient against the f64 oracle (the same oracle the CPU kernels are checked against),
+/// the spec's `ā` table, continuation from a state, and parity by sign flips.
+#[test]
+fn wgpu_neg_eigval_matches_oracle() {
+    let shapes = [
+        ("grouped", SsShape::full(2, 4, 9, 3, 2).neg()),
+        (
+            "N=16, L=150 (three 64-step chunks)",
+            SsShape::full(1, 9, 150, 16, 1).neg(),
+        ),
+        ("bare", SsShape::bare(2, 3, 10, 5, 1).neg()),
+    ];
+    suites::selective_scan_shapes::<B>(&shapes, &dev(), TOL, ScanLayout::ChannelsFirst);
+    suites::selective_scan_shapes::<B>(&shapes[..1], &dev(), TOL, ScanLayout::ChannelsLast);
+}
+
+#[test]
+fn wgpu_neg_eigval_table_continuation_parity() {
+    for layout in [ScanLayout::ChannelsFirst, ScanLayout::ChannelsLast] {
+        suites::transition_table::<B>(3, 3, layout, &dev());
+        suites::parity_by_sign_flips::<B>(2, 3, layout, &dev());
+    }
+    suites::continuation_equals_whole_of::<B>(SsShape::full(2, 3, 40, 8, 1).neg(), &dev());
+}

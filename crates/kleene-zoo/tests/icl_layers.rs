@@ -173,6 +173,17 @@ fn gated_delta_product<Bk: Backend>(device: &Bk::Device) -> GatedDeltaProduct<Bk
     .unwrap()
 }
 
+/// The Grazzi et al. (2025) mixer: transition `2·exp(ΔA) − 1` in (−1, 1).
+fn mamba_neg_eigval<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::layers::MambaMixer<Bk> {
+    MambaMixerConfig {
+        d_state: 4,
+        allow_neg_eigval: true,
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -226,6 +237,27 @@ layer_suite!(delta_net_suite, delta_net, 11, 1e-5);
 layer_suite!(delta_net_neg_gate_noconv_suite, delta_net_neg_gate_noconv, 11, 1e-5);
 layer_suite!(gated_delta_net_suite, gated_delta_net, 11, 1e-5);
 layer_suite!(gated_delta_product_suite, gated_delta_product, 11, 1e-5);
+layer_suite!(mamba_neg_eigval_suite, mamba_neg_eigval, 11, 1e-5);
+
+/// The flag is not a weight: the flagged mixer with the unflagged one's record computes
+/// something else, and its forward (the scan) and step (tensor ops) agree on those weights.
+#[test]
+fn mamba_neg_eigval_differs_on_the_same_weights() {
+    let plain = perturb(mamba::<B>(&dev()), 0.3);
+    let flagged = mamba_neg_eigval::<B>(&dev()).load_record(plain.clone().into_record());
+    let x = randn::<B, 3>([2, 16, D], &dev());
+    let (a, b) = (to_vec(plain.forward(x.clone())), to_vec(flagged.forward(x)));
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        diff > 1e-4,
+        "same outputs with and without allow_neg_eigval ({diff})"
+    );
+    check_step_matches_forward(&flagged, 2, 16, D, 1e-5, "mamba neg eigval, loaded record");
+}
 
 /// The layers whose `forward` is a rewritten (scan / split) form of their recurrence: the
 /// gradients of `forward` equal those of the stepwise recurrence, for every parameter and the
@@ -242,6 +274,9 @@ fn forward_gradients_match_step_gradients() {
         check_forward_grads_match_step_grads(&rwkv_c, 2, len, D, 1e-4, &what("rwkv corrected"));
         let lstm = perturb(lstm::<AD>(&device), 0.3);
         check_forward_grads_match_step_grads(&lstm, 2, len, D, 1e-4, &what("lstm"));
+        // The scan's hand-written backward against Burn's autodiff of the tensor-op step.
+        let mamba_neg = perturb(mamba_neg_eigval::<AD>(&device), 0.3);
+        check_forward_grads_match_step_grads(&mamba_neg, 2, len, D, 1e-4, &what("mamba neg"));
     }
 }
 

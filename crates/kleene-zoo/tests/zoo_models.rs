@@ -63,6 +63,13 @@ fn configs() -> Vec<(&'static str, ModelConfig)> {
                 ..mamba
             }),
         ),
+        (
+            "mamba_neg_eigval",
+            ModelConfig::Mamba(MambaConfig {
+                allow_neg_eigval: true,
+                ..mamba.clone()
+            }),
+        ),
         ("sdssm_linear", ModelConfig::Sdssm(sdssm.clone())),
         (
             "sdssm_mlp",
@@ -754,5 +761,58 @@ fn icl_models_dispatch_through_any_model() {
     assert!(
         diff < 1e-5,
         "icl retnet through AnyModel: parallel vs recurrent {diff}"
+    );
+}
+
+/// `allow_neg_eigval` (Grazzi et al. 2025): read from TOML, absent = false (older configs); it is
+/// not a weight, so records load across it both ways, and on the same weights the flag changes
+/// the function.
+#[test]
+fn mamba_neg_eigval_config_weights_and_records() {
+    let device = Default::default();
+    let on_cfg =
+        ModelConfig::from_toml_str("kind = \"mamba\"\nd_model = 8\nallow_neg_eigval = true")
+            .unwrap();
+    let off_cfg = ModelConfig::from_toml_str("kind = \"mamba\"\nd_model = 8").unwrap();
+    match (&on_cfg, &off_cfg) {
+        (ModelConfig::Mamba(on), ModelConfig::Mamba(off)) => {
+            assert!(on.allow_neg_eigval && !off.allow_neg_eigval);
+            assert!(on.mixer().allow_neg_eigval);
+        }
+        other => panic!("expected two mamba configs, got {other:?}"),
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let (batch, len) = (2, 24);
+    let toks = random_tokens(&mut rng, batch, len);
+    let forward = |m: &AnyModel<Nd>| to_vec(m.forward(tokens::<Nd>(&toks, batch, len, &device)));
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    // The same weights in both: the flagged model's record loaded into an unflagged one.
+    let on = build::<Nd>(&on_cfg, 5, &device);
+    let on_bytes = recorder.record(on.clone().into_record(), ()).unwrap();
+    let off =
+        build::<Nd>(&off_cfg, 77, &device).load_record(recorder.load(on_bytes, &device).unwrap());
+    let (y_on, y_off) = (forward(&on), forward(&off));
+    let diff = max_abs_diff(&y_on, &y_off);
+    assert!(
+        diff > 1e-4,
+        "same outputs with and without the flag ({diff})"
+    );
+    // And back: the unflagged model's record (as any older checkpoint) in a flagged model.
+    let off_bytes = recorder.record(off.into_record(), ()).unwrap();
+    let on_again =
+        build::<Nd>(&on_cfg, 78, &device).load_record(recorder.load(off_bytes, &device).unwrap());
+    assert_eq!(
+        max_abs_diff(&forward(&on_again), &y_on),
+        0.0,
+        "an unflagged record loaded into a flagged model"
+    );
+    // The ICL zoo's Mamba layer (kind `icl`, REGBENCH backbones) takes the same field.
+    let icl = "kind = \"icl\"\nd_model = 8\nn_layer = 1\nembed_dropout = 0.0\n[mixer]\nlayer = \"mamba\"\nd_state = 4\nallow_neg_eigval = true\n";
+    let icl = build::<Nd>(&ModelConfig::from_toml_str(icl).unwrap(), 3, &device);
+    let (par, rec) = (forward(&icl), to_vec(stepped(&icl, &toks, batch, len)));
+    let diff = max_abs_diff(&par, &rec);
+    assert!(
+        diff < 1e-5,
+        "icl mamba with the flag: parallel vs recurrent {diff}"
     );
 }

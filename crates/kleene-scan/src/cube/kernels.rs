@@ -41,6 +41,27 @@ fn step_size(raw: f32, #[comptime] softplus: bool) -> f32 {
     dt
 }
 
+/// The transition `ā` from `e = exp(Δ A)`: `e`, or `2 e - 1` with `minus_one_one`
+/// ([`crate::TransitionRange`]). Comptime, so the mamba range compiles to exactly the old code.
+#[cube]
+fn transition(e: f32, #[comptime] minus_one_one: bool) -> f32 {
+    let mut abar = e;
+    if minus_one_one {
+        abar = 2.0 * e - 1.0;
+    }
+    abar
+}
+
+/// `dā/d(Δ A)` from `e = exp(Δ A)`: `e`, or `2 e` with `minus_one_one`.
+#[cube]
+fn transition_slope(e: f32, #[comptime] minus_one_one: bool) -> f32 {
+    let mut slope = e;
+    if minus_one_one {
+        slope = 2.0 * e;
+    }
+    slope
+}
+
 #[cube]
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -68,6 +89,7 @@ pub fn selective_scan_fwd_kernel<F: Float>(
     #[comptime] has_bias: bool,
     #[comptime] softplus: bool,
     #[comptime] has_h0: bool,
+    #[comptime] minus_one_one: bool,
     #[define(F)] _dtype: StorageType,
 ) {
     let batch = u.shape(0);
@@ -118,7 +140,7 @@ pub fn selective_scan_fwd_kernel<F: Float>(
         for k in 0..n {
             let bk = f32::cast_from(b[bc0 + k * len + t]);
             let ck = f32::cast_from(c[bc0 + k * len + t]);
-            h[k] = (dt * ak[k]).exp() * h[k] + du * bk;
+            h[k] = transition((dt * ak[k]).exp(), minus_one_one) * h[k] + du * bk;
             y += ck * h[k];
         }
         if has_z {
@@ -154,6 +176,7 @@ pub fn selective_scan_ckpt_kernel<F: Float>(
     #[comptime] has_bias: bool,
     #[comptime] softplus: bool,
     #[comptime] has_h0: bool,
+    #[comptime] minus_one_one: bool,
     #[define(F)] _dtype: StorageType,
 ) {
     let batch = u.shape(0);
@@ -196,7 +219,8 @@ pub fn selective_scan_ckpt_kernel<F: Float>(
         let dt = step_size(f32::cast_from(delta[x0 + t]) + bias, softplus);
         #[unroll]
         for k in 0..n {
-            h[k] = (dt * ak[k]).exp() * h[k] + dt * uu * f32::cast_from(b[bc0 + k * len + t]);
+            h[k] = transition((dt * ak[k]).exp(), minus_one_one) * h[k]
+                + dt * uu * f32::cast_from(b[bc0 + k * len + t]);
         }
         if (t + 1) % tchunk == 0 {
             #[unroll]
@@ -245,6 +269,7 @@ pub fn selective_scan_bwd_kernel<F: Float>(
     #[comptime] has_z: bool,
     #[comptime] has_bias: bool,
     #[comptime] softplus: bool,
+    #[comptime] minus_one_one: bool,
     #[define(F)] _dtype: StorageType,
 ) {
     let batch = u.shape(0);
@@ -317,8 +342,8 @@ pub fn selective_scan_bwd_kernel<F: Float>(
                 let dt = step_size(f32::cast_from(delta[x0 + t]) + bias, softplus);
                 #[unroll]
                 for k in 0..n {
-                    h[k] =
-                        (dt * ak[k]).exp() * h[k] + dt * uu * f32::cast_from(b[bc0 + k * len + t]);
+                    h[k] = transition((dt * ak[k]).exp(), minus_one_one) * h[k]
+                        + dt * uu * f32::cast_from(b[bc0 + k * len + t]);
                     hbuf[hb0 + (t - t0) * n + k] = F::cast_from(h[k]);
                 }
             }
@@ -358,11 +383,12 @@ pub fn selective_scan_bwd_kernel<F: Float>(
                     let pi = part0 + k * len + t;
                     dc_part[pi] = dc_part[pi] + F::cast_from(dy * ht);
                     db_part[pi] = db_part[pi] + F::cast_from(gk * dt * uu);
-                    let eh = e * hp;
+                    // dā/d(ΔA) h_{t-1}
+                    let eh = transition_slope(e, minus_one_one) * hp;
                     ddt += gk * (ak[k] * eh + bk * uu);
                     dak[k] += gk * dt * eh;
                     dub += gk * bk;
-                    gh[k] = gk * e;
+                    gh[k] = gk * transition(e, minus_one_one);
                 }
                 du[x0 + t] = F::cast_from(dub * dt + skip * dy);
                 let mut draw = ddt;

@@ -23,7 +23,7 @@ use crate::backend::{
     SelectiveScanPrimitives,
 };
 use crate::layout::{backward_via_channels_first, forward_via_channels_first};
-use crate::ScanLayout;
+use crate::{ScanLayout, TransitionRange};
 
 /// burn-wgpu's CubeCL backend without fusion (Vulkan/Metal/WebGPU), f32.
 #[cfg(feature = "wgpu")]
@@ -121,6 +121,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
             return forward_via_channels_first(p, Self::selective_scan_forward);
         }
         let dtype = p.u.dtype;
+        let minus_one_one = p.transition_range == TransitionRange::MinusOneOne;
         let c = |t: CubeTensor<R>| prep::<R, F, I, BT>(t, dtype);
         let u = c(p.u);
         let [batch, d, len] = u.meta.shape().dims::<3>();
@@ -165,6 +166,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
                 has_bias,
                 p.delta_softplus,
                 has_h0,
+                minus_one_one,
                 dtype.into(),
             );
         }
@@ -179,6 +181,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
             return backward_via_channels_first(p, grad, Self::selective_scan_backward);
         }
         let dtype = p.u.dtype;
+        let minus_one_one = p.transition_range == TransitionRange::MinusOneOne;
         let c = |t: CubeTensor<R>| prep::<R, F, I, BT>(t, dtype);
         let u = c(p.u);
         let [batch, d, len] = u.meta.shape().dims::<3>();
@@ -235,6 +238,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
                 has_bias,
                 p.delta_softplus,
                 has_h0,
+                minus_one_one,
                 dtype.into(),
             );
         }
@@ -277,6 +281,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> ScanBacken
                 has_z,
                 has_bias,
                 p.delta_softplus,
+                minus_one_one,
                 dtype.into(),
             );
         }

@@ -202,6 +202,8 @@ pub struct Channel<'a> {
     pub dt: &'a [f32],
     /// (len)
     pub u: &'a [f32],
+    /// `ā` from `exp(Δ A)`
+    pub tr: super::selective::Transition,
 }
 
 #[inline]
@@ -224,7 +226,7 @@ fn store<const NV: usize>(v: &[__m256; NV], s: &mut [f32]) {
 
 /// Forward scan of one channel: `h` (n) is the initial state on entry and the final state on
 /// return; `ys[t] = Σ_k C[t,k] h_t[k]` (before the skip term and the gate). When `record` is
-/// given, the states `h_t` and factors `exp(Δ_t A)` are stored in it, `(len, n)` each.
+/// given, the states `h_t` and factors `exp(Δ_t A)` (not `ā`) are stored in it, `(len, n)` each.
 #[target_feature(enable = "avx2,fma")]
 pub fn forward_channel<const NV: usize>(
     ch: &Channel,
@@ -241,6 +243,7 @@ pub fn forward_channel<const NV: usize>(
     }
     let av = load::<NV>(ch.a);
     let mut hv = load::<NV>(h);
+    let (scale, offset) = (set(ch.tr.scale), set(ch.tr.offset));
     for t in 0..len {
         let dt = ch.dt[t];
         let (vdt, vdu) = (set(dt), set(dt * ch.u[t]));
@@ -250,7 +253,8 @@ pub fn forward_channel<const NV: usize>(
         let mut ev = [_mm256_setzero_ps(); NV];
         for j in 0..NV {
             ev[j] = exp8(_mm256_mul_ps(vdt, av[j]));
-            hv[j] = _mm256_fmadd_ps(ev[j], hv[j], _mm256_mul_ps(vdu, bt[j]));
+            let abar = _mm256_fmadd_ps(ev[j], scale, offset);
+            hv[j] = _mm256_fmadd_ps(abar, hv[j], _mm256_mul_ps(vdu, bt[j]));
             acc = _mm256_fmadd_ps(hv[j], ct[j], acc);
         }
         if let Some((hs, es)) = &mut record {
@@ -295,6 +299,7 @@ pub fn reverse_channel<const NV: usize>(
     assert!(out.db_t.len() >= len * n && out.dc_t.len() >= len * n);
     assert!(out.ddt.len() >= len && out.dub.len() >= len && ch.u.len() >= len);
     let av = load::<NV>(ch.a);
+    let (scale, offset) = (set(ch.tr.scale), set(ch.tr.offset));
     let mut gh = load::<NV>(out.gh);
     let mut da = load::<NV>(out.da);
     // h_t of this step is h_prev of the step handled before (one load per step, not two)
@@ -322,8 +327,9 @@ pub fn reverse_channel<const NV: usize>(
             let gk = _mm256_fmadd_ps(vdy, c[j], gh[j]);
             dct[j] = _mm256_fmadd_ps(vdy, h_t[j], dct[j]);
             dbt[j] = _mm256_fmadd_ps(gk, vdtu, dbt[j]);
-            let eh = _mm256_mul_ps(e[j], h_prev[j]);
-            // dΔ: g (A e h_{t-1} + B u)
+            // dā/d(ΔA) h_{t-1}
+            let eh = _mm256_mul_ps(_mm256_mul_ps(e[j], scale), h_prev[j]);
+            // dΔ: g (A dā/d(ΔA) h_{t-1} + B u)
             vddt = _mm256_fmadd_ps(
                 gk,
                 _mm256_fmadd_ps(av[j], eh, _mm256_mul_ps(b[j], vu)),
@@ -331,7 +337,7 @@ pub fn reverse_channel<const NV: usize>(
             );
             da[j] = _mm256_fmadd_ps(_mm256_mul_ps(gk, vdt), eh, da[j]);
             vdub = _mm256_fmadd_ps(gk, b[j], vdub);
-            gh[j] = _mm256_mul_ps(gk, e[j]);
+            gh[j] = _mm256_mul_ps(gk, _mm256_fmadd_ps(e[j], scale, offset));
         }
         h_next = h_prev;
         store(&dct, &mut out.dc_t[t * n..]);

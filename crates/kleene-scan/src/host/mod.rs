@@ -122,6 +122,7 @@ struct SsHost<'a> {
     delta_bias: Option<Cow<'a, [f32]>>,
     softplus: bool,
     h0: Option<Cow<'a, [f32]>>,
+    transition: selective::Transition,
 }
 
 impl<'a> SsHost<'a> {
@@ -147,6 +148,7 @@ impl<'a> SsHost<'a> {
             delta_bias: p.delta_bias.as_ref().map(view::<B>),
             softplus: p.delta_softplus,
             h0: p.initial_state.as_ref().map(view::<B>),
+            transition: selective::Transition::of(p.transition_range),
         }
     }
 
@@ -163,6 +165,7 @@ impl<'a> SsHost<'a> {
             delta_bias: self.delta_bias.as_deref(),
             softplus: self.softplus,
             h0: self.h0.as_deref(),
+            transition: self.transition,
         }
     }
 }
@@ -192,6 +195,7 @@ struct ClHost<'a> {
     delta_bias: Option<Cow<'a, [f32]>>,
     h0: Option<Cow<'a, [f32]>>,
     softplus: bool,
+    transition: selective::Transition,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -212,6 +216,7 @@ impl<'a> ClHost<'a> {
             delta_bias: p.delta_bias.as_ref().map(view::<B>),
             h0: p.initial_state.as_ref().map(view::<B>),
             softplus: p.delta_softplus,
+            transition: selective::Transition::of(p.transition_range),
         }
     }
 
@@ -229,6 +234,7 @@ impl<'a> ClHost<'a> {
             delta_bias: self.delta_bias.as_deref(),
             softplus: self.softplus,
             h0: self.h0.as_deref(),
+            transition: self.transition,
         }
     }
 }

@@ -23,6 +23,42 @@ pub struct Dims {
     pub groups: usize,
 }
 
+/// The transition as an affine map of `e = exp(Δ A)`: `ā = scale · e + offset`, with
+/// `dā/d(Δ A) = scale · e`. Both [`crate::TransitionRange`]s are one formula this way, so the
+/// kernels need no second copy of their loops: `(1, 0)` gives `e · 1 + 0 = e` exactly in IEEE
+/// arithmetic (the mamba range stays bit-identical to a kernel without the map), `(2, -1)` gives
+/// Grazzi et al.'s `2 e - 1`. The kernels record `e`, not `ā`: `ā + 1` would lose the digits of
+/// a small `e` (`ā` near -1) that the slope `2 e` keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    /// multiplies `exp(Δ A)`
+    pub scale: f32,
+    /// added after the scaling
+    pub offset: f32,
+}
+
+impl Transition {
+    /// The map of `range`.
+    pub fn of(range: crate::TransitionRange) -> Self {
+        match range {
+            crate::TransitionRange::ZeroOne => Self {
+                scale: 1.0,
+                offset: 0.0,
+            },
+            crate::TransitionRange::MinusOneOne => Self {
+                scale: 2.0,
+                offset: -1.0,
+            },
+        }
+    }
+}
+
+impl Default for Transition {
+    fn default() -> Self {
+        Self::of(crate::TransitionRange::ZeroOne)
+    }
+}
+
 /// Borrowed inputs (see the module docs for layouts).
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
@@ -48,6 +84,8 @@ pub struct Input<'a> {
     pub softplus: bool,
     /// (batch, d, n)
     pub h0: Option<&'a [f32]>,
+    /// `ā` from `exp(Δ A)`
+    pub transition: Transition,
 }
 
 /// All gradients; `b_t`, `c_t` in the transposed layout (batch, groups, len, n).
@@ -163,8 +201,10 @@ impl Rows {
 }
 
 /// One step of the state update for one channel; returns `sum_k C[k] h[k]`.
-/// `h = exp(dt*a) * h + du * b`; when `es` is given, the factors `exp(dt*a)` are stored in it.
+/// `h = ā * h + du * b` with `ā` = `tr` of `exp(dt*a)`; when `es` is given, the factors
+/// `exp(dt*a)` are stored in it.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn step(
     h: &mut [f32],
     a: &[f32],
@@ -172,17 +212,18 @@ fn step(
     c: &[f32],
     dt: f32,
     du: f32,
+    tr: Transition,
     es: Option<&mut [f32]>,
 ) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: SSE2 is baseline on x86-64; every pointer access is inside the slices
         // (`full <= n` and all slices have length >= n, checked by the asserts).
-        unsafe { step_sse2(h, a, b, c, dt, du, es) }
+        unsafe { step_sse2(h, a, b, c, dt, du, tr, es) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        step_scalar(h, a, b, c, dt, du, es, 0)
+        step_scalar(h, a, b, c, dt, du, tr, es, 0)
     }
 }
 
@@ -196,13 +237,14 @@ fn step_scalar(
     c: &[f32],
     dt: f32,
     du: f32,
+    tr: Transition,
     mut es: Option<&mut [f32]>,
     from: usize,
 ) -> f32 {
     let mut y = 0.0f32;
     for k in from..h.len() {
         let e = exp_f32(dt * a[k]);
-        h[k] = e * h[k] + du * b[k];
+        h[k] = (e * tr.scale + tr.offset) * h[k] + du * b[k];
         y += c[k] * h[k];
         if let Some(es) = es.as_deref_mut() {
             es[k] = e;
@@ -213,6 +255,7 @@ fn step_scalar(
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn step_sse2(
     h: &mut [f32],
     a: &[f32],
@@ -220,6 +263,7 @@ unsafe fn step_sse2(
     c: &[f32],
     dt: f32,
     du: f32,
+    tr: Transition,
     mut es: Option<&mut [f32]>,
 ) -> f32 {
     use std::arch::x86_64::*;
@@ -229,12 +273,14 @@ unsafe fn step_sse2(
     );
     let full = n / 4 * 4;
     let (vdt, vdu) = (_mm_set1_ps(dt), _mm_set1_ps(du));
+    let (vscale, voffset) = (_mm_set1_ps(tr.scale), _mm_set1_ps(tr.offset));
     let mut acc = _mm_setzero_ps();
     let mut k = 0;
     while k < full {
         let e = super::math::exp_ps(_mm_mul_ps(vdt, _mm_loadu_ps(a.as_ptr().add(k))));
+        let abar = _mm_add_ps(_mm_mul_ps(e, vscale), voffset);
         let hk = _mm_add_ps(
-            _mm_mul_ps(e, _mm_loadu_ps(h.as_ptr().add(k))),
+            _mm_mul_ps(abar, _mm_loadu_ps(h.as_ptr().add(k))),
             _mm_mul_ps(vdu, _mm_loadu_ps(b.as_ptr().add(k))),
         );
         _mm_storeu_ps(h.as_mut_ptr().add(k), hk);
@@ -246,7 +292,7 @@ unsafe fn step_sse2(
     }
     let mut lanes = [0.0f32; 4];
     _mm_storeu_ps(lanes.as_mut_ptr(), acc);
-    lanes.iter().sum::<f32>() + step_scalar(h, a, b, c, dt, du, es, full)
+    lanes.iter().sum::<f32>() + step_scalar(h, a, b, c, dt, du, tr, es, full)
 }
 
 /// Per-step outputs of the reverse recurrence (all length n).
@@ -268,10 +314,11 @@ struct RevInputs<'a> {
 }
 
 /// One reverse step over the state index: updates `gh` (dL/dh, from t to t-1), dC, dB, dA and
-/// returns `(dL/dΔ_t, Σ_k g_k B_k)`.
+/// returns `(dL/dΔ_t, Σ_k g_k B_k)`. `i.e` holds `exp(Δ A)`; `tr` maps it to `ā` (the factor of
+/// `gh`) and to the slope `dā/d(Δ A) = tr.scale · e` (in dΔ and dA).
 #[inline(always)]
 #[allow(unused_assignments)] // the zero initial values are only read on non-x86-64 targets
-fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32) {
+fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32, tr: Transition) -> (f32, f32) {
     let n = o.gh.len();
     assert!([
         o.dct.len(),
@@ -301,6 +348,7 @@ fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32
             _mm_set1_ps(dtu),
             _mm_set1_ps(u),
         );
+        let (vscale, voffset) = (_mm_set1_ps(tr.scale), _mm_set1_ps(tr.offset));
         let (mut vddt, mut vdub) = (_mm_setzero_ps(), _mm_setzero_ps());
         let ld = |s: &[f32], k: usize| _mm_loadu_ps(s.as_ptr().add(k));
         let mut k = 0;
@@ -315,7 +363,7 @@ fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32
                 _mm_add_ps(ld(o.dbt, k), _mm_mul_ps(gk, vdtu)),
             );
             let ek = ld(i.e, k);
-            let eh = _mm_mul_ps(ek, ld(i.h_prev, k));
+            let eh = _mm_mul_ps(_mm_mul_ps(ek, vscale), ld(i.h_prev, k));
             let bk = ld(i.b, k);
             vddt = _mm_add_ps(
                 vddt,
@@ -329,7 +377,8 @@ fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32
                 _mm_add_ps(ld(o.da, k), _mm_mul_ps(_mm_mul_ps(gk, vdt), eh)),
             );
             vdub = _mm_add_ps(vdub, _mm_mul_ps(gk, bk));
-            _mm_storeu_ps(o.gh.as_mut_ptr().add(k), _mm_mul_ps(gk, ek));
+            let abar = _mm_add_ps(_mm_mul_ps(ek, vscale), voffset);
+            _mm_storeu_ps(o.gh.as_mut_ptr().add(k), _mm_mul_ps(gk, abar));
             k += 4;
         }
         let mut lanes = [0.0f32; 4];
@@ -343,20 +392,21 @@ fn reverse_step(o: RevStep, i: RevInputs, dy: f32, dt: f32, u: f32) -> (f32, f32
         let gk = o.gh[k] + dy * i.c[k];
         o.dct[k] += dy * i.h_t[k];
         o.dbt[k] += gk * dtu;
-        let eh = i.e[k] * i.h_prev[k];
+        let eh = i.e[k] * tr.scale * i.h_prev[k];
         ddt += gk * (i.a[k] * eh + i.b[k] * u);
         o.da[k] += gk * dt * eh;
         dub += gk * i.b[k];
-        o.gh[k] = gk * i.e[k];
+        o.gh[k] = gk * (i.e[k] * tr.scale + tr.offset);
     }
     (ddt, dub)
 }
 
 /// Forward scan of one channel (see [`super::avx::forward_channel`]); `ys` gets
-/// `Σ_k C[t,k] h_t[k]`; `record` = `(hs, es)` stores states and factors.
+/// `Σ_k C[t,k] h_t[k]`; `record` = `(hs, es)` stores states and factors `exp(Δ A)`.
 #[allow(clippy::too_many_arguments)]
 fn scan_channel(
     path: Path,
+    tr: Transition,
     a: &[f32],
     b_t: &[f32],
     c_t: &[f32],
@@ -369,7 +419,14 @@ fn scan_channel(
     #[cfg(target_arch = "x86_64")]
     if let Path::Avx(nv) = path {
         use super::avx::{forward_channel, Channel};
-        let ch = Channel { a, b_t, c_t, dt, u };
+        let ch = Channel {
+            a,
+            b_t,
+            c_t,
+            dt,
+            u,
+            tr,
+        };
         // SAFETY: `Path::Avx` is only chosen when `avx::available()`.
         unsafe {
             match nv {
@@ -392,6 +449,7 @@ fn scan_channel(
             &c_t[t * n..(t + 1) * n],
             dt[t],
             dt[t] * u[t],
+            tr,
             es,
         );
         if let Some((hs, _)) = record.as_mut() {
@@ -432,6 +490,7 @@ pub fn forward(inp: &Input) -> (Vec<f32>, Vec<f32>) {
                 let u = &inp.u[ch * len..(ch + 1) * len];
                 scan_channel(
                     path,
+                    inp.transition,
                     &inp.a[dd * n..(dd + 1) * n],
                     &inp.b_t[bc0..bc0 + len * n],
                     &inp.c_t[bc0..bc0 + len * n],
@@ -589,6 +648,7 @@ pub fn backward(inp: &Input, dout: &[f32], dlast: &[f32]) -> Grads {
 #[allow(clippy::too_many_arguments)]
 fn reverse_channel(
     path: Path,
+    tr: Transition,
     a: &[f32],
     b_t: &[f32],
     c_t: &[f32],
@@ -608,7 +668,14 @@ fn reverse_channel(
     #[cfg(target_arch = "x86_64")]
     if let Path::Avx(nv) = path {
         use super::avx::{reverse_channel, Channel, Reverse};
-        let ch = Channel { a, b_t, c_t, dt, u };
+        let ch = Channel {
+            a,
+            b_t,
+            c_t,
+            dt,
+            u,
+            tr,
+        };
         let out = Reverse {
             gh,
             da,
@@ -651,6 +718,7 @@ fn reverse_channel(
             dy[t],
             dt[t],
             u[t],
+            tr,
         );
         ddt[t] = x;
         dub[t] = y;
@@ -685,7 +753,8 @@ fn backward_task(
         d_skip: vec![0.0; d1 - d0],
         delta_bias: vec![0.0; d1 - d0],
     };
-    // Recomputed forward of one channel: states h_t and factors exp(Δ_t A) for every t.
+    // Recomputed forward of one channel: states h_t and factors exp(Δ_t A) for every t (the
+    // transition ā is formed from them again in the reverse pass).
     let mut hs = vec![0.0f32; len * n];
     let mut es = vec![0.0f32; len * n];
     let mut rows = Rows::new(len, true);
@@ -705,6 +774,7 @@ fn backward_task(
         h.copy_from_slice(h0);
         scan_channel(
             path,
+            inp.transition,
             a,
             b_t,
             c_t,
@@ -732,6 +802,7 @@ fn backward_task(
         gh.copy_from_slice(&dlast[ch * n..(ch + 1) * n]);
         reverse_channel(
             path,
+            inp.transition,
             a,
             b_t,
             c_t,

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::avx::{exp8, sigmoid8, softplus8};
 use super::math::FlushDenormals;
-use super::selective::{Dims, Grads};
+use super::selective::{Dims, Grads, Transition};
 
 /// Channels per block (one AVX2 register).
 const LANES: usize = 8;
@@ -54,6 +54,8 @@ pub struct Input<'a> {
     pub softplus: bool,
     /// (batch, d, n)
     pub h0: Option<&'a [f32]>,
+    /// `ā` from `exp(Δ A)`
+    pub transition: Transition,
 }
 
 /// Whether this kernel applies to problems of these sizes on this CPU.
@@ -78,7 +80,7 @@ impl Shared {
 struct Record {
     /// states h_t (len × n registers)
     hs: Vec<__m256>,
-    /// factors exp(Δ_t A) (len × n)
+    /// factors exp(Δ_t A) (len × n), before the transition map
     es: Vec<__m256>,
     /// Δ_t (len)
     dts: Vec<__m256>,
@@ -311,6 +313,8 @@ fn forward_block<const RECORD: bool>(
     let bc0 = bc0(inp.dims, bb, c0);
     let bias = per_channel(inp.delta_bias, c0);
     let skip = per_channel(inp.d_skip, c0);
+    let scale = _mm256_set1_ps(inp.transition.scale);
+    let offset = _mm256_set1_ps(inp.transition.offset);
     assert!(at.len() >= n && h.len() >= n);
     for t in 0..len {
         let xi = t * LANES;
@@ -324,7 +328,8 @@ fn forward_block<const RECORD: bool>(
         let mut acc = [_mm256_setzero_ps(); 4];
         for k in 0..n {
             let e = exp8(_mm256_mul_ps(dt, at[k]));
-            let hk = _mm256_fmadd_ps(e, h[k], _mm256_mul_ps(du, _mm256_set1_ps(bt[k])));
+            let abar = _mm256_fmadd_ps(e, scale, offset);
+            let hk = _mm256_fmadd_ps(abar, h[k], _mm256_mul_ps(du, _mm256_set1_ps(bt[k])));
             h[k] = hk;
             acc[k & 3] = _mm256_fmadd_ps(_mm256_set1_ps(ct[k]), hk, acc[k & 3]);
             if RECORD {
@@ -552,6 +557,8 @@ unsafe fn backward_task(
     let (mut gh, mut da) = (vec![zero; n], vec![zero; n]);
     let (mut dcv, mut dbv) = (vec![zero; n], vec![zero; n]);
     let mut state = vec![0.0f32; LANES * n];
+    let scale = _mm256_set1_ps(inp.transition.scale);
+    let offset = _mm256_set1_ps(inp.transition.offset);
     for j in 0..task.blocks {
         let c0 = task.c0 + j * LANES;
         let bc0 = bc0(inp.dims, task.bb, c0);
@@ -609,8 +616,9 @@ unsafe fn backward_task(
                 let g = _mm256_fmadd_ps(dy, _mm256_set1_ps(ct[k]), gh[k]);
                 dcv[k] = _mm256_mul_ps(dy, hs_t[k]);
                 dbv[k] = _mm256_mul_ps(g, dtu);
-                let eh = _mm256_mul_ps(es_t[k], hs_prev[k]);
-                // dΔ: g (A e h_{t-1} + B u)
+                // dā/d(ΔA) h_{t-1}
+                let eh = _mm256_mul_ps(_mm256_mul_ps(es_t[k], scale), hs_prev[k]);
+                // dΔ: g (A dā/d(ΔA) h_{t-1} + B u)
                 ddt[k & 1] = _mm256_fmadd_ps(
                     g,
                     _mm256_fmadd_ps(at[k], eh, _mm256_mul_ps(bk, uv)),
@@ -618,7 +626,7 @@ unsafe fn backward_task(
                 );
                 da[k] = _mm256_fmadd_ps(_mm256_mul_ps(g, dt), eh, da[k]);
                 dub[k & 1] = _mm256_fmadd_ps(g, bk, dub[k & 1]);
-                gh[k] = _mm256_mul_ps(g, es_t[k]);
+                gh[k] = _mm256_mul_ps(g, _mm256_fmadd_ps(es_t[k], scale, offset));
             }
             add_lane_sums(&dcv, &mut p.dc[t * n..(t + 1) * n]);
             add_lane_sums(&dbv, &mut p.db[t * n..(t + 1) * n]);

@@ -50,11 +50,12 @@ pub fn require_grad<B: AutodiffBackend + ScanBackend>(
         delta_softplus: inp.delta_softplus,
         initial_state: inp.initial_state.map(|t| t.require_grad()),
         layout: inp.layout,
+        transition_range: inp.transition_range,
     }
 }
 
 /// A channels-first input as channels-last views (`(batch, len, d)`, `(batch, len, groups, n)`).
-fn to_channels_last<B: ScanBackend>(inp: SelectiveScanInput<B>) -> SelectiveScanInput<B> {
+pub fn to_channels_last<B: ScanBackend>(inp: SelectiveScanInput<B>) -> SelectiveScanInput<B> {
     let x = |t: Tensor<B, 3>| t.swap_dims(1, 2);
     let bc = |t: Tensor<B, 4>| t.permute([0, 3, 1, 2]);
     SelectiveScanInput {

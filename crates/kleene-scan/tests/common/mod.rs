@@ -90,6 +90,8 @@ pub struct SsShape {
     pub delta_bias: bool,
     pub softplus: bool,
     pub h0: bool,
+    /// transition `2 exp(Δ A) - 1` (TransitionRange::MinusOneOne)
+    pub neg_eigval: bool,
 }
 
 impl SsShape {
@@ -105,6 +107,7 @@ impl SsShape {
             delta_bias: true,
             softplus: true,
             h0: true,
+            neg_eigval: false,
         }
     }
     pub fn bare(batch: usize, d: usize, len: usize, n: usize, groups: usize) -> Self {
@@ -119,6 +122,14 @@ impl SsShape {
             delta_bias: false,
             softplus: false,
             h0: false,
+            neg_eigval: false,
+        }
+    }
+    /// The same shape with the transition `2 exp(Δ A) - 1`.
+    pub fn neg(self) -> Self {
+        Self {
+            neg_eigval: true,
+            ..self
         }
     }
 }
@@ -150,6 +161,7 @@ pub fn random_ss(s: SsShape, seed: u64) -> SsProblem {
         h0: s
             .h0
             .then(|| uniform(&mut r, s.batch * s.d * s.n, -1.0, 1.0)),
+        neg_eigval: s.neg_eigval,
     }
 }
 
@@ -170,5 +182,10 @@ pub fn ss_input<B: kleene_scan::ScanBackend>(
         delta_softplus: p.softplus,
         initial_state: p.h0.as_ref().map(|v| tensor(v, [nb, nd, nn], dev)),
         layout: kleene_scan::ScanLayout::ChannelsFirst,
+        transition_range: if p.neg_eigval {
+            kleene_scan::TransitionRange::MinusOneOne
+        } else {
+            kleene_scan::TransitionRange::ZeroOne
+        },
     }
 }

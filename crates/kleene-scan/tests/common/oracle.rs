@@ -46,6 +46,8 @@ pub struct SsProblem {
     pub delta_bias: Option<Vec<f64>>,
     pub softplus: bool,
     pub h0: Option<Vec<f64>>,
+    /// Grazzi et al.'s transition `2 exp(Δ A) - 1` instead of `exp(Δ A)`.
+    pub neg_eigval: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -81,6 +83,16 @@ impl SsProblem {
         }
     }
 
+    /// The transition and its derivative with respect to `Δ A`.
+    fn transition(&self, dt_a: f64) -> (f64, f64) {
+        let e = dt_a.exp();
+        if self.neg_eigval {
+            (2.0 * e - 1.0, 2.0 * e)
+        } else {
+            (e, e)
+        }
+    }
+
     /// Returns (out (b,d,l), last state (b,d,n), pre-gate y (b,d,l), all states (b,d,l,n)).
     pub fn forward_full(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
         let (nb, nd, nl, nn) = (self.batch, self.d, self.len, self.n);
@@ -98,7 +110,7 @@ impl SsProblem {
                     let u = self.u[self.idx_x(bb, dd, t)];
                     let mut y = 0.0;
                     for k in 0..nn {
-                        h[k] = (dt * self.a[dd * nn + k]).exp() * h[k]
+                        h[k] = self.transition(dt * self.a[dd * nn + k]).0 * h[k]
                             + dt * self.b[self.idx_bc(bb, dd, k, t)] * u;
                         y += self.c[self.idx_bc(bb, dd, k, t)] * h[k];
                         states[((bb * nd + dd) * nl + t) * nn + k] = h[k];
@@ -166,13 +178,13 @@ impl SsProblem {
                         gh[k] += dy * self.c[ib];
                         g.c[ib] += dy * h_t;
                         let ak = self.a[dd * nn + k];
-                        let e = (dt * ak).exp();
-                        // h_t = e * h_prev + dt * B * u
+                        let (abar, slope) = self.transition(dt * ak);
+                        // h_t = abar(dt * A) * h_prev + dt * B * u
                         g.b[ib] += gh[k] * dt * u;
                         g.u[i] += gh[k] * dt * self.b[ib];
-                        ddt += gh[k] * (ak * e * h_prev + self.b[ib] * u);
-                        g.a[dd * nn + k] += gh[k] * dt * e * h_prev;
-                        gh[k] *= e;
+                        ddt += gh[k] * (ak * slope * h_prev + self.b[ib] * u);
+                        g.a[dd * nn + k] += gh[k] * dt * slope * h_prev;
+                        gh[k] *= abar;
                     }
                     let draw = if self.softplus {
                         ddt * softplus_grad(self.dt_raw(bb, dd, t))

@@ -11,10 +11,15 @@
 //! [δ, B, C] = x_proj(x)                                (no bias; R, N, N)
 //! Δ      = softplus(dt_proj(δ))  (with bias; softplus(x) = x for x > 20, as mamba)
 //! A      = −exp(A_log)                                  (d_inner × N)
-//! s_t    = exp(Δ_t A) ⊙ s_{t−1} + (Δ_t x_t) ⊗ B_t       (s_{−1} = 0)
+//! s_t    = ā_t ⊙ s_{t−1} + (Δ_t x_t) ⊗ B_t             (s_{−1} = 0)
+//! ā_t    = exp(Δ_t A), or 2·exp(Δ_t A) − 1 with `allow_neg_eigval`
 //! y_t    = s_t C_t + D ⊙ x_t
 //! out    = out_proj(y ⊙ SiLU(z))                        (no bias)
 //! ```
+//!
+//! `allow_neg_eigval` is Grazzi et al. (ICLR 2025), "Unlocking State-Tracking in Linear RNNs
+//! Through Negative Eigenvalues": a transition in (−1, 1) lets a channel flip its sign per step,
+//! which parity and other state-tracking tasks need (spec `state-tracking-models.md` §7).
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
@@ -22,7 +27,9 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::{Distribution, TensorData};
 use kleene_scan::reference::softplus_thresholded;
-use kleene_scan::{causal_conv1d, selective_scan, ScanLayout, SelectiveScanInput};
+use kleene_scan::{
+    causal_conv1d, selective_scan, ScanLayout, SelectiveScanInput, TransitionRange,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +55,9 @@ pub struct MambaMixerConfig {
     pub dt_max: f64,
     /// Floor of the initial Δ. Default 1e-4.
     pub dt_init_floor: f64,
+    /// Grazzi et al. 2025: transition 2·exp(ΔA)−1 ∈ (−1,1) instead of exp(ΔA) ∈ (0,1).
+    /// Default false (mamba). Not a weight: configs and records without it load as mamba.
+    pub allow_neg_eigval: bool,
 }
 
 impl Default for MambaMixerConfig {
@@ -60,6 +70,7 @@ impl Default for MambaMixerConfig {
             dt_min: 1e-3,
             dt_max: 1e-1,
             dt_init_floor: 1e-4,
+            allow_neg_eigval: false,
         }
     }
 }
@@ -124,6 +135,8 @@ pub struct MambaMixer<B: Backend> {
     d_state: usize,
     d_conv: usize,
     dt_rank: usize,
+    /// The transition `2·exp(ΔA) − 1` (config, not a weight: the record holds nothing for it).
+    allow_neg_eigval: bool,
 }
 
 /// Recurrent state of one Mamba mixer.
@@ -200,6 +213,7 @@ impl<B: Backend> MambaMixer<B> {
             d_state: n,
             d_conv: k,
             dt_rank: r,
+            allow_neg_eigval: config.allow_neg_eigval,
         }
     }
 
@@ -225,6 +239,15 @@ impl<B: Backend> MambaMixer<B> {
     /// `A = -exp(A_log)`, `(d_inner, d_state)`.
     fn a(&self) -> Tensor<B, 2> {
         self.a_log.val().exp().neg()
+    }
+
+    /// The scan's transition range for this mixer's `allow_neg_eigval`.
+    fn transition_range(&self) -> TransitionRange {
+        if self.allow_neg_eigval {
+            TransitionRange::MinusOneOne
+        } else {
+            TransitionRange::ZeroOne
+        }
     }
 
     /// Splits `x_proj(x)` into (δ, B, C) along the last dim.
@@ -280,6 +303,7 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
             delta_softplus: true,
             initial_state: None,
             layout: ScanLayout::ChannelsLast,
+            transition_range: self.transition_range(),
         };
         let (y, _) = selective_scan(input); // (B, L, di) = y ⊙ SiLU(z)
         self.out_proj.forward(y)
@@ -311,6 +335,11 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
         let (delta, bmat, cmat) = self.split_dbc(x.clone());
         let dt = softplus_thresholded(self.dt_proj.forward(delta)); // (B, di)
         let da = (dt.clone().unsqueeze_dim::<3>(2) * self.a().unsqueeze::<3>()).exp();
+        // The same transition as the scan in `forward`.
+        let da = match self.transition_range() {
+            TransitionRange::ZeroOne => da,
+            TransitionRange::MinusOneOne => da.mul_scalar(2.0).sub_scalar(1.0),
+        };
         let dbx = (dt * x.clone()).unsqueeze_dim::<3>(2) * bmat.unsqueeze_dim::<3>(1);
         let ssm = da * state.ssm + dbx; // (B, di, N)
         let y = (ssm.clone() * cmat.unsqueeze_dim::<3>(1))

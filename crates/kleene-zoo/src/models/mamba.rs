@@ -43,6 +43,9 @@ pub struct MambaConfig {
     /// output is the logit vector (Sarrof et al.'s bounded-Dyck setup); then the model's
     /// `out_dim()` is `d_model` and the requested `out_dim` must be `<= d_model`. Default true.
     pub head: bool,
+    /// Grazzi et al. 2025: transition 2·exp(ΔA)−1 ∈ (−1,1) instead of exp(ΔA) ∈ (0,1), in
+    /// every block ([`MambaMixerConfig::allow_neg_eigval`]). Default false.
+    pub allow_neg_eigval: bool,
 }
 
 impl Default for MambaConfig {
@@ -60,6 +63,7 @@ impl Default for MambaConfig {
             norm: NormKind::LayerNorm,
             norm_eps: 1e-5,
             head: true,
+            allow_neg_eigval: false,
         }
     }
 }
@@ -75,6 +79,7 @@ impl MambaConfig {
             dt_min: self.dt_min,
             dt_max: self.dt_max,
             dt_init_floor: self.dt_init_floor,
+            allow_neg_eigval: self.allow_neg_eigval,
         }
     }
 }
