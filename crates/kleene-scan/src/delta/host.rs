@@ -125,6 +125,32 @@ fn step(
     }
 }
 
+/// One step out of place: `u = aᵀP`, `S = diag(w)P + b uᵀ + k vᵀ` (no readout).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn step_into(
+    prev: &[f32],
+    s: &mut [f32],
+    dv: usize,
+    k: &[f32],
+    v: &[f32],
+    a: &[f32],
+    b: &[f32],
+    w: Option<&[f32]>,
+    u: &mut [f32],
+) {
+    u.fill(0.0);
+    for (row, &ai) in prev.chunks_exact(dv).zip(a) {
+        axpy(u, ai, row);
+    }
+    for (i, (row, p_row)) in s.chunks_exact_mut(dv).zip(prev.chunks_exact(dv)).enumerate() {
+        let (wi, bi, ki) = (w.map_or(1.0, |w| w[i]), b[i], k[i]);
+        for (((sv, &pv), &uv), &vv) in row.iter_mut().zip(p_row).zip(u.iter()).zip(v) {
+            *sv = wi * pv + bi * uv + ki * vv;
+        }
+    }
+}
+
 /// Step `t` of one sequence from state `s` (in place), output into `o` when given.
 #[inline(always)]
 fn step_at(
@@ -267,9 +293,19 @@ fn backward_seq_body(
         for t in t0..t1 {
             let m = t - t0;
             let (before, after) = states.split_at_mut((m + 1) * sz);
-            let cur = &mut after[..sz];
-            cur.copy_from_slice(&before[m * sz..]);
-            step_at(d, x, t, cur, &mut us[m * dv..(m + 1) * dv], None);
+            let kr = t * dk..(t + 1) * dk;
+            // out of place: S_t written straight from S_{t-1}, no copy of the state per step
+            step_into(
+                &before[m * sz..],
+                &mut after[..sz],
+                dv,
+                &x.k[kr.clone()],
+                &x.v[t * dv..(t + 1) * dv],
+                &x.a[kr.clone()],
+                &x.b[kr.clone()],
+                x.w.map(|w| &w[kr]),
+                &mut us[m * dv..(m + 1) * dv],
+            );
         }
         for t in (t0..t1).rev() {
             let m = t - t0;
