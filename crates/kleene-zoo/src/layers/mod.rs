@@ -168,4 +168,6 @@ mixers! {
     GatedDeltaNet = "gated_delta_net": gated_delta_net::{GatedDeltaNetConfig, GatedDeltaNet};
     /// Gated DeltaProduct: several Householder steps per token (Siems et al. 2025).
     GatedDeltaProduct = "gated_delta_product": gated_delta_product::{GatedDeltaProductConfig, GatedDeltaProduct};
+    /// RWKV-7 "Goose": DPLR delta rule with token shift, LoRA gates, GroupNorm (Peng et al. 2025).
+    Rwkv7 = "rwkv7": rwkv7::{Rwkv7Config, Rwkv7};
 }
