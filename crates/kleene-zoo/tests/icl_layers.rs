@@ -173,6 +173,19 @@ fn gated_delta_product<Bk: Backend>(device: &Bk::Device) -> GatedDeltaProduct<Bk
     .unwrap()
 }
 
+/// Head width 4 (two heads), small LoRA ranks.
+fn rwkv7<Bk: Backend>(device: &Bk::Device) -> Rwkv7<Bk> {
+    Rwkv7Config {
+        head_dim: 4,
+        decay_low_rank_dim: Some(4),
+        a_low_rank_dim: Some(4),
+        gate_low_rank_dim: Some(6),
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -226,6 +239,7 @@ layer_suite!(delta_net_suite, delta_net, 11, 1e-5);
 layer_suite!(delta_net_neg_gate_noconv_suite, delta_net_neg_gate_noconv, 11, 1e-5);
 layer_suite!(gated_delta_net_suite, gated_delta_net, 11, 1e-5);
 layer_suite!(gated_delta_product_suite, gated_delta_product, 11, 1e-5);
+layer_suite!(rwkv7_suite, rwkv7, 11, 1e-5);
 
 /// The layers whose `forward` is a rewritten (scan / split) form of their recurrence: the
 /// gradients of `forward` equal those of the stepwise recurrence, for every parameter and the
@@ -809,6 +823,14 @@ fn config_errors_name_the_field() {
             "lstm.forget_bias",
             LstmMixerConfig {
                 forget_bias: f64::NAN,
+            }
+            .validate(8),
+        ),
+        (
+            "rwkv7.head_dim",
+            Rwkv7Config {
+                head_dim: 3,
+                ..Default::default()
             }
             .validate(8),
         ),
