@@ -140,11 +140,12 @@ pub(crate) fn linear_orthogonal<B: Backend>(
     // Orthonormalise the `short` vectors of length `long` (modified Gram–Schmidt, which is the
     // QR with a positive diagonal of R, i.e. PyTorch's sign correction).
     let (long, short) = (d_out.max(d_in), d_out.min(d_in));
-    let mut q: Vec<f64> = Tensor::<B, 1>::random([long * short], Distribution::Normal(0.0, 1.0), device)
-        .into_data()
-        .convert::<f64>()
-        .into_vec()
-        .expect("f64 data");
+    let mut q: Vec<f64> =
+        Tensor::<B, 1>::random([long * short], Distribution::Normal(0.0, 1.0), device)
+            .into_data()
+            .convert::<f64>()
+            .into_vec()
+            .expect("f64 data");
     for i in 0..short {
         for j in 0..i {
             let dot: f64 = (0..long).map(|n| q[i * long + n] * q[j * long + n]).sum();
@@ -152,7 +153,10 @@ pub(crate) fn linear_orthogonal<B: Backend>(
                 q[i * long + n] -= dot * q[j * long + n];
             }
         }
-        let norm = (0..long).map(|n| q[i * long + n].powi(2)).sum::<f64>().sqrt();
+        let norm = (0..long)
+            .map(|n| q[i * long + n].powi(2))
+            .sum::<f64>()
+            .sqrt();
         for n in 0..long {
             q[i * long + n] /= norm;
         }
@@ -162,7 +166,11 @@ pub(crate) fn linear_orthogonal<B: Backend>(
     let weight: Vec<f32> = (0..d_in * d_out)
         .map(|idx| {
             let (row, col) = (idx / d_out, idx % d_out); // Burn (d_in, d_out)
-            let v = if d_out >= d_in { q[row * long + col] } else { q[col * long + row] };
+            let v = if d_out >= d_in {
+                q[row * long + col]
+            } else {
+                q[col * long + row]
+            };
             (v * gain) as f32
         })
         .collect();

@@ -22,8 +22,18 @@ fn fixture() -> Value {
 }
 
 fn array(v: &Value) -> (Vec<usize>, Vec<f32>) {
-    let shape = v["shape"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap() as usize).collect();
-    let data = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let shape = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap() as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
     (shape, data)
 }
 
@@ -41,7 +51,9 @@ struct Loader<'a> {
 impl Loader<'_> {
     fn take<const D: usize>(&mut self, name: &str) -> Tensor<B, D> {
         self.used.push(name.to_string());
-        let v = self.json["params"].get(name).unwrap_or_else(|| panic!("fixture has no parameter {name}"));
+        let v = self.json["params"]
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture has no parameter {name}"));
         let (shape, data) = array(v);
         // fla's `x_*` are (1, 1, d); the layer keeps (d).
         let shape: Vec<usize> = if D == 1 { vec![data.len()] } else { shape };
@@ -113,7 +125,11 @@ fn fla_layer(json: &Value) -> Rwkv7<B> {
 fn max_rel(got: &[f32], want: &[f32]) -> f32 {
     assert_eq!(got.len(), want.len());
     let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+        / scale
 }
 
 #[test]
@@ -147,9 +163,15 @@ fn forward_step_and_state_match_fla() {
 fn assert_orthogonal(w: Tensor<B, 2>, gain: f32, what: &str) {
     let [din, dout] = w.dims();
     let w = w.div_scalar(gain);
-    let gram = if dout >= din { w.clone().matmul(w.transpose()) } else { w.clone().transpose().matmul(w) };
+    let gram = if dout >= din {
+        w.clone().matmul(w.transpose())
+    } else {
+        w.clone().transpose().matmul(w)
+    };
     let n = din.min(dout);
-    let eye: Vec<f32> = (0..n * n).map(|i| if i / n == i % n { 1.0 } else { 0.0 }).collect();
+    let eye: Vec<f32> = (0..n * n)
+        .map(|i| if i / n == i % n { 1.0 } else { 0.0 })
+        .collect();
     let e = max_rel(&to_vec(gram), &eye);
     assert!(e < 1e-5, "{what}: not orthogonal with gain {gain} ({e:e})");
 }
@@ -173,7 +195,9 @@ fn init_is_flas_layer_zero() {
     assert_orthogonal(layer.w_lora.up.weight.val(), 0.1 * 2f32.sqrt(), "w_lora.up");
     assert_orthogonal(layer.g_lora.up.weight.val(), 0.1 * 2f32.sqrt(), "g_lora.up");
     assert!(to_vec(layer.o_proj.weight.val()).iter().all(|&v| v == 0.0));
-    assert!(to_vec(layer.a_lora.down.weight.val()).iter().all(|&v| v == 0.0));
+    assert!(to_vec(layer.a_lora.down.weight.val())
+        .iter()
+        .all(|&v| v == 0.0));
     assert!(layer.g_lora.up.bias.is_none());
     // Spec §5.3 at layer 0 (ρ01 = 0, ρ10 = 1), channel by channel.
     let close = |got: Vec<f32>, want: &dyn Fn(f64) -> f64, what: &str| {
@@ -188,18 +212,46 @@ fn init_is_flas_layer_zero() {
         let z = ((n % hdf) - (hdf - 1.0) / 2.0) / ((hdf - 1.0) / 2.0);
         z * z.abs()
     };
-    close(to_vec(layer.x_r.val()), &|n| 1.0 - (n / df).powf(0.2), "x_r");
-    close(to_vec(layer.x_w.val()), &|n| 1.0 - (n / df).powf(0.9), "x_w");
-    close(to_vec(layer.x_k.val()), &|n| 1.0 - (n / df).powf(0.7), "x_k");
-    close(to_vec(layer.x_g.val()), &|n| 1.0 - (n / df).powf(0.2), "x_g");
+    close(
+        to_vec(layer.x_r.val()),
+        &|n| 1.0 - (n / df).powf(0.2),
+        "x_r",
+    );
+    close(
+        to_vec(layer.x_w.val()),
+        &|n| 1.0 - (n / df).powf(0.9),
+        "x_w",
+    );
+    close(
+        to_vec(layer.x_k.val()),
+        &|n| 1.0 - (n / df).powf(0.7),
+        "x_k",
+    );
+    close(
+        to_vec(layer.x_g.val()),
+        &|n| 1.0 - (n / df).powf(0.2),
+        "x_g",
+    );
     close(to_vec(layer.k_k.val()), &|n| 0.71 - 0.1 * lin(n), "k_k");
     close(to_vec(layer.k_a.val()), &|_| 1.02, "k_a");
     close(to_vec(layer.r_k.val()), &|_| -0.04, "r_k");
     let w_bias = layer.w_lora.up.bias.as_ref().unwrap().val();
-    close(to_vec(w_bias), &|n| -6.0 + 6.0 * n / (df - 1.0) + 0.5 + 2.5 * zz(n), "w_lora bias");
+    close(
+        to_vec(w_bias),
+        &|n| -6.0 + 6.0 * n / (df - 1.0) + 0.5 + 2.5 * zz(n),
+        "w_lora bias",
+    );
     let a_bias = layer.a_lora.up.bias.as_ref().unwrap().val();
-    close(to_vec(a_bias), &|n| -0.19 + 0.3 * zz(n) + 0.4 * lin(n), "a_lora bias");
-    close(to_vec(layer.g_norm_weight.val()), &|_| 0.25f64.powf(0.7), "g_norm weight");
+    close(
+        to_vec(a_bias),
+        &|n| -0.19 + 0.3 * zz(n) + 0.4 * lin(n),
+        "a_lora bias",
+    );
+    close(
+        to_vec(layer.g_norm_weight.val()),
+        &|_| 0.25f64.powf(0.7),
+        "g_norm weight",
+    );
 }
 
 #[test]
@@ -227,11 +279,64 @@ fn config_errors_name_the_field() {
         other => panic!("expected InvalidConfig, got {other:?}"),
     };
     let base = Rwkv7Config::default;
-    assert_eq!(field(Rwkv7Config { head_dim: 3, ..base() }, 8), "rwkv7.head_dim");
-    assert_eq!(field(Rwkv7Config { head_dim: 0, ..base() }, 8), "rwkv7.head_dim");
+    assert_eq!(
+        field(
+            Rwkv7Config {
+                head_dim: 3,
+                ..base()
+            },
+            8
+        ),
+        "rwkv7.head_dim"
+    );
+    assert_eq!(
+        field(
+            Rwkv7Config {
+                head_dim: 0,
+                ..base()
+            },
+            8
+        ),
+        "rwkv7.head_dim"
+    );
     assert_eq!(field(base(), 96), "rwkv7.head_dim");
-    assert_eq!(field(Rwkv7Config { head_dim: 4, value_dim: Some(3), ..base() }, 8), "rwkv7.value_dim");
-    assert_eq!(field(Rwkv7Config { head_dim: 4, gate_low_rank_dim: Some(0), ..base() }, 8), "rwkv7.gate_low_rank_dim");
-    assert_eq!(field(Rwkv7Config { head_dim: 4, norm_eps: 0.0, ..base() }, 8), "rwkv7.norm_eps");
-    assert!(Rwkv7Config { head_dim: 4, ..base() }.validate(8).is_ok());
+    assert_eq!(
+        field(
+            Rwkv7Config {
+                head_dim: 4,
+                value_dim: Some(3),
+                ..base()
+            },
+            8
+        ),
+        "rwkv7.value_dim"
+    );
+    assert_eq!(
+        field(
+            Rwkv7Config {
+                head_dim: 4,
+                gate_low_rank_dim: Some(0),
+                ..base()
+            },
+            8
+        ),
+        "rwkv7.gate_low_rank_dim"
+    );
+    assert_eq!(
+        field(
+            Rwkv7Config {
+                head_dim: 4,
+                norm_eps: 0.0,
+                ..base()
+            },
+            8
+        ),
+        "rwkv7.norm_eps"
+    );
+    assert!(Rwkv7Config {
+        head_dim: 4,
+        ..base()
+    }
+    .validate(8)
+    .is_ok());
 }

@@ -125,7 +125,11 @@ impl Rwkv7Config {
             value_dim,
             decay_rank: rank("decay_low_rank_dim", self.decay_low_rank_dim, decay_default)?,
             a_rank: rank("a_low_rank_dim", self.a_low_rank_dim, decay_default)?,
-            gate_rank: rank("gate_low_rank_dim", self.gate_low_rank_dim, default_rank(d_model, 5.0, 1.0))?,
+            gate_rank: rank(
+                "gate_low_rank_dim",
+                self.gate_low_rank_dim,
+                default_rank(d_model, 5.0, 1.0),
+            )?,
         };
         ensure(
             self.norm_eps.is_finite() && self.norm_eps > 0.0,
@@ -152,14 +156,32 @@ impl Rwkv7Config {
         // Layer 0: ratio_0_to_1 = 0 and ratio_1_to_almost0 = 1.
         let per_channel = |f: &dyn Fn(usize) -> f64| -> Vec<f64> { (0..d).map(f).collect() };
         let ddd = per_channel(&|n| n as f64 / d as f64);
-        let linear = per_channel(&|n| if d > 1 { n as f64 / (d - 1) as f64 - 0.5 } else { 0.0 });
+        let linear = per_channel(&|n| {
+            if d > 1 {
+                n as f64 / (d - 1) as f64 - 0.5
+            } else {
+                0.0
+            }
+        });
         let zigzag = per_channel(&|n| {
             let half = (hd as f64 - 1.0) / 2.0;
-            let z = if hd > 1 { ((n % hd) as f64 - half) / half } else { 0.0 };
+            let z = if hd > 1 {
+                ((n % hd) as f64 - half) / half
+            } else {
+                0.0
+            };
             z * z.abs()
         });
-        let www = per_channel(&|n| -6.0 + 6.0 * if d > 1 { n as f64 / (d - 1) as f64 } else { 0.0 });
-        let vector = |v: Vec<f64>| param_from_vec(v.into_iter().map(|x| x as f32).collect(), [d], device);
+        let www = per_channel(&|n| {
+            -6.0 + 6.0
+                * if d > 1 {
+                    n as f64 / (d - 1) as f64
+                } else {
+                    0.0
+                }
+        });
+        let vector =
+            |v: Vec<f64>| param_from_vec(v.into_iter().map(|x| x as f32).collect(), [d], device);
         let mix = |p: f64| vector(ddd.iter().map(|x| 1.0 - x.powf(p)).collect());
         let zip = |f: &dyn Fn(usize) -> f64| vector((0..d).map(f).collect());
         Ok(Rwkv7 {
@@ -179,8 +201,20 @@ impl Rwkv7Config {
                 weight: Param::from_tensor(Tensor::zeros([s.value_dim, d], device)),
                 bias: None,
             },
-            w_lora: Rwkv7Lora::new(d, s.decay_rank, d, Some(zip(&|n| www[n] + 0.5 + 2.5 * zigzag[n])), device),
-            a_lora: Rwkv7Lora::new(d, s.a_rank, d, Some(zip(&|n| -0.19 + 0.3 * zigzag[n] + 0.4 * linear[n])), device),
+            w_lora: Rwkv7Lora::new(
+                d,
+                s.decay_rank,
+                d,
+                Some(zip(&|n| www[n] + 0.5 + 2.5 * zigzag[n])),
+                device,
+            ),
+            a_lora: Rwkv7Lora::new(
+                d,
+                s.a_rank,
+                d,
+                Some(zip(&|n| -0.19 + 0.3 * zigzag[n] + 0.4 * linear[n])),
+                device,
+            ),
             g_lora: Rwkv7Lora::new(d, s.gate_rank, s.value_dim, None, device),
             g_norm_weight: Param::from_tensor(Tensor::full(
                 [s.value_dim],
@@ -208,8 +242,19 @@ pub struct Rwkv7Lora<B: Backend> {
 impl<B: Backend> Rwkv7Lora<B> {
     /// fla's init: `down` zeros; `up` orthogonal with gain `0.1 · √(rank/out)` when
     /// `rank > out` (else 0.1); the bias (if any) as given.
-    fn new(d: usize, rank: usize, out: usize, bias: Option<Param<Tensor<B, 1>>>, device: &B::Device) -> Self {
-        let gain = 0.1 * if rank > out { (rank as f64 / out as f64).sqrt() } else { 1.0 };
+    fn new(
+        d: usize,
+        rank: usize,
+        out: usize,
+        bias: Option<Param<Tensor<B, 1>>>,
+        device: &B::Device,
+    ) -> Self {
+        let gain = 0.1
+            * if rank > out {
+                (rank as f64 / out as f64).sqrt()
+            } else {
+                1.0
+            };
         let mut up = linear_orthogonal(rank, out, gain, device);
         up.bias = bias;
         Self {
@@ -221,7 +266,11 @@ impl<B: Backend> Rwkv7Lora<B> {
         }
     }
 
-    fn forward(&self, x: Tensor<B, 3>, activation: impl Fn(Tensor<B, 3>) -> Tensor<B, 3>) -> Tensor<B, 3> {
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        activation: impl Fn(Tensor<B, 3>) -> Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
         self.up.forward(activation(self.down.forward(x)))
     }
 }
@@ -271,22 +320,38 @@ pub struct Rwkv7State<B: Backend> {
 impl<B: ScanBackend> Rwkv7<B> {
     /// Outputs `(B, L, d)` and the final matrix state for inputs `x (B, L, d)` after the token
     /// `prev (B, 1, d)` and from the state `s0`.
-    fn mix(&self, x: Tensor<B, 3>, prev: Tensor<B, 3>, s0: Tensor<B, 4>) -> (Tensor<B, 3>, Tensor<B, 4>) {
+    fn mix(
+        &self,
+        x: Tensor<B, 3>,
+        prev: Tensor<B, 3>,
+        s0: Tensor<B, 4>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let [batch, len, d] = x.dims();
         let (h, kd, vd) = (self.heads, self.head_dim, self.head_v);
         let delta = shift_in_time(x.clone(), prev) - x.clone();
-        let lerp = |mu: &Param<Tensor<B, 1>>| x.clone() + delta.clone() * mu.val().reshape([1, 1, d]);
+        let lerp =
+            |mu: &Param<Tensor<B, 1>>| x.clone() + delta.clone() * mu.val().reshape([1, 1, d]);
         let r = self.r_proj.forward(lerp(&self.x_r));
-        let log_decay = sigmoid(self.w_lora.forward(lerp(&self.x_w), tanh)).mul_scalar(-DECAY_BOUND);
+        let log_decay =
+            sigmoid(self.w_lora.forward(lerp(&self.x_w), tanh)).mul_scalar(-DECAY_BOUND);
         let k = self.k_proj.forward(lerp(&self.x_k));
         let v = self.v_proj.forward(lerp(&self.x_v));
         let a = sigmoid(self.a_lora.forward(lerp(&self.x_a), |t| t));
         let g = self.g_lora.forward(lerp(&self.x_g), sigmoid);
         let heads_first = |t: Tensor<B, 3>, c: usize| t.reshape([batch, len, h, c]).swap_dims(1, 2);
         let kk = heads_first(k.clone() * self.k_k.val().reshape([1, 1, d]), kd);
-        let kk = kk.clone() / kk.powi_scalar(2).sum_dim(3).clamp_min(NORMALISE_EPS_SQ).sqrt();
+        let kk = kk.clone()
+            / kk.powi_scalar(2)
+                .sum_dim(3)
+                .clamp_min(NORMALISE_EPS_SQ)
+                .sqrt();
         let k = k.clone() + k * (a.clone().sub_scalar(1.0)) * self.k_a.val().reshape([1, 1, d]);
-        let (r, k, v, a) = (heads_first(r, kd), heads_first(k, kd), heads_first(v, vd), heads_first(a, kd));
+        let (r, k, v, a) = (
+            heads_first(r, kd),
+            heads_first(k, kd),
+            heads_first(v, vd),
+            heads_first(a, kd),
+        );
         let (o, s) = delta_rule(DeltaRuleInput {
             q: r.clone(),
             k: k.clone(),
@@ -300,7 +365,8 @@ impl<B: ScanBackend> Rwkv7<B> {
         let mean = o.clone().mean_dim(3);
         let centred = o - mean;
         let var = centred.clone().powi_scalar(2).mean_dim(3);
-        let o = centred / var.add_scalar(self.norm_eps).sqrt() * self.g_norm_weight.val().reshape([1, h, 1, vd])
+        let o = centred / var.add_scalar(self.norm_eps).sqrt()
+            * self.g_norm_weight.val().reshape([1, h, 1, vd])
             + self.g_norm_bias.val().reshape([1, h, 1, vd]);
         let bonus = (r * k * self.r_k.val().reshape([1, h, 1, kd])).sum_dim(3) * v;
         let o = (o + bonus).swap_dims(1, 2).reshape([batch, len, h * vd]);
