@@ -126,3 +126,56 @@ pub(crate) fn param_random<B: Backend, const D: usize>(
 ) -> Param<Tensor<B, D>> {
     Param::from_tensor(Tensor::random(shape, distribution, device))
 }
+
+/// A bias-free `Linear` whose weight is PyTorch's `nn.init.orthogonal_(W, gain)` for the
+/// PyTorch `(d_out, d_in)` matrix `W`: the QR factor of a Gaussian matrix, with the signs of
+/// R's diagonal moved into Q (so orthonormal rows when `d_out <= d_in`, orthonormal columns
+/// otherwise), times `gain`. Stored transposed, as Burn's `(d_in, d_out)`.
+pub(crate) fn linear_orthogonal<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    gain: f64,
+    device: &B::Device,
+) -> Linear<B> {
+    // Orthonormalise the `short` vectors of length `long` (modified Gram–Schmidt, which is the
+    // QR with a positive diagonal of R, i.e. PyTorch's sign correction).
+    let (long, short) = (d_out.max(d_in), d_out.min(d_in));
+    let mut q: Vec<f64> =
+        Tensor::<B, 1>::random([long * short], Distribution::Normal(0.0, 1.0), device)
+            .into_data()
+            .convert::<f64>()
+            .into_vec()
+            .expect("f64 data");
+    for i in 0..short {
+        for j in 0..i {
+            let dot: f64 = (0..long).map(|n| q[i * long + n] * q[j * long + n]).sum();
+            for n in 0..long {
+                q[i * long + n] -= dot * q[j * long + n];
+            }
+        }
+        let norm = (0..long)
+            .map(|n| q[i * long + n].powi(2))
+            .sum::<f64>()
+            .sqrt();
+        for n in 0..long {
+            q[i * long + n] /= norm;
+        }
+    }
+    // Vector i is column i of the long side: with d_out >= d_in it is the i-th input's column
+    // of W (row i of Burn's weight), otherwise the i-th output's row of W (column i of Burn's).
+    let weight: Vec<f32> = (0..d_in * d_out)
+        .map(|idx| {
+            let (row, col) = (idx / d_out, idx % d_out); // Burn (d_in, d_out)
+            let v = if d_out >= d_in {
+                q[row * long + col]
+            } else {
+                q[col * long + row]
+            };
+            (v * gain) as f32
+        })
+        .collect();
+    Linear {
+        weight: param_from_vec(weight, [d_in, d_out], device),
+        bias: None,
+    }
+}

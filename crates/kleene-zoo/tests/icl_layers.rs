@@ -184,6 +184,19 @@ fn mamba_neg_eigval<Bk: Backend>(device: &Bk::Device) -> kleene_zoo::layers::Mam
     .unwrap()
 }
 
+/// Head width 4 (two heads), small LoRA ranks.
+fn rwkv7<Bk: Backend>(device: &Bk::Device) -> Rwkv7<Bk> {
+    Rwkv7Config {
+        head_dim: 4,
+        decay_low_rank_dim: Some(4),
+        a_low_rank_dim: Some(4),
+        gate_low_rank_dim: Some(6),
+        ..Default::default()
+    }
+    .init(D, 2, device)
+    .unwrap()
+}
+
 macro_rules! layer_suite {
     ($name:ident, $build:ident, $len:expr, $tol:expr) => {
         mod $name {
@@ -258,6 +271,7 @@ fn mamba_neg_eigval_differs_on_the_same_weights() {
     );
     check_step_matches_forward(&flagged, 2, 16, D, 1e-5, "mamba neg eigval, loaded record");
 }
+layer_suite!(rwkv7_suite, rwkv7, 11, 1e-5);
 
 /// The layers whose `forward` is a rewritten (scan / split) form of their recurrence: the
 /// gradients of `forward` equal those of the stepwise recurrence, for every parameter and the
@@ -844,6 +858,14 @@ fn config_errors_name_the_field() {
             "lstm.forget_bias",
             LstmMixerConfig {
                 forget_bias: f64::NAN,
+            }
+            .validate(8),
+        ),
+        (
+            "rwkv7.head_dim",
+            Rwkv7Config {
+                head_dim: 3,
+                ..Default::default()
             }
             .validate(8),
         ),

@@ -12,6 +12,9 @@
 //!   Result<X<B>, ZooError>` (`n_layer` scales output-projection inits where the paper does);
 //! - `X<B>`: a Burn `Module` implementing [`SequenceLayer`] for every `B: ScanBackend`.
 
+// The `Module` derive's record enum does not inherit the enum's own allow below.
+#![allow(clippy::large_enum_variant)]
+
 use std::fmt;
 
 use burn::prelude::*;
@@ -168,4 +171,6 @@ mixers! {
     GatedDeltaNet = "gated_delta_net": gated_delta_net::{GatedDeltaNetConfig, GatedDeltaNet};
     /// Gated DeltaProduct: several Householder steps per token (Siems et al. 2025).
     GatedDeltaProduct = "gated_delta_product": gated_delta_product::{GatedDeltaProductConfig, GatedDeltaProduct};
+    /// RWKV-7 "Goose": DPLR delta rule with token shift, LoRA gates, GroupNorm (Peng et al. 2025).
+    Rwkv7 = "rwkv7": rwkv7::{Rwkv7Config, Rwkv7};
 }

@@ -20,6 +20,9 @@
 //! n_layers = 2
 //! ```
 
+// The `Module` derive's record enum does not inherit the enum's own allow below.
+#![allow(clippy::large_enum_variant)]
+
 use std::fmt;
 
 use burn::prelude::*;

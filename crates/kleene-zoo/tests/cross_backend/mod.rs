@@ -258,6 +258,7 @@ macro_rules! backend_tests {
     icl_delta_net => "icl_delta_net",
     icl_gated_delta_net => "icl_gated_delta_net",
     icl_gated_delta_product => "icl_gated_delta_product",
+    icl_rwkv7 => "icl_rwkv7",
         );
     };
     (@each $backend:ty; $($test:ident => $name:literal),* $(,)?) => {

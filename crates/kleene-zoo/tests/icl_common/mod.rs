@@ -254,6 +254,12 @@ pub fn small_mixer(name: &str) -> kleene_zoo::MixerConfig {
         MixerConfig::DeltaNet(c) => c.n_heads = 2,
         MixerConfig::GatedDeltaNet(c) => c.n_heads = 2,
         MixerConfig::GatedDeltaProduct(c) => c.n_heads = 2,
+        MixerConfig::Rwkv7(c) => {
+            c.head_dim = 4;
+            c.decay_low_rank_dim = Some(4);
+            c.a_low_rank_dim = Some(4);
+            c.gate_low_rank_dim = Some(6);
+        }
         // Defaults are small enough (RWKV, LSTM, attention) or untested sizes are fine.
         _ => {}
     }
