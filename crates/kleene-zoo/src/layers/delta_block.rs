@@ -258,16 +258,18 @@ impl<B: ScanBackend> DeltaBlock<B> {
             q
         }
         .reshape([batch, h, steps, kk]);
-        // forget gate α at sub-step 0 of every token, 1 elsewhere
+        // forget gate α at sub-step 0 of every token, 1 elsewhere, laid out as β through the
+        // same reshape/permute path (a `swap_dims` of the length-1 time axis followed by a
+        // reshape gave wrong values in `step` on burn-wgpu)
         let alpha = self.forget(x).map(|alpha| {
-            let alpha = alpha.swap_dims(1, 2).unsqueeze_dim::<4>(3); // (B, H, L, 1)
+            let alpha = alpha.reshape([batch, len, 1, h]);
             let alpha = if n > 1 {
-                let ones = Tensor::ones([batch, h, len, n - 1], &alpha.device());
-                Tensor::cat(vec![alpha, ones], 3)
+                let ones = Tensor::ones([batch, len, n - 1, h], &alpha.device());
+                Tensor::cat(vec![alpha, ones], 2)
             } else {
                 alpha
             };
-            alpha.reshape([batch, h, steps, 1])
+            micro(alpha.reshape([batch, len, n * h]), 1) // (B, H, L·n, 1)
         });
         let b = match &alpha {
             Some(alpha) => k.clone() * beta.clone() * alpha.clone(),
