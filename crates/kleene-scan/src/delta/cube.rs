@@ -66,8 +66,8 @@ fn blocks(len: usize, block: usize) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// Sizes the kernels take; outside them the host path runs.
-fn supported(d: &DeltaDims) -> bool {
+/// Whether the kernels take these sizes; outside them the host path runs.
+pub fn kernels_apply(d: &DeltaDims) -> bool {
     d.dk <= MAX_DIM && d.dv <= MAX_DIM && d.sequences() <= MAX_SEQS
 }
 
@@ -123,7 +123,7 @@ where
 {
     fn delta_rule_forward(input: DeltaRulePrimitives<Self>) -> FloatTensor<Self> {
         let d = input.dims();
-        if !supported(&d) {
+        if !kernels_apply(&d) {
             return host::forward_primitives::<Self>(input);
         }
         let x = prepare::<R, F, I, BT>(input);
@@ -160,7 +160,7 @@ where
         grad: FloatTensor<Self>,
     ) -> DeltaRuleGrads<Self> {
         let d = input.dims();
-        if !supported(&d) {
+        if !kernels_apply(&d) {
             return host::backward_primitives::<Self>(input, grad);
         }
         let x = prepare::<R, F, I, BT>(input);
