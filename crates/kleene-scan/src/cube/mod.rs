@@ -62,7 +62,7 @@ fn dense_block(n: usize) -> usize {
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
 
 /// Contiguous, and in the given dtype.
-fn prep<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+pub(crate) fn prep<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
     t: CubeTensor<R>,
     dtype: DType,
 ) -> CubeTensor<R> {
@@ -74,7 +74,7 @@ fn prep<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
     into_contiguous(t)
 }
 
-fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: Vec<usize>) -> CubeTensor<R> {
+pub(crate) fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: Vec<usize>) -> CubeTensor<R> {
     empty_device_contiguous_dtype(
         like.client.clone(),
         like.device.clone(),

@@ -26,9 +26,14 @@
 //! - [`reference`]: the same recurrence from Burn tensor ops (differentiable by Burn's autodiff):
 //!   the baseline for benchmarks and a second oracle for the backward.
 //! - [`naive`]: a float64 loop over explicitly formed transition matrices, the test oracle.
+//! - [`cube`] (feature `cube`): CubeCL kernels for `CubeBackend` (burn-wgpu, burn-cuda): one cube
+//!   per sequence, one unit per state column in the forward; the backward recomputes the states
+//!   from checkpoints and reduces over columns by switching to one unit per state row.
 //! - `Autodiff<B>`: one graph node whose backward calls [`DeltaRuleBackend::delta_rule_backward`].
 
 mod autodiff;
+#[cfg(feature = "cube")]
+pub mod cube;
 pub mod host;
 pub mod naive;
 pub mod reference;
@@ -168,17 +173,6 @@ where
 
 #[cfg(feature = "flex")]
 impl DeltaRuleBackend for burn_flex::Flex {}
-
-/// CubeCL backends: the host kernels for now (a device round trip per call).
-#[cfg(feature = "cube")]
-impl<R, F, I, BT> DeltaRuleBackend for burn_cubecl::CubeBackend<R, F, I, BT>
-where
-    R: burn_cubecl::CubeRuntime,
-    F: burn_cubecl::FloatElement,
-    I: burn_cubecl::IntElement,
-    BT: burn_cubecl::BoolElement,
-{
-}
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
     t.into_primitive().tensor()

@@ -125,3 +125,38 @@ impl DeltaProblem {
 pub fn dims(batch: usize, heads: usize, len: usize, dk: usize, dv: usize) -> DeltaDims {
     DeltaDims { batch, heads, len, dk, dv }
 }
+
+/// Gradients of the loss `Σ o ⊙ ro + Σ S_final ⊙ rs` on `AD` (its `delta_rule_backward`), in
+/// input order `q, k, v, a, b, w, s0` (absent inputs give empty vectors).
+pub fn op_grads<AD>(p: &DeltaProblem, ro: &[f64], rs: &[f64], dev: &AD::Device) -> Vec<Vec<f64>>
+where
+    AD: burn::tensor::backend::AutodiffBackend + kleene_scan::DeltaRuleBackend,
+{
+    use burn::tensor::Tensor;
+    let d = p.dims;
+    let x = p.input::<AD>(dev);
+    let x = DeltaRuleInput {
+        q: x.q.require_grad(),
+        k: x.k.require_grad(),
+        v: x.v.require_grad(),
+        a: x.a.require_grad(),
+        b: x.b.require_grad(),
+        w: x.w.map(|t| t.require_grad()),
+        initial_state: x.initial_state.map(|t| t.require_grad()),
+    };
+    let keep = x.clone();
+    let (o, s) = kleene_scan::delta_rule(x);
+    let ro: Tensor<AD, 4> = tensor(ro, [d.batch, d.heads, d.len, d.dv], dev);
+    let rs: Tensor<AD, 4> = tensor(rs, [d.batch, d.heads, d.dk, d.dv], dev);
+    let g = ((o * ro).sum() + (s * rs).sum()).backward();
+    let get = |t: &Tensor<AD, 4>| super::values(t.grad(&g).expect("gradient"));
+    vec![
+        get(&keep.q),
+        get(&keep.k),
+        get(&keep.v),
+        get(&keep.a),
+        get(&keep.b),
+        keep.w.as_ref().map_or(vec![], get),
+        keep.initial_state.as_ref().map_or(vec![], get),
+    ]
+}
