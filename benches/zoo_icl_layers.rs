@@ -16,7 +16,10 @@ use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn_ndarray::NdArray;
-use criterion::{criterion_group, criterion_main, Bencher, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+mod cpu_time;
+use cpu_time::iter_cpu;
 
 use kleene_zoo::layers::*;
 use kleene_zoo::SequenceLayer;
@@ -29,30 +32,6 @@ fn fwd_bwd<L: SequenceLayer<AD>>(layer: &L, x: &Tensor<AD, 3>) {
     let y = layer.forward(x.clone());
     let grads = y.sum().backward();
     std::hint::black_box(grads);
-}
-
-/// CPU time of this process (all threads), nanosecond resolution.
-fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `clock_gettime` writes one `timespec` through the valid pointer; the process
-    // CPU-time clock always exists on Linux and macOS.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Times `f` in process CPU time (see the module docs).
-fn iter_cpu<F: FnMut()>(b: &mut Bencher, mut f: F) {
-    b.iter_custom(|iters| {
-        let start = process_cpu_time();
-        for _ in 0..iters {
-            f();
-        }
-        process_cpu_time() - start
-    });
 }
 
 fn input(batch: usize, len: usize) -> Tensor<AD, 3> {

@@ -29,6 +29,63 @@ use crate::init::{linear_normal, normal, out_std, param_from_vec, INIT_STD};
 /// Epsilon inside the square root of the q/k L2 norm (fla's `use_qk_l2norm_in_kernel`).
 const L2_EPS: f64 = 1e-6;
 
+/// The part of a delta-rule mixer file that only depends on its config's `shape(d_model)`:
+/// `validate`, `init`, the module (a [`DeltaBlock`]) and its [`crate::SequenceLayer`] impl.
+/// The calling file must `use burn::prelude::*` and `DeltaBlock` (the derive needs plain paths).
+macro_rules! delta_mixer {
+    ($(#[doc = $doc:literal])* $module:ident, $config:ident) => {
+        impl $config {
+            /// Checks every field; errors name the field.
+            pub fn validate(&self, d_model: usize) -> Result<(), $crate::ZooError> {
+                self.shape(d_model).map(|_| ())
+            }
+
+            /// Builds the layer (`n_layer` scales `o_proj`'s init).
+            pub fn init<B: burn::prelude::Backend>(
+                &self,
+                d_model: usize,
+                n_layer: usize,
+                device: &B::Device,
+            ) -> Result<$module<B>, $crate::ZooError> {
+                Ok($module {
+                    block: $crate::layers::delta_block::DeltaBlock::new(
+                        &self.shape(d_model)?,
+                        n_layer,
+                        device,
+                    ),
+                })
+            }
+        }
+
+        $(#[doc = $doc])*
+        #[derive(Module, Debug)]
+        pub struct $module<B: Backend> {
+            pub block: DeltaBlock<B>,
+        }
+
+        impl<B: $crate::ScanBackend> $crate::SequenceLayer<B> for $module<B> {
+            type State = $crate::layers::delta_block::DeltaState<B>;
+
+            fn forward(&self, x: burn::prelude::Tensor<B, 3>) -> burn::prelude::Tensor<B, 3> {
+                self.block.forward(x)
+            }
+
+            fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
+                self.block.zero_state(batch, device)
+            }
+
+            fn step(
+                &self,
+                x: burn::prelude::Tensor<B, 2>,
+                state: Self::State,
+            ) -> (burn::prelude::Tensor<B, 2>, Self::State) {
+                self.block.step(x, state)
+            }
+        }
+    };
+}
+pub(crate) use delta_mixer;
+
 /// Sizes and switches of a [`DeltaBlock`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeltaBlockShape {

@@ -10,9 +10,9 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::delta_block::{DeltaBlock, DeltaBlockShape, DeltaState};
+use super::delta_block::{delta_mixer, DeltaBlock, DeltaBlockShape};
 use crate::validate::ensure;
-use crate::{ScanBackend, SequenceLayer, ZooError};
+use crate::ZooError;
 
 /// Configuration of a [`DeltaNet`] layer (fla's `DeltaNet` defaults unless noted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,43 +83,10 @@ impl DeltaNetConfig {
         shape.validate("delta_net")?;
         Ok(shape)
     }
-
-    /// Checks every field; errors name the field.
-    pub fn validate(&self, d_model: usize) -> Result<(), ZooError> {
-        self.shape(d_model).map(|_| ())
-    }
-
-    /// Builds the layer (`n_layer` scales `o_proj`'s init).
-    pub fn init<B: Backend>(
-        &self,
-        d_model: usize,
-        n_layer: usize,
-        device: &B::Device,
-    ) -> Result<DeltaNet<B>, ZooError> {
-        Ok(DeltaNet {
-            block: DeltaBlock::new(&self.shape(d_model)?, n_layer, device),
-        })
-    }
 }
 
-/// The DeltaNet layer; see the module docs.
-#[derive(Module, Debug)]
-pub struct DeltaNet<B: Backend> {
-    pub block: DeltaBlock<B>,
-}
-
-impl<B: ScanBackend> SequenceLayer<B> for DeltaNet<B> {
-    type State = DeltaState<B>;
-
-    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.block.forward(x)
-    }
-
-    fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
-        self.block.zero_state(batch, device)
-    }
-
-    fn step(&self, x: Tensor<B, 2>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
-        self.block.step(x, state)
-    }
-}
+delta_mixer!(
+    /// The DeltaNet layer; see the module docs.
+    DeltaNet,
+    DeltaNetConfig
+);

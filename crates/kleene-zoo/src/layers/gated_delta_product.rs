@@ -11,8 +11,8 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::delta_block::{gated_shape, DeltaBlock, DeltaBlockShape, DeltaState};
-use crate::{ScanBackend, SequenceLayer, ZooError};
+use super::delta_block::{delta_mixer, DeltaBlock, gated_shape, DeltaBlockShape};
+use crate::ZooError;
 
 /// Configuration of a [`GatedDeltaProduct`] layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,43 +73,10 @@ impl GatedDeltaProductConfig {
             self.norm_eps,
         )
     }
-
-    /// Checks every field; errors name the field.
-    pub fn validate(&self, d_model: usize) -> Result<(), ZooError> {
-        self.shape(d_model).map(|_| ())
-    }
-
-    /// Builds the layer (`n_layer` scales `o_proj`'s init).
-    pub fn init<B: Backend>(
-        &self,
-        d_model: usize,
-        n_layer: usize,
-        device: &B::Device,
-    ) -> Result<GatedDeltaProduct<B>, ZooError> {
-        Ok(GatedDeltaProduct {
-            block: DeltaBlock::new(&self.shape(d_model)?, n_layer, device),
-        })
-    }
 }
 
-/// The Gated DeltaProduct layer; see the module docs.
-#[derive(Module, Debug)]
-pub struct GatedDeltaProduct<B: Backend> {
-    pub block: DeltaBlock<B>,
-}
-
-impl<B: ScanBackend> SequenceLayer<B> for GatedDeltaProduct<B> {
-    type State = DeltaState<B>;
-
-    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.block.forward(x)
-    }
-
-    fn init_state(&self, batch: usize, device: &B::Device) -> Self::State {
-        self.block.zero_state(batch, device)
-    }
-
-    fn step(&self, x: Tensor<B, 2>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
-        self.block.step(x, state)
-    }
-}
+delta_mixer!(
+    /// The Gated DeltaProduct layer; see the module docs.
+    GatedDeltaProduct,
+    GatedDeltaProductConfig
+);
