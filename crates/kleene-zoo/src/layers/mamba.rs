@@ -134,8 +134,17 @@ pub struct MambaMixer<B: Backend> {
     d_inner: usize,
     d_state: usize,
     d_conv: usize,
+    /// `dt_rank` and the transition range, in one field on purpose: every non-parameter field
+    /// of a Burn module is one byte of the binary record, so a fifth field would shift every
+    /// record written before `allow_neg_eigval` existed (format-1 checkpoints must load).
+    scan: ScanSettings,
+}
+
+/// The non-weight settings of the scan (see [`MambaMixer`]'s `scan` field).
+#[derive(Debug, Clone, Copy)]
+struct ScanSettings {
     dt_rank: usize,
-    /// The transition `2·exp(ΔA) − 1` (config, not a weight: the record holds nothing for it).
+    /// The transition `2·exp(ΔA) − 1` (Grazzi et al. 2025).
     allow_neg_eigval: bool,
 }
 
@@ -212,8 +221,10 @@ impl<B: Backend> MambaMixer<B> {
             d_inner: di,
             d_state: n,
             d_conv: k,
-            dt_rank: r,
-            allow_neg_eigval: config.allow_neg_eigval,
+            scan: ScanSettings {
+                dt_rank: r,
+                allow_neg_eigval: config.allow_neg_eigval,
+            },
         }
     }
 
@@ -243,7 +254,7 @@ impl<B: Backend> MambaMixer<B> {
 
     /// The scan's transition range for this mixer's `allow_neg_eigval`.
     fn transition_range(&self) -> TransitionRange {
-        if self.allow_neg_eigval {
+        if self.scan.allow_neg_eigval {
             TransitionRange::MinusOneOne
         } else {
             TransitionRange::ZeroOne
@@ -256,7 +267,7 @@ impl<B: Backend> MambaMixer<B> {
         x: Tensor<B, D>,
     ) -> (Tensor<B, D>, Tensor<B, D>, Tensor<B, D>) {
         let dbc = self.x_proj.forward(x);
-        let (r, n) = (self.dt_rank, self.d_state);
+        let (r, n) = (self.scan.dt_rank, self.d_state);
         (
             dbc.clone().narrow(D - 1, 0, r),
             dbc.clone().narrow(D - 1, r, n),
@@ -284,7 +295,7 @@ impl<B: ScanBackend> SequenceLayer<B> for MambaMixer<B> {
         let z = z.reshape([batch, len, di]);
         let (delta, bmat, cmat) = self.split_dbc(x.clone());
         // Δ before bias and softplus (the scan adds `dt_proj.bias` and applies softplus).
-        let r = self.dt_rank;
+        let r = self.scan.dt_rank;
         let delta = delta
             .reshape([batch * len, r])
             .matmul(self.dt_proj.weight.val())
