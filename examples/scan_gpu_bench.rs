@@ -1,4 +1,5 @@
-//! GPU benchmark of the selective-scan kernels on burn-cuda (non-fused `CubeBackend<CudaRuntime>`):
+//! GPU benchmark of the selective-scan kernels (and the delta-rule kernels, time and bytes/s of
+//! their inputs and outputs) on burn-cuda (non-fused `CubeBackend<CudaRuntime>`):
 //! for fp32 and bf16 I/O, forward and backward, prints the time per call, the achieved bytes/s of
 //! compulsory HBM traffic and the fraction of the H100 roofline of
 //! `shared/spec/selective-scan-kernel.md` §4.5 (floor = max(memory at 3.35 TB/s, exp at 4.2e12/s)).
@@ -11,7 +12,7 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, FloatDType, Tensor, TensorPrimitive};
 use kleene_scan::cube::Cuda;
-use kleene_scan::{ScanBackend, SelectiveScanPrimitives};
+use kleene_scan::{DeltaRuleBackend, DeltaRulePrimitives, ScanBackend, SelectiveScanPrimitives};
 
 const HBM_BYTES_PER_S: f64 = 3.35e12;
 const EXP_PER_S: f64 = 4.2e12;
@@ -122,6 +123,50 @@ fn main() {
                     100.0 * floor / t
                 );
             }
+        }
+    }
+    delta_rule(iters, &dev);
+}
+
+/// The generalized delta rule (DeltaNet's recurrence), fp32: forward and backward per call and
+/// the bytes/s of its compulsory traffic (inputs read, outputs written; the state stays on chip).
+fn delta_rule(iters: usize, dev: &<Cuda as burn::tensor::backend::BackendTypes>::Device) {
+    println!("\ndelta rule (fp32)          pass  time_us   GB/s");
+    for &(b, h, l, k, v) in &[(8, 4, 2048, 64, 64), (32, 8, 512, 64, 128), (8, 4, 512, 16, 16)] {
+        let r = |c: usize, lo, hi| {
+            prim(
+                Tensor::<Cuda, 4>::random([b, h, l, c], Distribution::Uniform(lo, hi), dev),
+                FloatDType::F32,
+            )
+        };
+        let p = DeltaRulePrimitives::<Cuda> {
+            q: r(k, -0.5, 0.5),
+            k: r(k, -0.5, 0.5),
+            v: r(v, -0.5, 0.5),
+            a: r(k, -0.5, 0.5),
+            b: r(k, -0.5, 0.5),
+            w: Some(r(k, 0.5, 1.0)),
+            initial_state: None,
+        };
+        let (keys, vals) = ((b * h * l * k) as f64, (b * h * l * v) as f64);
+        // fwd: reads q, k, a, b, w, v; writes o. bwd: reads those and do, writes six gradients.
+        let fwd_bytes = 4.0 * (5.0 * keys + 2.0 * vals);
+        let bwd_bytes = 4.0 * (10.0 * keys + 3.0 * vals);
+        let t_fwd = time::<Cuda, _>(iters, dev, || Cuda::delta_rule_forward(p.clone()));
+        let out = Cuda::delta_rule_forward(p.clone());
+        let grad = Tensor::<Cuda, 1>::from_primitive(TensorPrimitive::Float(out))
+            .ones_like()
+            .into_primitive()
+            .tensor();
+        let t_bwd = time::<Cuda, _>(iters, dev, || {
+            Cuda::delta_rule_backward(p.clone(), grad.clone())
+        });
+        for (pass, t, bytes) in [("fwd", t_fwd, fwd_bytes), ("bwd", t_bwd, bwd_bytes)] {
+            println!(
+                "B{b:<3} H{h:<2} L{l:<5} K{k:<4} V{v:<4} {pass}  {:>8.1} {:>6.0}",
+                t * 1e6,
+                bytes / t / 1e9
+            );
         }
     }
 }
