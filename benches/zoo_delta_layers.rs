@@ -43,13 +43,18 @@ fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
 /// Mamba (the anchor) and every delta-rule mixer with its defaults at width 64.
 fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
     let device = Default::default();
-    ["mamba", "delta_net", "gated_delta_net", "gated_delta_product"]
-        .into_iter()
-        .map(|name| {
-            let cfg = MixerConfig::default_for(name).unwrap();
-            (name, cfg.init::<AD>(D_MODEL, 2, &device).unwrap())
-        })
-        .collect()
+    [
+        "mamba",
+        "delta_net",
+        "gated_delta_net",
+        "gated_delta_product",
+    ]
+    .into_iter()
+    .map(|name| {
+        let cfg = MixerConfig::default_for(name).unwrap();
+        (name, cfg.init::<AD>(D_MODEL, 2, &device).unwrap())
+    })
+    .collect()
 }
 
 fn layers(c: &mut Criterion) {

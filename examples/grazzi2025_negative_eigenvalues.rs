@@ -48,12 +48,42 @@ struct Model {
 }
 
 const MODELS: [Model; 6] = [
-    Model { name: "mamba01", label: "Mamba [0,1]", paper_best: Some(0.000), paper_median: Some(0.000) },
-    Model { name: "mamba11", label: "Mamba [-1,1]", paper_best: Some(1.000), paper_median: Some(1.000) },
-    Model { name: "deltanet01", label: "DeltaNet [0,1]", paper_best: Some(0.017), paper_median: Some(0.010) },
-    Model { name: "deltanet11", label: "DeltaNet [-1,1]", paper_best: Some(1.000), paper_median: Some(0.999) },
-    Model { name: "transformer", label: "Transformer", paper_best: Some(0.022), paper_median: Some(0.003) },
-    Model { name: "lstm", label: "LSTM", paper_best: None, paper_median: None },
+    Model {
+        name: "mamba01",
+        label: "Mamba [0,1]",
+        paper_best: Some(0.000),
+        paper_median: Some(0.000),
+    },
+    Model {
+        name: "mamba11",
+        label: "Mamba [-1,1]",
+        paper_best: Some(1.000),
+        paper_median: Some(1.000),
+    },
+    Model {
+        name: "deltanet01",
+        label: "DeltaNet [0,1]",
+        paper_best: Some(0.017),
+        paper_median: Some(0.010),
+    },
+    Model {
+        name: "deltanet11",
+        label: "DeltaNet [-1,1]",
+        paper_best: Some(1.000),
+        paper_median: Some(0.999),
+    },
+    Model {
+        name: "transformer",
+        label: "Transformer",
+        paper_best: Some(0.022),
+        paper_median: Some(0.003),
+    },
+    Model {
+        name: "lstm",
+        label: "LSTM",
+        paper_best: None,
+        paper_median: None,
+    },
 ];
 
 /// Shortest and longest test length (parity: `size` 40..=256 in the authors' generator).
@@ -94,7 +124,11 @@ fn config(model: &str, seed: u64, full: bool) -> String {
         (32, 1_500, 64, 150, 24, 64)
     };
     // The repo: weight decay 0 for Mamba and DeltaNet on parity, 0.1 otherwise.
-    let wd = if model.starts_with("mamba") || model.starts_with("deltanet") { 0.0 } else { 0.1 };
+    let wd = if model.starts_with("mamba") || model.starts_with("deltanet") {
+        0.0
+    } else {
+        0.1
+    };
     format!(
         r#"
 [task]
@@ -182,8 +216,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         None => MODELS.iter().collect(),
     };
     let root = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs/examples/grazzi2025_negative_eigenvalues")
-            .join(if args.full { "full" } else { "default" })
+        PathBuf::from("runs/examples/grazzi2025_negative_eigenvalues").join(if args.full {
+            "full"
+        } else {
+            "default"
+        })
     });
     let started = std::time::Instant::now();
     let mut runs = Vec::new();
@@ -196,7 +233,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                 "grazzi2025_negative_eigenvalues",
                 &dir,
             )?;
-            runs.push(Run { model, seed, report: s.report });
+            runs.push(Run {
+                model,
+                seed,
+                report: s.report,
+            });
         }
     }
     print_tables(&runs, args.full);
@@ -214,7 +255,9 @@ fn print_tables(runs: &[Run], full: bool) {
     } else {
         "a reduced protocol (width 32, 1500 steps of 64, 10 test lengths): not the paper's"
     };
-    println!("\n### Parity, trained on 2..=39 bits, tested on {TEST_MIN}..={TEST_MAX}: scaled accuracy");
+    println!(
+        "\n### Parity, trained on 2..=39 bits, tested on {TEST_MIN}..={TEST_MAX}: scaled accuracy"
+    );
     println!("({protocol})\n");
     println!("| model | seed 0 | seed 1 | seed 2 | kleene best | paper best (Table 3) | kleene median | paper median (Table 5) |");
     println!("|---|---|---|---|---|---|---|---|");

@@ -132,7 +132,11 @@ fn main() {
 /// the bytes/s of its compulsory traffic (inputs read, outputs written; the state stays on chip).
 fn delta_rule(iters: usize, dev: &<Cuda as burn::tensor::backend::BackendTypes>::Device) {
     println!("\ndelta rule (fp32)          pass  time_us   GB/s");
-    for &(b, h, l, k, v) in &[(8, 4, 2048, 64, 64), (32, 8, 512, 64, 128), (8, 4, 512, 16, 16)] {
+    for &(b, h, l, k, v) in &[
+        (8, 4, 2048, 64, 64),
+        (32, 8, 512, 64, 128),
+        (8, 4, 512, 16, 16),
+    ] {
         let r = |c: usize, lo, hi| {
             prim(
                 Tensor::<Cuda, 4>::random([b, h, l, c], Distribution::Uniform(lo, hi), dev),

@@ -41,7 +41,11 @@ pub(crate) fn or_placeholder<B: Backend, C: CheckpointStrategy>(
     }
 }
 
-pub(crate) fn register<B: Backend>(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FloatTensor<B>>) {
+pub(crate) fn register<B: Backend>(
+    grads: &mut Gradients,
+    node: Option<NodeId>,
+    grad: Option<FloatTensor<B>>,
+) {
     if let (Some(node), Some(grad)) = (node, grad) {
         grads.register::<B>(node, grad);
     }

@@ -30,9 +30,9 @@ use burn::tensor::{Int, Tensor, TensorPrimitive};
 mod autodiff;
 mod backend;
 pub mod conv;
-pub mod delta;
 #[cfg(feature = "cube")]
 pub mod cube;
+pub mod delta;
 mod error;
 pub mod host;
 mod input;

@@ -6,8 +6,8 @@
 mod common;
 
 use burn::backend::Autodiff;
-use burn_ndarray::NdArray;
 use burn::tensor::Tensor;
+use burn_ndarray::NdArray;
 use common::delta::{dims, DeltaProblem, Family};
 use common::{rel_err, rng, tensor, uniform, values};
 use kleene_scan::delta::{naive, reference};
@@ -39,8 +39,14 @@ fn forward_matches_the_f64_oracle() {
             let p = DeltaProblem::random(&mut r, d, family, i % 2 == 0);
             let (o, last) = delta_rule::<B>(p.input(&dev));
             let (want_o, want_last) = p.oracle();
-            let (eo, el) = (rel_err(&values(o), &want_o), rel_err(&values(last), &want_last));
-            assert!(eo < 1e-5 && el < 1e-5, "{d:?} {family:?}: o {eo:.2e}, S {el:.2e}");
+            let (eo, el) = (
+                rel_err(&values(o), &want_o),
+                rel_err(&values(last), &want_last),
+            );
+            assert!(
+                eo < 1e-5 && el < 1e-5,
+                "{d:?} {family:?}: o {eo:.2e}, S {el:.2e}"
+            );
         }
     }
 }
@@ -52,7 +58,10 @@ fn forward_matches_the_oracle_at_length_ten_thousand() {
         let p = DeltaProblem::random(&mut rng(2), dims(1, 3, 10_000, 4, 5), family, true);
         let (o, last) = delta_rule::<B>(p.input(&dev));
         let (want_o, want_last) = p.oracle();
-        let (eo, el) = (rel_err(&values(o), &want_o), rel_err(&values(last), &want_last));
+        let (eo, el) = (
+            rel_err(&values(o), &want_o),
+            rel_err(&values(last), &want_last),
+        );
         assert!(eo < 1e-4 && el < 1e-4, "{family:?}: o {eo:.2e}, S {el:.2e}");
     }
 }
@@ -166,7 +175,11 @@ fn check_against_fd(p: &DeltaProblem, seed: u64, sample: Option<usize>, tol: f64
         let got: Vec<f64> = entries.iter().map(|&i| g[i]).collect();
         if want.iter().all(|&x| x == 0.0) {
             // e.g. d/da, d/db, d/dw at the first step from a zero state
-            assert!(got.iter().all(|x| x.abs() < 1e-6), "d/d{}: {got:?} vs 0", NAMES[f]);
+            assert!(
+                got.iter().all(|x| x.abs() < 1e-6),
+                "d/d{}: {got:?} vs 0",
+                NAMES[f]
+            );
             continue;
         }
         let e = rel_err(&got, &want);
@@ -189,7 +202,12 @@ fn gradients_match_finite_differences() {
 
 #[test]
 fn gradients_match_finite_differences_at_length_ten_thousand() {
-    let p = DeltaProblem::random(&mut rng(4), dims(1, 2, 10_000, 3, 4), Family::DeltaNegative, true);
+    let p = DeltaProblem::random(
+        &mut rng(4),
+        dims(1, 2, 10_000, 3, 4),
+        Family::DeltaNegative,
+        true,
+    );
     check_against_fd(&p, 30, Some(40), 1e-3);
 }
 
@@ -317,7 +335,10 @@ fn reproduces_the_spec_vectors() {
 fn a_reflection_per_one_bit_tracks_parity() {
     let dev = Default::default();
     let mut r = rng(7);
-    let bits: Vec<f64> = uniform(&mut r, 257, 0.0, 1.0).iter().map(|x| x.round()).collect();
+    let bits: Vec<f64> = uniform(&mut r, 257, 0.0, 1.0)
+        .iter()
+        .map(|x| x.round())
+        .collect();
     let len = bits.len();
     let sh = [1, 1, len, 1];
     let ones = vec![1.0; len];

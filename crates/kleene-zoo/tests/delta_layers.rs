@@ -27,8 +27,18 @@ fn fixture(name: &str) -> Value {
 }
 
 fn array(v: &Value) -> (Vec<usize>, Vec<f32>) {
-    let shape = v["shape"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap() as usize).collect();
-    let data = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let shape = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap() as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
     (shape, data)
 }
 
@@ -38,7 +48,9 @@ fn tensor<const D: usize>(v: &Value) -> Tensor<B, D> {
 }
 
 fn param<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["params"].get(name).unwrap_or_else(|| panic!("fixture has no parameter {name}"))
+    json["params"]
+        .get(name)
+        .unwrap_or_else(|| panic!("fixture has no parameter {name}"))
 }
 
 /// A PyTorch `Linear.weight` `(out, in)` as Burn's `(in, out)`.
@@ -75,7 +87,12 @@ fn load(block: &mut DeltaBlock<B>, json: &Value) {
     block.k_conv = Some(Param::from_tensor(tensor(param(json, "k_conv1d.weight"))));
     block.v_conv = Some(Param::from_tensor(tensor(param(json, "v_conv1d.weight"))));
     block.o_norm = Param::from_tensor(tensor(param(json, "o_norm.weight")));
-    for n in ["q_conv1d.weight", "k_conv1d.weight", "v_conv1d.weight", "o_norm.weight"] {
+    for n in [
+        "q_conv1d.weight",
+        "k_conv1d.weight",
+        "v_conv1d.weight",
+        "o_norm.weight",
+    ] {
         take(n);
     }
     let all: Vec<&String> = json["params"].as_object().unwrap().keys().collect();
@@ -87,15 +104,26 @@ fn load(block: &mut DeltaBlock<B>, json: &Value) {
 fn max_rel(got: &[f32], want: &[f32]) -> f32 {
     assert_eq!(got.len(), want.len());
     let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) / scale
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+        / scale
 }
 
 /// Whole-sequence forward and the stepped run (its final matrix state) against the fixture.
-fn check<L: SequenceLayer<B, State = delta_block::DeltaState<B>>>(layer: &L, json: &Value, name: &str) {
+fn check<L: SequenceLayer<B, State = delta_block::DeltaState<B>>>(
+    layer: &L,
+    json: &Value,
+    name: &str,
+) {
     let x: Tensor<B, 3> = tensor(&json["x"]);
     let (_, want) = array(&json["y"]);
     let e = max_rel(&to_vec(layer.forward(x.clone())), &want);
-    assert!(e < 1e-4, "{name}: forward differs from fla's layer by {e:e}");
+    assert!(
+        e < 1e-4,
+        "{name}: forward differs from fla's layer by {e:e}"
+    );
     let [batch, len, d] = x.dims();
     let mut state = layer.init_state(batch, &dev());
     let mut ys = vec![];
@@ -112,12 +140,19 @@ fn check<L: SequenceLayer<B, State = delta_block::DeltaState<B>>>(layer: &L, jso
 }
 
 fn flag(json: &Value, key: &str) -> bool {
-    json["config"][key].as_bool().unwrap_or_else(|| panic!("config.{key}"))
+    json["config"][key]
+        .as_bool()
+        .unwrap_or_else(|| panic!("config.{key}"))
 }
 
 #[test]
 fn delta_net_matches_fla() {
-    for name in ["delta_net", "delta_net_neg", "delta_net_gate", "delta_net_gate_neg"] {
+    for name in [
+        "delta_net",
+        "delta_net_neg",
+        "delta_net_gate",
+        "delta_net_gate_neg",
+    ] {
         let json = fixture(name);
         let mut layer = DeltaNetConfig {
             n_heads: json["config"]["num_heads"].as_u64().unwrap() as usize,
@@ -178,7 +213,9 @@ fn gated_delta_product_matches_fla() {
 fn det(mut m: Vec<f64>, n: usize) -> f64 {
     let mut d = 1.0;
     for c in 0..n {
-        let p = (c..n).max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs())).unwrap();
+        let p = (c..n)
+            .max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs()))
+            .unwrap();
         if m[p * n + c] == 0.0 {
             return 0.0;
         }
@@ -209,7 +246,9 @@ fn negative_eigenvalues(t: &[f64], n: usize) -> Vec<f64> {
         }
         det(m, n)
     };
-    let grid: Vec<f64> = (0..=3000).map(|i| -1.5 + i as f64 * (1.5 - 1e-3) / 3000.0).collect();
+    let grid: Vec<f64> = (0..=3000)
+        .map(|i| -1.5 + i as f64 * (1.5 - 1e-3) / 3000.0)
+        .collect();
     grid.windows(2)
         .filter(|w| char_at(w[0]).signum() != char_at(w[1]).signum())
         .map(|w| w[0])
@@ -221,14 +260,20 @@ fn token_transitions(block: &DeltaBlock<B>, x: Tensor<B, 3>) -> (Vec<Vec<f64>>, 
     let input = block.transition_inputs(x);
     let [_, _, steps, k] = input.a.dims();
     let row = |t: Tensor<B, 4>| -> Vec<f64> {
-        t.slice([0..1, 0..1]).into_data().convert::<f64>().into_vec().unwrap()
+        t.slice([0..1, 0..1])
+            .into_data()
+            .convert::<f64>()
+            .into_vec()
+            .unwrap()
     };
     let (a, b) = (row(input.a), row(input.b));
     let w = input.w.map(row);
     let n = block.householder();
     let mut out = vec![];
     for token in 0..steps / n {
-        let mut total: Vec<f64> = (0..k * k).map(|i| if i % (k + 1) == 0 { 1.0 } else { 0.0 }).collect();
+        let mut total: Vec<f64> = (0..k * k)
+            .map(|i| if i % (k + 1) == 0 { 1.0 } else { 0.0 })
+            .collect();
         for j in 0..n {
             let s = token * n + j;
             // T_s = diag(w) + b aᵀ, applied after the sub-steps before it
@@ -261,8 +306,11 @@ fn saturate_beta(block: &mut DeltaBlock<B>, signs: &[f64]) {
     }
     let [d, out] = block.b_proj.weight.dims();
     let per = out / signs.len();
-    let w: Vec<f32> = (0..d * out).map(|i| (10.0 * signs[(i % out) / per]) as f32).collect();
-    block.b_proj.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, out]), &dev()));
+    let w: Vec<f32> = (0..d * out)
+        .map(|i| (10.0 * signs[(i % out) / per]) as f32)
+        .collect();
+    block.b_proj.weight =
+        Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, out]), &dev()));
 }
 
 /// Weights of order one: with fla's init (std 0.02) a constant input gives keys of norm ~1e-3,
@@ -282,32 +330,55 @@ fn allow_neg_eigval_gives_a_negative_eigenvalue() {
     for neg in [false, true] {
         // DeltaNet: I − β k̂k̂ᵀ, eigenvalue 1 − β along k̂: −1 with β = 2, 0 with β = 1.
         let mut dn = order_one(
-            DeltaNetConfig { n_heads: 1, allow_neg_eigval: neg, ..Default::default() }
-                .init::<B>(8, 1, &dev())
-                .unwrap(),
+            DeltaNetConfig {
+                n_heads: 1,
+                allow_neg_eigval: neg,
+                ..Default::default()
+            }
+            .init::<B>(8, 1, &dev())
+            .unwrap(),
         );
         saturate_beta(&mut dn.block, &[1.0]);
         // Gated DeltaNet: α (I − β k̂k̂ᵀ), eigenvalue −α with β = 2.
         let mut gdn = order_one(
-            GatedDeltaNetConfig { n_heads: 1, allow_neg_eigval: neg, ..Default::default() }
-                .init::<B>(8, 1, &dev())
-                .unwrap(),
+            GatedDeltaNetConfig {
+                n_heads: 1,
+                allow_neg_eigval: neg,
+                ..Default::default()
+            }
+            .init::<B>(8, 1, &dev())
+            .unwrap(),
         );
         saturate_beta(&mut gdn.block, &[1.0]);
         // Gated DeltaProduct, 2 sub-steps: β₀ ≈ 2 (a reflection), β₁ ≈ 0: eigenvalue ≈ −α.
         let mut gdp = order_one(
-            GatedDeltaProductConfig { n_heads: 1, allow_neg_eigval: neg, ..Default::default() }
-                .init::<B>(8, 1, &dev())
-                .unwrap(),
+            GatedDeltaProductConfig {
+                n_heads: 1,
+                allow_neg_eigval: neg,
+                ..Default::default()
+            }
+            .init::<B>(8, 1, &dev())
+            .unwrap(),
         );
         saturate_beta(&mut gdp.block, &[1.0, -1.0]);
-        for (name, block) in [("delta_net", &dn.block), ("gated_delta_net", &gdn.block), ("gated_delta_product", &gdp.block)] {
+        for (name, block) in [
+            ("delta_net", &dn.block),
+            ("gated_delta_net", &gdn.block),
+            ("gated_delta_product", &gdp.block),
+        ] {
             for (t, eig) in spectra(block).iter().enumerate() {
                 if neg {
-                    assert_eq!(eig.len(), 1, "{name} token {t}: negative eigenvalues {eig:?}");
+                    assert_eq!(
+                        eig.len(),
+                        1,
+                        "{name} token {t}: negative eigenvalues {eig:?}"
+                    );
                     assert!(eig[0] < -0.5, "{name} token {t}: {eig:?}");
                 } else {
-                    assert!(eig.is_empty(), "{name} [0,1] token {t}: negative eigenvalues {eig:?}");
+                    assert!(
+                        eig.is_empty(),
+                        "{name} [0,1] token {t}: negative eigenvalues {eig:?}"
+                    );
                 }
             }
         }
@@ -317,14 +388,35 @@ fn allow_neg_eigval_gives_a_negative_eigenvalue() {
 #[test]
 fn bad_configs_name_the_field() {
     let err = |r: Result<(), kleene_zoo::ZooError>| r.unwrap_err().to_string();
-    let e = err(DeltaNetConfig { n_heads: 3, ..Default::default() }.validate(16));
+    let e = err(DeltaNetConfig {
+        n_heads: 3,
+        ..Default::default()
+    }
+    .validate(16));
     assert!(e.contains("delta_net.n_heads"), "{e}");
-    let e = err(GatedDeltaProductConfig { num_householder: 0, ..Default::default() }.validate(16));
+    let e = err(GatedDeltaProductConfig {
+        num_householder: 0,
+        ..Default::default()
+    }
+    .validate(16));
     assert!(e.contains("gated_delta_product.num_householder"), "{e}");
-    let e = err(GatedDeltaNetConfig { n_heads: 0, ..Default::default() }.validate(16));
+    let e = err(GatedDeltaNetConfig {
+        n_heads: 0,
+        ..Default::default()
+    }
+    .validate(16));
     assert!(e.contains("gated_delta_net.n_heads"), "{e}");
-    let e = err(GatedDeltaNetConfig { head_dim: Some(0), ..Default::default() }.validate(16));
+    let e = err(GatedDeltaNetConfig {
+        head_dim: Some(0),
+        ..Default::default()
+    }
+    .validate(16));
     assert!(e.contains("gated_delta_net.head_dim"), "{e}");
-    let e = err(DeltaNetConfig { use_short_conv: true, conv_size: 0, ..Default::default() }.validate(16));
+    let e = err(DeltaNetConfig {
+        use_short_conv: true,
+        conv_size: 0,
+        ..Default::default()
+    }
+    .validate(16));
     assert!(e.contains("delta_net.conv_size"), "{e}");
 }

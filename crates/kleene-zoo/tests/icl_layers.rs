@@ -247,7 +247,12 @@ layer_suite!(
 layer_suite!(lstm_suite, lstm, 11, 1e-5);
 layer_suite!(mamba_suite, mamba, 11, 1e-5);
 layer_suite!(delta_net_suite, delta_net, 11, 1e-5);
-layer_suite!(delta_net_neg_gate_noconv_suite, delta_net_neg_gate_noconv, 11, 1e-5);
+layer_suite!(
+    delta_net_neg_gate_noconv_suite,
+    delta_net_neg_gate_noconv,
+    11,
+    1e-5
+);
 layer_suite!(gated_delta_net_suite, gated_delta_net, 11, 1e-5);
 layer_suite!(gated_delta_product_suite, gated_delta_product, 11, 1e-5);
 layer_suite!(mamba_neg_eigval_suite, mamba_neg_eigval, 11, 1e-5);

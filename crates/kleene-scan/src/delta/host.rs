@@ -143,7 +143,11 @@ fn step_into(
     for (row, &ai) in prev.chunks_exact(dv).zip(a) {
         axpy(u, ai, row);
     }
-    for (i, (row, p_row)) in s.chunks_exact_mut(dv).zip(prev.chunks_exact(dv)).enumerate() {
+    for (i, (row, p_row)) in s
+        .chunks_exact_mut(dv)
+        .zip(prev.chunks_exact(dv))
+        .enumerate()
+    {
         let (wi, bi, ki) = (w.map_or(1.0, |w| w[i]), b[i], k[i]);
         for (((sv, &pv), &uv), &vv) in row.iter_mut().zip(p_row).zip(u.iter()).zip(v) {
             *sv = wi * pv + bi * uv + ki * vv;
@@ -425,7 +429,15 @@ pub fn backward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>, grad: &[f32]) 
                 s0.map(|s| &s[sq * sz..(sq + 1) * sz]),
                 &d_o[sq * lv..(sq + 1) * lv],
                 &d_last[sq * sz..(sq + 1) * sz],
-                SeqGradsMut { q, k, v, a, b, w, s0: s0_grad },
+                SeqGradsMut {
+                    q,
+                    k,
+                    v,
+                    a,
+                    b,
+                    w,
+                    s0: s0_grad,
+                },
             )
         });
     g

@@ -43,12 +43,7 @@ fn normalise_rows(x: &mut [f64], width: usize) {
 }
 
 impl DeltaProblem {
-    pub fn random(
-        rng: &mut ChaCha8Rng,
-        dims: DeltaDims,
-        family: Family,
-        with_state: bool,
-    ) -> Self {
+    pub fn random(rng: &mut ChaCha8Rng, dims: DeltaDims, family: Family, with_state: bool) -> Self {
         let nk = dims.sequences() * dims.len * dims.dk;
         let nv = dims.sequences() * dims.len * dims.dv;
         let q = uniform(rng, nk, -1.0, 1.0);
@@ -66,7 +61,11 @@ impl DeltaProblem {
                 let mut k = uniform(rng, nk, -1.0, 1.0);
                 normalise_rows(&mut k, dims.dk);
                 let steps = dims.sequences() * dims.len;
-                let beta_hi = if family == Family::DeltaPositive { 1.0 } else { 2.0 };
+                let beta_hi = if family == Family::DeltaPositive {
+                    1.0
+                } else {
+                    2.0
+                };
                 let beta = uniform(rng, steps, 0.05, beta_hi);
                 let alpha = uniform(rng, steps, 0.5, 1.0);
                 let gated = family == Family::Gated;
@@ -85,7 +84,16 @@ impl DeltaProblem {
                 (k, a, b, gated.then_some(w))
             }
         };
-        Self { dims, q, k, v, a, b, w, s0 }
+        Self {
+            dims,
+            q,
+            k,
+            v,
+            a,
+            b,
+            w,
+            s0,
+        }
     }
 
     pub fn naive_inputs(&self) -> naive::Inputs<'_> {
@@ -123,7 +131,13 @@ impl DeltaProblem {
 }
 
 pub fn dims(batch: usize, heads: usize, len: usize, dk: usize, dv: usize) -> DeltaDims {
-    DeltaDims { batch, heads, len, dk, dv }
+    DeltaDims {
+        batch,
+        heads,
+        len,
+        dk,
+        dv,
+    }
 }
 
 /// Gradients of the loss `Σ o ⊙ ro + Σ S_final ⊙ rs` on `AD` (its `delta_rule_backward`), in

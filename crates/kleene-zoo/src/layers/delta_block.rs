@@ -180,13 +180,13 @@ impl<B: Backend> DeltaBlock<B> {
         let conv = |c: usize| shape.conv_size.map(|w| normal([c, w], INIT_STD, device));
         let a_log = || {
             let a: Vec<f32> = Tensor::<B, 1>::random([h], Distribution::Uniform(0.0, 16.0), device)
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .expect("f32 data")
-            .iter()
-            .map(|a| a.max(1e-6).ln())
-            .collect();
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .expect("f32 data")
+                .iter()
+                .map(|a| a.max(1e-6).ln())
+                .collect();
             param_from_vec(a, [h], device)
         };
         Self {
@@ -266,7 +266,12 @@ impl<B: ScanBackend> DeltaBlock<B> {
     }
 
     /// The recurrence and output for projected inputs (`x` for the gates), from state `s0`.
-    fn mix(&self, x: Tensor<B, 3>, p: Projected<B>, s0: Tensor<B, 4>) -> (Tensor<B, 3>, Tensor<B, 4>) {
+    fn mix(
+        &self,
+        x: Tensor<B, 3>,
+        p: Projected<B>,
+        s0: Tensor<B, 4>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let [batch, len, _] = x.dims();
         let (h, vv, n) = (self.heads, self.head_v, self.householder);
         let (o, s) = delta_rule(self.recurrence_inputs(x.clone(), p, s0));
@@ -287,7 +292,12 @@ impl<B: ScanBackend> DeltaBlock<B> {
         self.recurrence_inputs(x, p, s0)
     }
 
-    fn recurrence_inputs(&self, x: Tensor<B, 3>, p: Projected<B>, s0: Tensor<B, 4>) -> DeltaRuleInput<B> {
+    fn recurrence_inputs(
+        &self,
+        x: Tensor<B, 3>,
+        p: Projected<B>,
+        s0: Tensor<B, 4>,
+    ) -> DeltaRuleInput<B> {
         let [batch, len, _] = x.dims();
         let (h, kk, vv, n) = (self.heads, self.head_k, self.head_v, self.householder);
         let steps = len * n;
@@ -304,7 +314,7 @@ impl<B: ScanBackend> DeltaBlock<B> {
             beta = beta.mul_scalar(2.0);
         }
         let beta = micro(beta, 1); // (B, H, L·n, 1)
-        // the query is read after the last sub-step: zeros before it
+                                   // the query is read after the last sub-step: zeros before it
         let q = l2_normalise(p.q.reshape([batch, len, h, kk]).swap_dims(1, 2))
             .div_scalar((kk as f64).sqrt())
             .unsqueeze_dim::<5>(3); // (B, H, L, 1, K)
@@ -345,7 +355,11 @@ impl<B: ScanBackend> DeltaBlock<B> {
 
     /// `α (B, L, H)` of the forget gate.
     fn forget(&self, x: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
-        let (a_proj, a_log, dt_bias) = (self.a_proj.as_ref()?, self.a_log.as_ref()?, self.dt_bias.as_ref()?);
+        let (a_proj, a_log, dt_bias) = (
+            self.a_proj.as_ref()?,
+            self.a_log.as_ref()?,
+            self.dt_bias.as_ref()?,
+        );
         let h = self.heads;
         let gate = softplus(a_proj.forward(x) + dt_bias.val().reshape([1, 1, h]), 1.0)
             * a_log.val().exp().reshape([1, 1, h]);
@@ -355,7 +369,12 @@ impl<B: ScanBackend> DeltaBlock<B> {
     /// Per-head RMSNorm (and output gate), heads concatenated, `o_proj`.
     fn output(&self, x: Tensor<B, 3>, o: Tensor<B, 4>) -> Tensor<B, 3> {
         let [batch, h, len, vv] = o.dims();
-        let rms = o.clone().powi_scalar(2).mean_dim(3).add_scalar(self.norm_eps).sqrt();
+        let rms = o
+            .clone()
+            .powi_scalar(2)
+            .mean_dim(3)
+            .add_scalar(self.norm_eps)
+            .sqrt();
         let mut o = (o / rms) * self.o_norm.val().reshape([1, 1, 1, vv]);
         if let Some(g) = &self.g_proj {
             let gate = g.forward(x).reshape([batch, len, h, vv]).swap_dims(1, 2);
@@ -423,7 +442,12 @@ impl<B: ScanBackend> DeltaBlock<B> {
 
 /// `x / sqrt(Σ x² + 1e-6)` over the last dimension.
 fn l2_normalise<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let norm = x.clone().powi_scalar(2).sum_dim(3).add_scalar(L2_EPS).sqrt();
+    let norm = x
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(3)
+        .add_scalar(L2_EPS)
+        .sqrt();
     x / norm
 }
 
