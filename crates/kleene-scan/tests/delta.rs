@@ -92,34 +92,7 @@ impl LossWeights {
 /// Gradients from `Autodiff<NdArray>` (the hand-written backward), in input order
 /// `q, k, v, a, b, w, s0` (absent inputs give empty vectors).
 fn op_grads(p: &DeltaProblem, lw: &LossWeights) -> Vec<Vec<f64>> {
-    let dev = Default::default();
-    let d = p.dims;
-    let x = p.input::<Ad>(&dev);
-    let x = DeltaRuleInput {
-        q: x.q.require_grad(),
-        k: x.k.require_grad(),
-        v: x.v.require_grad(),
-        a: x.a.require_grad(),
-        b: x.b.require_grad(),
-        w: x.w.map(|t| t.require_grad()),
-        initial_state: x.initial_state.map(|t| t.require_grad()),
-    };
-    let keep = x.clone();
-    let (o, s) = delta_rule(x);
-    let ro: Tensor<Ad, 4> = tensor(&lw.o, [d.batch, d.heads, d.len, d.dv], &dev);
-    let rs: Tensor<Ad, 4> = tensor(&lw.s, [d.batch, d.heads, d.dk, d.dv], &dev);
-    let loss = (o * ro).sum() + (s * rs).sum();
-    let g = loss.backward();
-    let get = |t: &Tensor<Ad, 4>| values(t.grad(&g).expect("gradient"));
-    vec![
-        get(&keep.q),
-        get(&keep.k),
-        get(&keep.v),
-        get(&keep.a),
-        get(&keep.b),
-        keep.w.as_ref().map_or(vec![], get),
-        keep.initial_state.as_ref().map_or(vec![], get),
-    ]
+    common::delta::op_grads::<Ad>(p, &lw.o, &lw.s, &Default::default())
 }
 
 const NAMES: [&str; 7] = ["q", "k", "v", "a", "b", "w", "s0"];

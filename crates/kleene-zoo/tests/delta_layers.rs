@@ -5,110 +5,39 @@
 //! in f64 from the inputs it hands to kleene-scan's delta rule) has a negative eigenvalue with
 //! `allow_neg_eigval` and none without.
 
+mod fla_fixture;
 mod icl_common;
 
-use std::path::PathBuf;
-
 use burn::module::Param;
-use burn::nn::Linear;
 use burn::prelude::*;
+use fla_fixture::{array, fixture, max_rel, tensor, Loader};
 use icl_common::{dev, perturb, to_vec, B};
 use kleene_zoo::layers::delta_block::DeltaBlock;
 use kleene_zoo::layers::*;
 use kleene_zoo::SequenceLayer;
 use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/delta")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn array(v: &Value) -> (Vec<usize>, Vec<f32>) {
-    let shape = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap() as usize)
-        .collect();
-    let data = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    (shape, data)
-}
-
-fn tensor<const D: usize>(v: &Value) -> Tensor<B, D> {
-    let (shape, data) = array(v);
-    Tensor::from_data(TensorData::new(data, shape), &dev())
-}
-
-fn param<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["params"]
-        .get(name)
-        .unwrap_or_else(|| panic!("fixture has no parameter {name}"))
-}
-
-/// A PyTorch `Linear.weight` `(out, in)` as Burn's `(in, out)`.
-fn set_linear(l: &mut Linear<B>, json: &Value, name: &str) {
-    let w: Tensor<B, 2> = tensor(param(json, &format!("{name}.weight")));
-    l.weight = Param::from_tensor(w.transpose());
-}
-
 /// Loads every fla parameter of the fixture into the block, and checks none is left over.
 fn load(block: &mut DeltaBlock<B>, json: &Value) {
-    let mut used = vec![];
-    let mut take = |n: &str| used.push(n.to_string());
-    set_linear(&mut block.q_proj, json, "q_proj");
-    set_linear(&mut block.k_proj, json, "k_proj");
-    set_linear(&mut block.v_proj, json, "v_proj");
-    set_linear(&mut block.b_proj, json, "b_proj");
-    set_linear(&mut block.o_proj, json, "o_proj");
-    for n in ["q_proj", "k_proj", "v_proj", "b_proj", "o_proj"] {
-        take(&format!("{n}.weight"));
+    let mut l = Loader::new(json);
+    block.q_proj = l.linear("q_proj", false);
+    block.k_proj = l.linear("k_proj", false);
+    block.v_proj = l.linear("v_proj", false);
+    block.b_proj = l.linear("b_proj", false);
+    block.o_proj = l.linear("o_proj", false);
+    if block.g_proj.is_some() {
+        block.g_proj = Some(l.linear("g_proj", false));
     }
-    if let Some(l) = block.g_proj.as_mut() {
-        set_linear(l, json, "g_proj");
-        take("g_proj.weight");
+    if block.a_proj.is_some() {
+        block.a_proj = Some(l.linear("a_proj", false));
+        block.a_log = Some(l.param("A_log"));
+        block.dt_bias = Some(l.param("dt_bias"));
     }
-    if let Some(l) = block.a_proj.as_mut() {
-        set_linear(l, json, "a_proj");
-        block.a_log = Some(Param::from_tensor(tensor(param(json, "A_log"))));
-        block.dt_bias = Some(Param::from_tensor(tensor(param(json, "dt_bias"))));
-        for n in ["a_proj.weight", "A_log", "dt_bias"] {
-            take(n);
-        }
-    }
-    block.q_conv = Some(Param::from_tensor(tensor(param(json, "q_conv1d.weight"))));
-    block.k_conv = Some(Param::from_tensor(tensor(param(json, "k_conv1d.weight"))));
-    block.v_conv = Some(Param::from_tensor(tensor(param(json, "v_conv1d.weight"))));
-    block.o_norm = Param::from_tensor(tensor(param(json, "o_norm.weight")));
-    for n in [
-        "q_conv1d.weight",
-        "k_conv1d.weight",
-        "v_conv1d.weight",
-        "o_norm.weight",
-    ] {
-        take(n);
-    }
-    let all: Vec<&String> = json["params"].as_object().unwrap().keys().collect();
-    for name in all {
-        assert!(used.contains(name), "fixture parameter {name} not loaded");
-    }
-}
-
-fn max_rel(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
-        / scale
+    block.q_conv = Some(l.param("q_conv1d.weight"));
+    block.k_conv = Some(l.param("k_conv1d.weight"));
+    block.v_conv = Some(l.param("v_conv1d.weight"));
+    block.o_norm = l.param("o_norm.weight");
+    l.assert_all_used();
 }
 
 /// Whole-sequence forward and the stepped run (its final matrix state) against the fixture.

@@ -3,80 +3,21 @@
 //! `gen_delta_fixtures.py` beside it): the whole-sequence forward, the token-by-token step, and
 //! the final matrix state; and its init (fla's layer-0 values, orthogonal projections).
 
+mod fla_fixture;
 mod icl_common;
 
-use std::path::PathBuf;
-
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::prelude::*;
+use fla_fixture::{array, fixture, max_rel, tensor, Loader};
 use icl_common::{dev, to_vec, B};
 use kleene_zoo::layers::*;
 use kleene_zoo::SequenceLayer;
 use serde_json::Value;
 
-fn fixture() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/delta/rwkv7.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn array(v: &Value) -> (Vec<usize>, Vec<f32>) {
-    let shape = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap() as usize)
-        .collect();
-    let data = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    (shape, data)
-}
-
-fn tensor<const D: usize>(v: &Value) -> Tensor<B, D> {
-    let (shape, data) = array(v);
-    Tensor::from_data(TensorData::new(data, shape), &dev())
-}
-
-/// Loads fla's parameters by name, remembering which were taken.
-struct Loader<'a> {
-    json: &'a Value,
-    used: Vec<String>,
-}
-
-impl Loader<'_> {
-    fn take<const D: usize>(&mut self, name: &str) -> Tensor<B, D> {
-        self.used.push(name.to_string());
-        let v = self.json["params"]
-            .get(name)
-            .unwrap_or_else(|| panic!("fixture has no parameter {name}"));
-        let (shape, data) = array(v);
-        // fla's `x_*` are (1, 1, d); the layer keeps (d).
-        let shape: Vec<usize> = if D == 1 { vec![data.len()] } else { shape };
-        Tensor::from_data(TensorData::new(data, shape), &dev())
-    }
-
-    fn param<const D: usize>(&mut self, name: &str) -> Param<Tensor<B, D>> {
-        Param::from_tensor(self.take(name))
-    }
-
-    /// A PyTorch `Linear` `(out, in)` weight (and bias if `bias`) as Burn's `(in, out)`.
-    fn linear(&mut self, name: &str, bias: bool) -> Linear<B> {
-        Linear {
-            weight: Param::from_tensor(self.take::<2>(&format!("{name}.weight")).transpose()),
-            bias: bias.then(|| self.param(&format!("{name}.bias"))),
-        }
-    }
-
-    fn lora(&mut self, name: &str, bias: bool) -> Rwkv7Lora<B> {
-        Rwkv7Lora {
-            down: self.linear(&format!("{name}.lora.0"), false),
-            up: self.linear(&format!("{name}.lora.2"), bias),
-        }
+/// fla's LoRA `lora.0` / `lora.2` as the mixer's `down` / `up`.
+fn lora(l: &mut Loader<'_>, name: &str, bias: bool) -> Rwkv7Lora<B> {
+    Rwkv7Lora {
+        down: l.linear(&format!("{name}.lora.0"), false),
+        up: l.linear(&format!("{name}.lora.2"), bias),
     }
 }
 
@@ -97,7 +38,7 @@ fn fla_layer(json: &Value) -> Rwkv7<B> {
     }
     .init::<B>(d, c["num_hidden_layers"].as_u64().unwrap() as usize, &dev())
     .unwrap();
-    let mut l = Loader { json, used: vec![] };
+    let mut l = Loader::new(json);
     layer.x_r = l.param("x_r");
     layer.x_w = l.param("x_w");
     layer.x_k = l.param("x_k");
@@ -111,30 +52,18 @@ fn fla_layer(json: &Value) -> Rwkv7<B> {
     layer.k_proj = l.linear("k_proj", false);
     layer.v_proj = l.linear("v_proj", false);
     layer.o_proj = l.linear("o_proj", false);
-    layer.w_lora = l.lora("w_lora", true);
-    layer.a_lora = l.lora("a_lora", true);
-    layer.g_lora = l.lora("g_lora", false);
+    layer.w_lora = lora(&mut l, "w_lora", true);
+    layer.a_lora = lora(&mut l, "a_lora", true);
+    layer.g_lora = lora(&mut l, "g_lora", false);
     layer.g_norm_weight = l.param("g_norm.weight");
     layer.g_norm_bias = l.param("g_norm.bias");
-    for name in json["params"].as_object().unwrap().keys() {
-        assert!(l.used.contains(name), "fixture parameter {name} not loaded");
-    }
+    l.assert_all_used();
     layer
-}
-
-fn max_rel(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
-        / scale
 }
 
 #[test]
 fn forward_step_and_state_match_fla() {
-    let json = fixture();
+    let json = fixture("rwkv7");
     let layer = fla_layer(&json);
     let x: Tensor<B, 3> = tensor(&json["x"]);
     let (_, want) = array(&json["y"]);
