@@ -10,11 +10,10 @@ mod icl_common;
 
 use burn::module::Param;
 use burn::prelude::*;
-use fla_fixture::{array, fixture, max_rel, tensor, Loader};
-use icl_common::{dev, perturb, to_vec, B};
+use fla_fixture::{check_against_fixture, fixture, Loader};
+use icl_common::{dev, perturb, B};
 use kleene_zoo::layers::delta_block::DeltaBlock;
 use kleene_zoo::layers::*;
-use kleene_zoo::SequenceLayer;
 use serde_json::Value;
 
 /// Loads every fla parameter of the fixture into the block, and checks none is left over.
@@ -38,34 +37,6 @@ fn load(block: &mut DeltaBlock<B>, json: &Value) {
     block.v_conv = Some(l.param("v_conv1d.weight"));
     block.o_norm = l.param("o_norm.weight");
     l.assert_all_used();
-}
-
-/// Whole-sequence forward and the stepped run (its final matrix state) against the fixture.
-fn check<L: SequenceLayer<B, State = delta_block::DeltaState<B>>>(
-    layer: &L,
-    json: &Value,
-    name: &str,
-) {
-    let x: Tensor<B, 3> = tensor(&json["x"]);
-    let (_, want) = array(&json["y"]);
-    let e = max_rel(&to_vec(layer.forward(x.clone())), &want);
-    assert!(
-        e < 1e-4,
-        "{name}: forward differs from fla's layer by {e:e}"
-    );
-    let [batch, len, d] = x.dims();
-    let mut state = layer.init_state(batch, &dev());
-    let mut ys = vec![];
-    for t in 0..len {
-        let (y, s) = layer.step(x.clone().narrow(1, t, 1).reshape([batch, d]), state);
-        ys.push(y.reshape([batch, 1, d]));
-        state = s;
-    }
-    let e = max_rel(&to_vec(Tensor::cat(ys, 1)), &want);
-    assert!(e < 1e-4, "{name}: step differs from fla's layer by {e:e}");
-    let (_, want_s) = array(&json["final_state"]);
-    let e = max_rel(&to_vec(state.s), &want_s);
-    assert!(e < 1e-4, "{name}: final state differs from fla's by {e:e}");
 }
 
 fn flag(json: &Value, key: &str) -> bool {
@@ -92,7 +63,7 @@ fn delta_net_matches_fla() {
         .init::<B>(16, 1, &dev())
         .unwrap();
         load(&mut layer.block, &json);
-        check(&layer, &json, name);
+        check_against_fixture(&layer, &json, name, |s| s.s.clone());
     }
 }
 
@@ -111,7 +82,7 @@ fn gated_delta_net_matches_fla() {
         .init::<B>(16, 1, &dev())
         .unwrap();
         load(&mut layer.block, &json);
-        check(&layer, &json, name);
+        check_against_fixture(&layer, &json, name, |s| s.s.clone());
     }
 }
 
@@ -131,7 +102,7 @@ fn gated_delta_product_matches_fla() {
         .init::<B>(16, 1, &dev())
         .unwrap();
         load(&mut layer.block, &json);
-        check(&layer, &json, name);
+        check_against_fixture(&layer, &json, name, |s| s.s.clone());
     }
 }
 

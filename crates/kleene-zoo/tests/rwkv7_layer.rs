@@ -7,10 +7,9 @@ mod fla_fixture;
 mod icl_common;
 
 use burn::prelude::*;
-use fla_fixture::{array, fixture, max_rel, tensor, Loader};
+use fla_fixture::{check_against_fixture, fixture, max_rel, tensor, Loader};
 use icl_common::{dev, to_vec, B};
 use kleene_zoo::layers::*;
-use kleene_zoo::SequenceLayer;
 use serde_json::Value;
 
 /// fla's LoRA `lora.0` / `lora.2` as the mixer's `down` / `up`.
@@ -65,23 +64,9 @@ fn fla_layer(json: &Value) -> Rwkv7<B> {
 fn forward_step_and_state_match_fla() {
     let json = fixture("rwkv7");
     let layer = fla_layer(&json);
+    let state = check_against_fixture(&layer, &json, "rwkv7", |s| s.s.clone());
     let x: Tensor<B, 3> = tensor(&json["x"]);
-    let (_, want) = array(&json["y"]);
-    let e = max_rel(&to_vec(layer.forward(x.clone())), &want);
-    assert!(e < 1e-4, "forward differs from fla's layer by {e:e}");
     let [batch, len, d] = x.dims();
-    let mut state = layer.init_state(batch, &dev());
-    let mut ys = vec![];
-    for t in 0..len {
-        let (y, s) = layer.step(x.clone().narrow(1, t, 1).reshape([batch, d]), state);
-        ys.push(y.reshape([batch, 1, d]));
-        state = s;
-    }
-    let e = max_rel(&to_vec(Tensor::cat(ys, 1)), &want);
-    assert!(e < 1e-4, "step differs from fla's layer by {e:e}");
-    let (_, want_s) = array(&json["final_state"]);
-    let e = max_rel(&to_vec(state.s), &want_s);
-    assert!(e < 1e-4, "final state differs from fla's by {e:e}");
     // The carried token shift is the last input.
     let last = to_vec(x.narrow(1, len - 1, 1).reshape([batch, d]));
     assert_eq!(to_vec(state.prev_x), last);

@@ -22,18 +22,7 @@ use super::{DeltaDims, DeltaRuleGrads, DeltaRulePrimitives};
 use crate::host::math::FlushDenormals;
 use crate::host::{view, write};
 
-/// One sequence's inputs (all `len × dk`, `v` is `len × dv`).
-#[derive(Clone, Copy)]
-pub struct SeqInputs<'a> {
-    pub q: &'a [f32],
-    pub k: &'a [f32],
-    pub v: &'a [f32],
-    pub a: &'a [f32],
-    pub b: &'a [f32],
-    pub w: Option<&'a [f32]>,
-}
-
-/// All sequences' inputs, flat `(batch·heads, len, ·)`.
+/// Inputs as flat slices `(sequences, len, ·)`: of all sequences, or of one ([`Inputs::seq`]).
 #[derive(Clone, Copy)]
 pub struct Inputs<'a> {
     pub q: &'a [f32],
@@ -45,10 +34,11 @@ pub struct Inputs<'a> {
 }
 
 impl<'a> Inputs<'a> {
-    fn seq(&self, d: &DeltaDims, s: usize) -> SeqInputs<'a> {
+    /// Sequence `s` alone.
+    fn seq(&self, d: &DeltaDims, s: usize) -> Inputs<'a> {
         let kr = s * d.len * d.dk..(s + 1) * d.len * d.dk;
         let vr = s * d.len * d.dv..(s + 1) * d.len * d.dv;
-        SeqInputs {
+        Inputs {
             q: &self.q[kr.clone()],
             k: &self.k[kr.clone()],
             v: &self.v[vr],
@@ -159,7 +149,7 @@ fn step_into(
 #[inline(always)]
 fn step_at(
     d: &DeltaDims,
-    x: &SeqInputs<'_>,
+    x: &Inputs<'_>,
     t: usize,
     s: &mut [f32],
     u: &mut [f32],
@@ -217,7 +207,7 @@ fn has_avx2() -> bool {
 
 /// The forward of one sequence from the state in `s` (left holding the final state).
 #[inline(always)]
-fn forward_seq_body(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f32]) {
+fn forward_seq_body(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
     let mut u = vec![0.0f32; d.dv];
     for (t, ot) in o.chunks_exact_mut(d.dv).enumerate() {
         step_at(d, xs, t, s, &mut u, Some(ot));
@@ -226,11 +216,11 @@ fn forward_seq_body(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn forward_seq_avx2(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f32]) {
+unsafe fn forward_seq_avx2(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
     forward_seq_body(d, xs, s, o)
 }
 
-fn forward_seq(d: &DeltaDims, xs: &SeqInputs<'_>, s: &mut [f32], o: &mut [f32]) {
+fn forward_seq(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above).
@@ -260,7 +250,7 @@ pub fn recompute_chunk(len: usize) -> usize {
 #[inline(always)]
 fn backward_seq_body(
     d: &DeltaDims,
-    x: &SeqInputs<'_>,
+    x: &Inputs<'_>,
     s0: Option<&[f32]>,
     d_o: &[f32],
     d_last: &[f32],
@@ -352,7 +342,7 @@ fn backward_seq_body(
 #[target_feature(enable = "avx2")]
 unsafe fn backward_seq_avx2(
     d: &DeltaDims,
-    x: &SeqInputs<'_>,
+    x: &Inputs<'_>,
     s0: Option<&[f32]>,
     d_o: &[f32],
     d_last: &[f32],
@@ -363,7 +353,7 @@ unsafe fn backward_seq_avx2(
 
 fn backward_seq(
     d: &DeltaDims,
-    x: &SeqInputs<'_>,
+    x: &Inputs<'_>,
     s0: Option<&[f32]>,
     d_o: &[f32],
     d_last: &[f32],

@@ -11,7 +11,9 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use serde_json::Value;
 
-use crate::icl_common::{dev, B};
+use kleene_zoo::SequenceLayer;
+
+use crate::icl_common::{dev, to_vec, B};
 
 /// The fixture `tests/fixtures/delta/<name>.json`.
 pub fn fixture(name: &str) -> Value {
@@ -99,4 +101,36 @@ pub fn max_rel(got: &[f32], want: &[f32]) -> f32 {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max)
         / scale
+}
+
+/// The layer's whole-sequence forward and its token-by-token `step` run both equal the
+/// fixture's `y`, and the matrix state after the last step (read by `matrix_state`) its
+/// `final_state`, to 1e-4 relative. Returns that final state.
+pub fn check_against_fixture<L: SequenceLayer<B>>(
+    layer: &L,
+    json: &Value,
+    name: &str,
+    matrix_state: impl Fn(&L::State) -> Tensor<B, 4>,
+) -> L::State {
+    let x: Tensor<B, 3> = tensor(&json["x"]);
+    let (_, want) = array(&json["y"]);
+    let e = max_rel(&to_vec(layer.forward(x.clone())), &want);
+    assert!(
+        e < 1e-4,
+        "{name}: forward differs from fla's layer by {e:e}"
+    );
+    let [batch, len, d] = x.dims();
+    let mut state = layer.init_state(batch, &dev());
+    let mut ys = vec![];
+    for t in 0..len {
+        let (y, s) = layer.step(x.clone().narrow(1, t, 1).reshape([batch, d]), state);
+        ys.push(y.reshape([batch, 1, d]));
+        state = s;
+    }
+    let e = max_rel(&to_vec(Tensor::cat(ys, 1)), &want);
+    assert!(e < 1e-4, "{name}: step differs from fla's layer by {e:e}");
+    let (_, want_s) = array(&json["final_state"]);
+    let e = max_rel(&to_vec(matrix_state(&state)), &want_s);
+    assert!(e < 1e-4, "{name}: final state differs from fla's by {e:e}");
+    state
 }
