@@ -179,3 +179,32 @@ pub(crate) fn linear_orthogonal<B: Backend>(
         bias: None,
     }
 }
+
+/// Inverse of softplus, `log(exp(y) - 1) = y + log(-expm1(-y))`.
+pub(crate) fn inverse_softplus(y: f64) -> f64 {
+    y + (-(-y).exp_m1()).ln()
+}
+
+/// `n` time-step biases as mamba-ssm and fla draw them: `dt` log-uniform in `[dt_min, dt_max]`
+/// (one `U(0, 1)` draw per entry on `device`), floored at `floor`, stored as `softplus⁻¹(dt)`
+/// so that `softplus(bias) = dt` at init.
+pub(crate) fn dt_bias_log_uniform<B: Backend>(
+    n: usize,
+    dt_min: f64,
+    dt_max: f64,
+    floor: f64,
+    device: &B::Device,
+) -> Vec<f32> {
+    let (lo, hi) = (dt_min.ln(), dt_max.ln());
+    let u: Vec<f32> = Tensor::<B, 1>::random([n], Distribution::Uniform(0.0, 1.0), device)
+        .into_data()
+        .convert::<f32>()
+        .into_vec()
+        .expect("f32 data");
+    u.iter()
+        .map(|&u| {
+            let dt = (u as f64 * (hi - lo) + lo).exp().max(floor);
+            inverse_softplus(dt) as f32
+        })
+        .collect()
+}

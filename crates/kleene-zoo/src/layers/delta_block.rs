@@ -24,7 +24,7 @@ use burn::tensor::activation::{sigmoid, silu, softplus};
 use burn::tensor::Distribution;
 use kleene_scan::{causal_conv1d, delta_rule, DeltaRuleInput, ScanBackend};
 
-use crate::init::{linear_normal, normal, out_std, param_from_vec, INIT_STD};
+use crate::init::{dt_bias_log_uniform, linear_normal, normal, out_std, param_from_vec, INIT_STD};
 
 /// Epsilon inside the square root of the q/k L2 norm (fla's `use_qk_l2norm_in_kernel`).
 const L2_EPS: f64 = 1e-6;
@@ -153,26 +153,9 @@ struct Projected<B: Backend> {
     v: Tensor<B, 3>,
 }
 
-/// `dt = exp(U(0,1)·(ln 0.1 − ln 0.001) + ln 0.001)` floored at 1e-4, stored as its inverse
-/// softplus (fla §1.4).
-fn dt_bias_init<B: Backend>(heads: usize, device: &B::Device) -> Vec<f32> {
-    let u: Vec<f32> = Tensor::<B, 1>::random([heads], Distribution::Uniform(0.0, 1.0), device)
-        .into_data()
-        .convert::<f32>()
-        .into_vec()
-        .expect("f32 data");
-    u.iter()
-        .map(|&u| {
-            let (lo, hi) = (0.001f64.ln(), 0.1f64.ln());
-            let dt = (u as f64 * (hi - lo) + lo).exp().max(1e-4);
-            (dt + (-(-dt).exp_m1()).ln()) as f32
-        })
-        .collect()
-}
-
 impl<B: Backend> DeltaBlock<B> {
     /// fla's init inside its models: every Linear and conv `N(0, 0.02²)`, `o_proj` additionally
-    /// scaled by `1/√(2·n_layer)`; `A = U(0, 16)`, `A_log = ln A`; `dt_bias` as [`dt_bias_init`];
+    /// scaled by `1/√(2·n_layer)`; `A = U(0, 16)`, `A_log = ln A`; `dt_bias` with `dt` log-uniform in [1e-3, 0.1] floored at 1e-4;
     /// norm weight 1.
     pub fn new(shape: &DeltaBlockShape, n_layer: usize, device: &B::Device) -> Self {
         let (d, h, n) = (shape.d_model, shape.heads, shape.householder);
@@ -198,9 +181,13 @@ impl<B: Backend> DeltaBlock<B> {
                 .forget_gate
                 .then(|| linear_normal(d, h, false, INIT_STD, device)),
             a_log: shape.forget_gate.then(a_log),
-            dt_bias: shape
-                .forget_gate
-                .then(|| param_from_vec(dt_bias_init::<B>(h, device), [h], device)),
+            dt_bias: shape.forget_gate.then(|| {
+                param_from_vec(
+                    dt_bias_log_uniform::<B>(h, 0.001, 0.1, 1e-4, device),
+                    [h],
+                    device,
+                )
+            }),
             q_conv: conv(key),
             k_conv: conv(n * key),
             v_conv: conv(n * value),

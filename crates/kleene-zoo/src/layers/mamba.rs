@@ -25,7 +25,7 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::silu;
-use burn::tensor::{Distribution, TensorData};
+use burn::tensor::TensorData;
 use kleene_scan::reference::softplus_thresholded;
 use kleene_scan::{
     causal_conv1d, selective_scan, ScanLayout, SelectiveScanInput, TransitionRange,
@@ -33,7 +33,7 @@ use kleene_scan::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::init::{linear_torch, linear_uniform, uniform};
+use crate::init::{dt_bias_log_uniform, linear_torch, linear_uniform, uniform};
 use crate::validate::{ensure, ensure_range};
 use crate::{ScanBackend, SequenceLayer, ZooError};
 
@@ -158,11 +158,6 @@ pub struct MambaState<B: Backend> {
     pub ssm: Tensor<B, 3>,
 }
 
-/// Inverse of softplus, `log(exp(y) - 1) = y + log(-expm1(-y))`.
-fn inverse_softplus(y: f64) -> f64 {
-    y + (-(-y).exp_m1()).ln()
-}
-
 impl<B: Backend> MambaMixer<B> {
     /// A mixer of width `d_model` initialised as mamba-ssm (`n_layers` scales `out_proj`, as
     /// MixerModel's `rescale_prenorm_residual`).
@@ -184,19 +179,13 @@ impl<B: Backend> MambaMixer<B> {
         // dt_proj: weight U(±R^-1/2) ("random" dt_init, dt_scale 1), bias = softplus⁻¹(dt),
         // dt log-uniform in [dt_min, dt_max], floored at dt_init_floor.
         let mut dt_proj = linear_uniform(r, di, false, 1.0 / (r as f64).sqrt(), device);
-        let (lo, hi) = (config.dt_min.ln(), config.dt_max.ln());
-        let u: Vec<f32> = Tensor::<B, 1>::random([di], Distribution::Uniform(0.0, 1.0), device)
-            .into_data()
-            .convert::<f32>()
-            .into_vec()
-            .expect("f32 data");
-        let bias: Vec<f32> = u
-            .iter()
-            .map(|&u| {
-                let dt = (u as f64 * (hi - lo) + lo).exp().max(config.dt_init_floor);
-                inverse_softplus(dt) as f32
-            })
-            .collect();
+        let bias = dt_bias_log_uniform::<B>(
+            di,
+            config.dt_min,
+            config.dt_max,
+            config.dt_init_floor,
+            device,
+        );
         dt_proj.bias = Some(Param::from_tensor(Tensor::from_data(
             TensorData::new(bias, [di]),
             device,
