@@ -48,8 +48,8 @@ pub use backend::{
 pub use burn_flex::Flex;
 pub use conv::{causal_conv1d, try_causal_conv1d, CausalConvBackend};
 pub use delta::{
-    delta_rule, try_delta_rule, DeltaDims, DeltaRuleBackend, DeltaRuleGrads, DeltaRuleInput,
-    DeltaRulePrimitives,
+    delta_product, delta_rule, try_delta_product, try_delta_rule, DeltaDims, DeltaProductInput,
+    DeltaRuleBackend, DeltaRuleGrads, DeltaRuleInput, DeltaRulePrimitives,
 };
 pub use error::ScanError;
 pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};

@@ -121,6 +121,11 @@ where
     I: IntElement,
     BT: BoolElement,
 {
+    /// The DeltaProduct stays on the device: tensor ops around these kernels.
+    fn delta_product_fused() -> bool {
+        false
+    }
+
     fn delta_rule_forward(input: DeltaRulePrimitives<Self>) -> FloatTensor<Self> {
         let d = input.dims();
         if !kernels_apply(&d) {

@@ -23,8 +23,12 @@ use crate::host::math::FlushDenormals;
 use crate::host::{view, write};
 
 /// Inputs as flat slices `(sequences, len, ·)`: of all sequences, or of one ([`Inputs::seq`]).
+/// The state is read out after every `readout`-th step only (`q`, the output and its gradient
+/// have `len / readout` rows): 1 for the delta rule, `n_h` for the micro-sequence of a
+/// DeltaProduct, whose first `n_h − 1` sub-steps of a token are not read.
 #[derive(Clone, Copy)]
 pub struct Inputs<'a> {
+    pub readout: usize,
     pub q: &'a [f32],
     pub k: &'a [f32],
     pub v: &'a [f32],
@@ -38,8 +42,10 @@ impl<'a> Inputs<'a> {
     fn seq(&self, d: &DeltaDims, s: usize) -> Inputs<'a> {
         let kr = s * d.len * d.dk..(s + 1) * d.len * d.dk;
         let vr = s * d.len * d.dv..(s + 1) * d.len * d.dv;
+        let reads = d.len / self.readout;
         Inputs {
-            q: &self.q[kr.clone()],
+            readout: self.readout,
+            q: &self.q[s * reads * d.dk..(s + 1) * reads * d.dk],
             k: &self.k[kr.clone()],
             v: &self.v[vr],
             a: &self.a[kr.clone()],
@@ -145,7 +151,8 @@ fn step_into(
     }
 }
 
-/// Step `t` of one sequence from state `s` (in place), output into `o` when given.
+/// Step `t` of one sequence from state `s` (in place), output into `o` when given (only at
+/// read-out steps; the query is that of read-out `t / readout`).
 #[inline(always)]
 fn step_at(
     d: &DeltaDims,
@@ -157,10 +164,11 @@ fn step_at(
 ) {
     let (dk, dv) = (d.dk, d.dv);
     let kr = t * dk..(t + 1) * dk;
+    let r = t / x.readout;
     step(
         s,
         dv,
-        &x.q[kr.clone()],
+        &x.q[r * dk..(r + 1) * dk],
         &x.k[kr.clone()],
         &x.v[t * dv..(t + 1) * dv],
         &x.a[kr.clone()],
@@ -171,12 +179,14 @@ fn step_at(
     );
 }
 
-/// Forward over every sequence; returns `(o (seqs·len·dv), S_final (seqs·dk·dv))`.
+/// Forward over every sequence; returns `(o (seqs·reads·dv), S_final (seqs·dk·dv))` with
+/// `reads = len / x.readout`.
 pub fn forward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
-    let (len, dk, dv) = (d.len, d.dk, d.dv);
-    let mut o = vec![0.0f32; d.sequences() * len * dv];
+    let (dk, dv) = (d.dk, d.dv);
+    let reads = d.len / x.readout;
+    let mut o = vec![0.0f32; d.sequences() * reads * dv];
     let mut last = vec![0.0f32; d.sequences() * dk * dv];
-    o.par_chunks_mut(len * dv)
+    o.par_chunks_mut(reads * dv)
         .zip(last.par_chunks_mut(dk * dv))
         .enumerate()
         .for_each(|(sq, (o, s))| {
@@ -207,37 +217,69 @@ fn has_avx2() -> bool {
 
 /// The forward of one sequence from the state in `s` (left holding the final state).
 #[inline(always)]
-fn forward_seq_body(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
+pub(super) fn forward_seq_body(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
     let mut u = vec![0.0f32; d.dv];
-    for (t, ot) in o.chunks_exact_mut(d.dv).enumerate() {
-        step_at(d, xs, t, s, &mut u, Some(ot));
+    let r = xs.readout;
+    for (read, ot) in o.chunks_exact_mut(d.dv).enumerate() {
+        for t in read * r..(read + 1) * r - 1 {
+            step_at(d, xs, t, s, &mut u, None);
+        }
+        step_at(d, xs, (read + 1) * r - 1, s, &mut u, Some(ot));
     }
+}
+
+/// `d` with `dv` replaced by the compile-time `DV` (0: keep): the per-sequence loops are built
+/// for the common value widths, where the row loops unroll into registers. Same operations in
+/// the same order as the generic build, so the same bits.
+#[inline(always)]
+fn with_const_dv<const DV: usize>(d: &DeltaDims) -> DeltaDims {
+    DeltaDims {
+        dv: if DV > 0 { DV } else { d.dv },
+        ..*d
+    }
+}
+
+/// Calls `$f::<DV>($args)` with `DV` the value width when it is one of the specialised ones.
+macro_rules! dispatch_dv {
+    ($dv:expr, $f:ident($($arg:expr),*)) => {
+        match $dv {
+            16 => $f::<16>($($arg),*),
+            32 => $f::<32>($($arg),*),
+            64 => $f::<64>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn forward_seq_avx2(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
-    forward_seq_body(d, xs, s, o)
+unsafe fn forward_seq_avx2<const DV: usize>(
+    d: &DeltaDims,
+    xs: &Inputs<'_>,
+    s: &mut [f32],
+    o: &mut [f32],
+) {
+    forward_seq_body(&with_const_dv::<DV>(d), xs, s, o)
 }
 
-fn forward_seq(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
+pub(super) fn forward_seq(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { forward_seq_avx2(d, xs, s, o) };
+        return unsafe { dispatch_dv!(d.dv, forward_seq_avx2(d, xs, s, o)) };
     }
     forward_seq_body(d, xs, s, o)
 }
 
 /// One sequence's gradient buffers (same layouts as its inputs; `w` empty without decay).
-struct SeqGradsMut<'a> {
-    q: &'a mut [f32],
-    k: &'a mut [f32],
-    v: &'a mut [f32],
-    a: &'a mut [f32],
-    b: &'a mut [f32],
-    w: &'a mut [f32],
-    s0: &'a mut [f32],
+pub(super) struct SeqGradsMut<'a> {
+    pub q: &'a mut [f32],
+    pub k: &'a mut [f32],
+    pub v: &'a mut [f32],
+    pub a: &'a mut [f32],
+    pub b: &'a mut [f32],
+    pub w: &'a mut [f32],
+    pub s0: &'a mut [f32],
 }
 
 /// Chunk length of the backward's recomputation: ~√L balances the checkpoints (L/C states) and
@@ -246,9 +288,9 @@ pub fn recompute_chunk(len: usize) -> usize {
     ((len as f64).sqrt().ceil() as usize).max(1)
 }
 
-/// Backward of one sequence; `d_o` (len·dv), `d_last` (dk·dv) are the output gradients.
+/// Backward of one sequence; `d_o` (reads·dv), `d_last` (dk·dv) are the output gradients.
 #[inline(always)]
-fn backward_seq_body(
+pub(super) fn backward_seq_body(
     d: &DeltaDims,
     x: &Inputs<'_>,
     s0: Option<&[f32]>,
@@ -308,15 +350,21 @@ fn backward_seq_body(
             let u = &us[m * dv..(m + 1) * dv];
             let kr = t * dk..(t + 1) * dk;
             let vr = t * dv..(t + 1) * dv;
-            let (q, k, v) = (&x.q[kr.clone()], &x.k[kr.clone()], &x.v[vr.clone()]);
+            let (k, v) = (&x.k[kr.clone()], &x.v[vr.clone()]);
             let (a, b) = (&x.a[kr.clone()], &x.b[kr.clone()]);
-            let do_t = &d_o[vr.clone()];
+            // the read-out of this step, if it is one: (its index, query, output gradient)
+            let read = ((t + 1) % x.readout == 0).then(|| {
+                let r = t / x.readout;
+                (r, &x.q[r * dk..(r + 1) * dk], &d_o[r * dv..(r + 1) * dv])
+            });
             gvec.fill(0.0);
             let dv_t = &mut g.v[vr];
             for i in 0..dk {
                 let row = &mut ds[i * dv..(i + 1) * dv];
-                axpy(row, q[i], do_t);
-                g.q[t * dk + i] = dot(&cur[i * dv..(i + 1) * dv], do_t);
+                if let Some((r, q, do_t)) = read {
+                    axpy(row, q[i], do_t);
+                    g.q[r * dk + i] = dot(&cur[i * dv..(i + 1) * dv], do_t);
+                }
                 g.k[t * dk + i] = dot(row, v);
                 axpy(dv_t, k[i], row);
                 if has_w {
@@ -340,7 +388,7 @@ fn backward_seq_body(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn backward_seq_avx2(
+unsafe fn backward_seq_avx2<const DV: usize>(
     d: &DeltaDims,
     x: &Inputs<'_>,
     s0: Option<&[f32]>,
@@ -348,10 +396,10 @@ unsafe fn backward_seq_avx2(
     d_last: &[f32],
     g: SeqGradsMut<'_>,
 ) {
-    backward_seq_body(d, x, s0, d_o, d_last, g)
+    backward_seq_body(&with_const_dv::<DV>(d), x, s0, d_o, d_last, g)
 }
 
-fn backward_seq(
+pub(super) fn backward_seq(
     d: &DeltaDims,
     x: &Inputs<'_>,
     s0: Option<&[f32]>,
@@ -363,7 +411,7 @@ fn backward_seq(
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { backward_seq_avx2(d, x, s0, d_o, d_last, g) };
+        return unsafe { backward_seq_avx2::<0>(d, x, s0, d_o, d_last, g) };
     }
     backward_seq_body(d, x, s0, d_o, d_last, g)
 }
@@ -384,11 +432,12 @@ pub struct Grads {
 pub fn backward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>, grad: &[f32]) -> Grads {
     let (len, dk, dv) = (d.len, d.dk, d.dv);
     let n = d.sequences();
-    let o_len = n * len * dv;
-    let (d_o, d_last) = grad.split_at(o_len);
+    let reads = len / x.readout;
+    let (d_o, d_last) = grad.split_at(n * reads * dv);
     let (lk, lv, sz) = (len * dk, len * dv, dk * dv);
+    let (rk, rv) = (reads * dk, reads * dv);
     let mut g = Grads {
-        q: vec![0.0; n * lk],
+        q: vec![0.0; n * rk],
         k: vec![0.0; n * lk],
         v: vec![0.0; n * lv],
         a: vec![0.0; n * lk],
@@ -401,7 +450,7 @@ pub fn backward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>, grad: &[f32]) 
     let mut no_w = vec![0.0f32; n];
     let w_buf: &mut [f32] = if x.w.is_some() { &mut g.w } else { &mut no_w };
     (
-        g.q.par_chunks_mut(lk),
+        g.q.par_chunks_mut(rk),
         g.k.par_chunks_mut(lk),
         g.v.par_chunks_mut(lv),
         g.a.par_chunks_mut(lk),
@@ -417,7 +466,7 @@ pub fn backward(d: &DeltaDims, x: Inputs<'_>, s0: Option<&[f32]>, grad: &[f32]) 
                 d,
                 &x.seq(d, sq),
                 s0.map(|s| &s[sq * sz..(sq + 1) * sz]),
-                &d_o[sq * lv..(sq + 1) * lv],
+                &d_o[sq * rv..(sq + 1) * rv],
                 &d_last[sq * sz..(sq + 1) * sz],
                 SeqGradsMut {
                     q,
@@ -459,6 +508,7 @@ impl<'a> HostInputs<'a> {
 
     fn inputs(&self) -> Inputs<'_> {
         Inputs {
+            readout: 1,
             q: &self.q,
             k: &self.k,
             v: &self.v,
@@ -509,3 +559,7 @@ pub fn backward_primitives<B: Backend>(
             .map(|_| put(g.s0, &[d.batch, d.heads, d.dk, d.dv])),
     }
 }
+
+#[cfg(test)]
+#[path = "host_bits_test.rs"]
+mod bits_test;

@@ -30,13 +30,24 @@
 //!   per sequence, one unit per state column in the forward; the backward recomputes the states
 //!   from checkpoints and reduces over columns by switching to one unit per state row.
 //! - `Autodiff<B>`: one graph node whose backward calls [`DeltaRuleBackend::delta_rule_backward`].
+//!
+//! [`product`]: the recurrence of a DeltaProduct layer (and DeltaNet, Gated DeltaNet) in the
+//! layer's own layouts, key/query normalisation inside: fused on the CPU backends
+//! ([`product_host`]), composed from tensor ops around the delta rule elsewhere.
 
 mod autodiff;
 #[cfg(feature = "cube")]
 pub mod cube;
 pub mod host;
 pub mod naive;
+pub mod product;
+pub mod product_host;
 pub mod reference;
+
+pub use product::{
+    delta_product, try_delta_product, DeltaProductGrads, DeltaProductInput, DeltaProductPrimitives,
+    ProductDims,
+};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
@@ -158,6 +169,26 @@ pub trait DeltaRuleBackend: Backend {
         grad: FloatTensor<Self>,
     ) -> DeltaRuleGrads<Self> {
         host::backward_primitives::<Self>(input, grad)
+    }
+
+    /// Whether [`delta_product`] runs fused here (the CPU backends: [`product_host`], one node)
+    /// or as [`product::composed`] tensor ops around the delta rule (where a host round trip
+    /// would cost more than the ops: the CubeCL backends).
+    fn delta_product_fused() -> bool {
+        true
+    }
+
+    /// Fused DeltaProduct forward; returns the packed `[o | final state]`.
+    fn delta_product_forward(input: DeltaProductPrimitives<Self>) -> FloatTensor<Self> {
+        product_host::forward_primitives::<Self>(input)
+    }
+
+    /// Fused DeltaProduct backward from the gradient of the packed output.
+    fn delta_product_backward(
+        input: DeltaProductPrimitives<Self>,
+        grad: FloatTensor<Self>,
+    ) -> DeltaProductGrads<Self> {
+        product_host::backward_primitives::<Self>(input, grad)
     }
 }
 

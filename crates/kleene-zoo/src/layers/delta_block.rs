@@ -13,21 +13,19 @@
 //! y = W_o · concat_h( RMSNorm_V(o_h) · w_norm [· silu(W_g x)_h] )
 //! ```
 //! The projections' feature layout is fla's: the micro-step index `j` slowest, then the head,
-//! then the channel. The recurrence runs as kleene-scan's [`kleene_scan::delta_rule`] over the
-//! micro-sequence of `n` sub-steps per token (`a = −k̂`, `b = α β k̂`, decay `α` at sub-step 0,
-//! write `(k̂, β v)`, the query read at the last sub-step), in `forward` and in `step` alike.
+//! then the channel. The recurrence (normalisation included) is kleene-scan's
+//! [`kleene_scan::delta_product`] in those layouts: the delta rule over the micro-sequence of `n`
+//! sub-steps per token (`a = −k̂`, `b = α β k̂`, decay `α` at sub-step 0, write `(k̂, β v)`, the
+//! query read at the last sub-step), fused on the CPU backends, in `forward` and `step` alike.
 
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu, softplus};
 use burn::tensor::Distribution;
-use kleene_scan::{causal_conv1d, delta_rule, DeltaRuleInput, ScanBackend};
+use kleene_scan::{causal_conv1d, delta_product, DeltaProductInput, DeltaRuleInput, ScanBackend};
 
 use crate::init::{dt_bias_log_uniform, linear_normal, normal, out_std, param_from_vec, INIT_STD};
-
-/// Epsilon inside the square root of the q/k L2 norm (fla's `use_qk_l2norm_in_kernel`).
-const L2_EPS: f64 = 1e-6;
 
 /// The part of a delta-rule mixer file that only depends on its config's `shape(d_model)`:
 /// `validate`, `init`, the module (a [`DeltaBlock`]) and its [`crate::SequenceLayer`] impl.
@@ -259,13 +257,7 @@ impl<B: ScanBackend> DeltaBlock<B> {
         p: Projected<B>,
         s0: Tensor<B, 4>,
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
-        let [batch, len, _] = x.dims();
-        let (h, vv, n) = (self.heads, self.head_v, self.householder);
-        let (o, s) = delta_rule(self.recurrence_inputs(x.clone(), p, s0));
-        let o = o
-            .reshape([batch, h, len, n, vv])
-            .narrow(3, n - 1, 1)
-            .reshape([batch, h, len, vv]);
+        let (o, s) = delta_product(self.recurrence_inputs(x.clone(), p, s0));
         (self.output(x, o), s)
     }
 
@@ -276,67 +268,30 @@ impl<B: ScanBackend> DeltaBlock<B> {
         let [batch, ..] = x.dims();
         let s0 = self.zero_state(batch, &x.device()).s;
         let p = self.project(x.clone());
-        self.recurrence_inputs(x, p, s0)
+        self.recurrence_inputs(x, p, s0).micro_inputs()
     }
 
+    /// The recurrence's inputs in the projections' own layouts (fla's: sub-step, head, channel).
     fn recurrence_inputs(
         &self,
         x: Tensor<B, 3>,
         p: Projected<B>,
         s0: Tensor<B, 4>,
-    ) -> DeltaRuleInput<B> {
+    ) -> DeltaProductInput<B> {
         let [batch, len, _] = x.dims();
         let (h, kk, vv, n) = (self.heads, self.head_k, self.head_v, self.householder);
-        let steps = len * n;
-        // (B, L, n, H, c) -> (B, H, L·n, c): the micro-sequence t·n + j.
-        let micro = |t: Tensor<B, 3>, c: usize| {
-            t.reshape([batch, len, n, h, c])
-                .permute([0, 3, 1, 2, 4])
-                .reshape([batch, h, steps, c])
-        };
-        let k = l2_normalise(micro(p.k, kk));
-        let v = micro(p.v, vv);
         let mut beta = sigmoid(self.b_proj.forward(x.clone()));
         if self.allow_neg_eigval {
             beta = beta.mul_scalar(2.0);
         }
-        let beta = micro(beta, 1); // (B, H, L·n, 1)
-                                   // the query is read after the last sub-step: zeros before it
-        let q = l2_normalise(p.q.reshape([batch, len, h, kk]).swap_dims(1, 2))
-            .div_scalar((kk as f64).sqrt())
-            .unsqueeze_dim::<5>(3); // (B, H, L, 1, K)
-        let q = if n > 1 {
-            let zeros = Tensor::zeros([batch, h, len, n - 1, kk], &q.device());
-            Tensor::cat(vec![zeros, q], 3)
-        } else {
-            q
-        }
-        .reshape([batch, h, steps, kk]);
-        // forget gate α at sub-step 0 of every token, 1 elsewhere, laid out as β through the
-        // same reshape/permute path (a `swap_dims` of the length-1 time axis followed by a
-        // reshape gave wrong values in `step` on burn-wgpu)
-        let alpha = self.forget(x).map(|alpha| {
-            let alpha = alpha.reshape([batch, len, 1, h]);
-            let alpha = if n > 1 {
-                let ones = Tensor::ones([batch, len, n - 1, h], &alpha.device());
-                Tensor::cat(vec![alpha, ones], 2)
-            } else {
-                alpha
-            };
-            micro(alpha.reshape([batch, len, n * h]), 1) // (B, H, L·n, 1)
-        });
-        let b = match &alpha {
-            Some(alpha) => k.clone() * beta.clone() * alpha.clone(),
-            None => k.clone() * beta.clone(),
-        };
-        DeltaRuleInput {
-            q,
-            a: k.clone().neg(),
-            b,
-            w: alpha.map(|a| a.expand([batch, h, steps, kk])),
-            v: v * beta,
-            k,
+        DeltaProductInput {
+            q: p.q.reshape([batch, len, h, kk]),
+            k: p.k.reshape([batch, len, n, h, kk]),
+            v: p.v.reshape([batch, len, n, h, vv]),
+            beta: beta.reshape([batch, len, n, h]),
+            alpha: self.forget(x),
             initial_state: Some(s0),
+            scale: 1.0 / (kk as f32).sqrt(),
         }
     }
 
@@ -353,9 +308,9 @@ impl<B: ScanBackend> DeltaBlock<B> {
         Some(gate.neg().exp())
     }
 
-    /// Per-head RMSNorm (and output gate), heads concatenated, `o_proj`.
+    /// Per-head RMSNorm (and output gate) of `o (B, L, H, V)`, heads concatenated, `o_proj`.
     fn output(&self, x: Tensor<B, 3>, o: Tensor<B, 4>) -> Tensor<B, 3> {
-        let [batch, h, len, vv] = o.dims();
+        let [batch, len, h, vv] = o.dims();
         let rms = o
             .clone()
             .powi_scalar(2)
@@ -364,11 +319,9 @@ impl<B: ScanBackend> DeltaBlock<B> {
             .sqrt();
         let mut o = (o / rms) * self.o_norm.val().reshape([1, 1, 1, vv]);
         if let Some(g) = &self.g_proj {
-            let gate = g.forward(x).reshape([batch, len, h, vv]).swap_dims(1, 2);
-            o = o * silu(gate);
+            o = o * silu(g.forward(x).reshape([batch, len, h, vv]));
         }
-        self.o_proj
-            .forward(o.swap_dims(1, 2).reshape([batch, len, h * vv]))
+        self.o_proj.forward(o.reshape([batch, len, h * vv]))
     }
 
     /// Whole sequence from the zero state.
@@ -425,17 +378,6 @@ impl<B: ScanBackend> DeltaBlock<B> {
         let (y, s) = self.mix(x3, p, state.s);
         (y.reshape([batch, d]), DeltaState { s, conv })
     }
-}
-
-/// `x / sqrt(Σ x² + 1e-6)` over the last dimension.
-fn l2_normalise<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let norm = x
-        .clone()
-        .powi_scalar(2)
-        .sum_dim(3)
-        .add_scalar(L2_EPS)
-        .sqrt();
-    x / norm
 }
 
 impl DeltaBlockShape {
