@@ -1,5 +1,6 @@
-//! Reading the fixtures of `tests/fixtures/delta/` (float64 transcriptions of
-//! flash-linear-attention's layers, written by `gen_delta_fixtures.py` beside them): arrays,
+//! Reading the fixtures of `tests/fixtures/` (float64 transcriptions of upstream layers:
+//! flash-linear-attention's in `delta/`, the Grazzi et al. Mamba in `mamba_neg/`, each written by
+//! the script beside it): arrays,
 //! parameters by fla's names (PyTorch `Linear` weights transposed to Burn's layout), and the
 //! comparison the tests use.
 #![allow(dead_code)] // each test file uses the part it needs
@@ -17,8 +18,14 @@ use crate::icl_common::{dev, to_vec, B};
 
 /// The fixture `tests/fixtures/delta/<name>.json`.
 pub fn fixture(name: &str) -> Value {
+    fixture_in("delta", name)
+}
+
+/// The fixture `tests/fixtures/<dir>/<name>.json`.
+pub fn fixture_in(dir: &str, name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/delta")
+        .join("tests/fixtures")
+        .join(dir)
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
