@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
+pub mod resume;
 pub mod run;
 pub mod run_lock;
 pub mod schedule;
