@@ -27,6 +27,12 @@ pub struct SweepArgs {
 pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
     let backend: BackendKind = args.backend.parse()?;
     let sweep = load(&args.sweep)?;
+    // Every grid point against its task (model, window, evaluation plan, sizes) before
+    // anything is written or trained, so a bad point fails now, not after the runs before it.
+    for r in &sweep.runs {
+        kleene_train::run::model_config(&r.config)
+            .map_err(|e| format!("{}: sweep run `{}`: {e}", args.sweep.display(), r.name))?;
+    }
     if !args.dry_run {
         sweep.write_manifest()?;
     }

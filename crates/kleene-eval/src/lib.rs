@@ -77,4 +77,4 @@ pub use metrics::flipflop::{FlipFlopMetrics, FlipFlopSet, FlipFlopSetMetrics};
 pub use metrics::regbench::{GenerationCounts, NextTokenOracle, RegbenchCounts, TaskOracle};
 pub use report::{ExperimentReport, Report, Stat};
 pub use results::{RunResult, Scalar, SplitMetrics};
-pub use run::{evaluate_run, EvalPlan, RegbenchPlan, RunInfo};
+pub use run::{evaluate_run, plan_splits, EvalPlan, RegbenchPlan, RunInfo};

@@ -222,7 +222,7 @@ pub fn eval_plan(
         Some(eval.splits.clone())
     };
     let curve = eval.protocol.has_curve().then(|| CurveConfig {
-        min_len: eval.min_len.max(1),
+        min_len: eval.min_len,
         max_len: eval.max_len,
         step: eval.len_step,
         per_length: eval.samples_per_len,

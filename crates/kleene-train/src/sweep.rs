@@ -117,6 +117,17 @@ pub fn load(path: &Path) -> Result<Sweep, TrainError> {
                 "has no values",
             ));
         }
+        // A value twice would make two runs of one config, counted twice in the report.
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .find(|(i, v)| values[..*i].contains(v))
+        {
+            return Err(TrainError::invalid(
+                format!("grid.\"{key}\""),
+                format!("has the value {v} twice (positions {} and {}): each grid value must be distinct", values.iter().position(|w| w == v).unwrap() + 1, i + 1),
+            ));
+        }
         if key.split('.').count() != 2 {
             return Err(TrainError::invalid(
                 format!("grid.\"{key}\""),
@@ -326,6 +337,26 @@ mod tests {
         std::fs::create_dir_all(&runs[0].run_dir).unwrap();
         std::fs::write(runs[0].run_dir.join("result.json"), "{}").unwrap();
         assert!(runs[0].is_finished());
+    }
+
+    #[test]
+    fn duplicate_grid_values_are_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[task]\nname = \"parity\"\n[model]\nkind = \"sdssm\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "base = \"base.toml\"\n[grid]\n\"training.seed\" = [0, 1, 0]\n",
+        )
+        .unwrap();
+        let err = expand(&dir.path().join("s.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("training.seed") && err.contains("twice"),
+            "{err}"
+        );
     }
 
     #[test]
