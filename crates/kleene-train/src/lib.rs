@@ -15,6 +15,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod evaluate;
+pub mod interrupt;
 pub mod limits;
 pub mod loss;
 pub mod metrics;

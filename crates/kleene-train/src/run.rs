@@ -189,6 +189,15 @@ where
     let task = kleene_langs::task_by_name(&cfg.task.name)?;
     let model = build::<B>(cfg, task.as_ref(), device)?;
     let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
+    // A signal that came as the last step ended: the checkpoint is written, stop before
+    // the evaluation (a resume of the finished run evaluates it).
+    if let (Some(signal), Some(checkpoint)) = (crate::interrupt::requested(), &out.checkpoint) {
+        return Err(TrainError::Interrupted {
+            signal,
+            step: out.step,
+            checkpoint: checkpoint.clone(),
+        });
+    }
     let window = train_window(task.as_ref(), cfg)?;
     let valid = out.model.valid();
     if opts.progress {

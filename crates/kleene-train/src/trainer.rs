@@ -403,6 +403,20 @@ where
         if checkpoint_now {
             last_checkpoint = Some(save(&model, &optim, done, &plateau, &acc)?);
         }
+        // SIGINT/SIGTERM (after `interrupt::install`): stop at a step boundary with a
+        // checkpoint of it, as `stop_after` does, so `--resume` continues exactly.
+        if let Some(signal) = crate::interrupt::requested() {
+            let checkpoint = match (checkpoint_now, &last_checkpoint) {
+                (true, Some(dir)) => dir.clone(),
+                _ => save(&model, &optim, done, &plateau, &acc)?,
+            };
+            bar.abandon();
+            return Err(TrainError::Interrupted {
+                signal,
+                step: done,
+                checkpoint,
+            });
+        }
     }
     let _ = lr;
     bar.finish_and_clear();
