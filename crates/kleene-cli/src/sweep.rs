@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use kleene_train::checkpoint::Checkpoint;
 use kleene_train::sweep::{load, parse_shard, shard, SweepReport};
-use kleene_train::{BackendKind, TrainOptions};
+use kleene_train::{BackendKind, TrainError, TrainOptions};
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -65,7 +65,21 @@ pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
             progress: true,
             stop_after: None,
         };
-        let summary = kleene_train::run(backend, &r.config, &r.run_dir, &opts, |_| {})?;
+        let summary = match kleene_train::run(backend, &r.config, &r.run_dir, &opts, |_| {}) {
+            Ok(summary) => summary,
+            // One diverged run (NaN/Inf loss) must not end a night's sweep: record it and go on.
+            Err(e @ TrainError::NonFiniteLoss { .. }) => {
+                let path = r.record_diverged(&e.to_string())?;
+                eprintln!(
+                    "[{}] {}: diverged ({e}); recorded in {}, going on",
+                    r.index,
+                    r.name,
+                    path.display()
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (inside, beyond) = summary.report.in_out_means();
         eprintln!(
             "[{}] {}: training lengths {}, longer {}",

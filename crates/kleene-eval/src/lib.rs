@@ -75,6 +75,6 @@ pub use metrics::curve::{CurveSummary, LengthCurve, LengthPoint, SkippedLength};
 pub use metrics::dyck::{CloseAccuracy, CloseAccuracyConfig, DyckVocab};
 pub use metrics::flipflop::{FlipFlopMetrics, FlipFlopSet, FlipFlopSetMetrics};
 pub use metrics::regbench::{GenerationCounts, NextTokenOracle, RegbenchCounts, TaskOracle};
-pub use report::{ExperimentReport, Report, Stat};
-pub use results::{RunResult, Scalar, SplitMetrics};
+pub use report::{DivergedRun, ExperimentReport, Report, Stat};
+pub use results::{check_comparable, RunResult, Scalar, SplitMetrics};
 pub use run::{evaluate_run, plan_splits, EvalPlan, RegbenchPlan, RunInfo};

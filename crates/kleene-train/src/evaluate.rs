@@ -271,6 +271,15 @@ pub fn eval_plan(
     })
 }
 
+/// A loss as its config spells it (`cross_entropy`, `mse`, `bce`), as recorded in
+/// `RunResult::loss`.
+pub fn loss_name(loss: LossKind) -> String {
+    serde_json::to_value(loss)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| format!("{loss:?}"))
+}
+
 /// The model's row / plot-line label: `eval.model_label` ([`RunConfig::parse`] sets it to
 /// the `[model]` table as written), else every field of `cfg.model` as `kind key=value ...`
 /// (keys sorted), so the seeds of one config share a row.
@@ -336,6 +345,7 @@ pub fn evaluate_with_info<B: Backend, M: SequenceModel<B>>(
     };
     let mut result = evaluate_run(model, task, &plan, &data_info, device)?;
     result.seed = info.seed;
+    result.loss = Some(loss_name(loss));
     if let Some(curve) = &mut result.curve {
         // Long lengths alone leave the curve without its training length.
         curve.train_max_len.get_or_insert(train_window.1);

@@ -53,9 +53,24 @@ pub struct SweepRun {
 }
 
 impl SweepRun {
-    /// A run counts as finished once its evaluation is written.
+    /// A run counts as finished once its evaluation is written, or its divergence recorded
+    /// ([`SweepRun::record_diverged`]).
     pub fn is_finished(&self) -> bool {
         self.run_dir.join("result.json").is_file()
+    }
+
+    /// Records that the run diverged in training (`reason`: the trainer's message), as its
+    /// `result.json` with `diverged` set and no evaluation: the sweep goes on, a re-run
+    /// skips it, and the combined report lists it apart.
+    pub fn record_diverged(&self, reason: &str) -> Result<PathBuf, TrainError> {
+        let task = kleene_langs::task_by_name(&self.config.task.name)?;
+        let info = crate::evaluate::run_info(&self.config, task.as_ref(), &self.run_dir);
+        let mut result = RunResult::new(info.run, info.experiment, info.model, info.seed);
+        result.loss = Some(crate::evaluate::loss_name(self.config.training.loss));
+        result.diverged = Some(reason.to_string());
+        let path = self.run_dir.join("result.json");
+        result.write_json(&path)?;
+        Ok(path)
     }
 }
 

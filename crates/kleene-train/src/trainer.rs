@@ -350,8 +350,10 @@ where
         let value: f64 = l.clone().into_scalar().elem();
         if !value.is_finite() {
             bar.abandon();
+            // `step` steps are done; the loss is of the next one, counted from 1 as the
+            // metric lines and checkpoints count (the last good checkpoint is at most `step`).
             return Err(TrainError::NonFiniteLoss {
-                step,
+                step: step + 1,
                 value,
                 last_good: last_checkpoint,
             });
