@@ -42,9 +42,13 @@ pub enum DataCommand {
         /// File format.
         #[arg(long, value_enum, default_value_t = Format::Published)]
         format: Format,
-        /// Cap each split at this many examples (default: the published sizes).
+        /// Cap each split at this many examples (default: the published sizes); >= 1.
         #[arg(long)]
         size: Option<usize>,
+        /// Overwrite data files that already exist in the output folder (refused otherwise:
+        /// they may hold another seed's data).
+        #[arg(long)]
+        force: bool,
     },
     /// Validate every data file of a task in a folder; non-zero exit on any error.
     Check {
@@ -101,7 +105,8 @@ pub fn run(command: DataCommand) -> i32 {
             out,
             format,
             size,
-        } => generate(&task, split.as_deref(), seed, &out, format, size).map(|_| 0),
+            force,
+        } => generate(&task, split.as_deref(), seed, &out, format, size, force).map(|_| 0),
         DataCommand::Check { task, dir } => check(&task, &dir),
     };
     match result {
@@ -142,9 +147,18 @@ fn generate(
     out: &Path,
     format: Format,
     size: Option<usize>,
+    force: bool,
 ) -> Result<(), LangError> {
     let task = kleene_langs::task_by_name(name)?;
     let family = family_of(task.as_ref());
+    // Empty files would only be rejected later by `data check`.
+    if size == Some(0) {
+        return Err(LangError::InvalidConfig {
+            task: task.name().into(),
+            field: "--size".into(),
+            reason: "must be >= 1 (0 would write empty files)".into(),
+        });
+    }
     if format == Format::Published && matches!(family, Family::Other) {
         return Err(LangError::InvalidConfig {
             task: task.name().into(),
@@ -166,6 +180,23 @@ fn generate(
                     .collect::<Vec<_>>()
                     .join(", "),
             });
+        }
+    }
+    // Existing files are not silently replaced (they may be another seed's data).
+    if !force {
+        for spec in &splits {
+            if let Some(path) = output_paths(task.as_ref(), &family, out, &spec.name, format)
+                .into_iter()
+                .find(|p| p.exists())
+            {
+                return Err(LangError::io(
+                    &path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "already exists: pass --force to overwrite it, or choose another --out",
+                    ),
+                ));
+            }
         }
     }
     let started = Instant::now();
@@ -246,6 +277,30 @@ fn generate(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The files [`write_split`] writes for `split` (nothing for a task without a published
+/// format, which `generate` refuses first).
+fn output_paths(
+    task: &dyn Task,
+    family: &Family,
+    out: &Path,
+    split: &str,
+    format: Format,
+) -> Vec<PathBuf> {
+    if format == Format::Jsonl {
+        return vec![out.join(task.name()).join(format!("{split}.jsonl"))];
+    }
+    match family {
+        Family::Suite(s) => {
+            let (src, tgt) = io::published_file_names(split);
+            let dir = out.join(suite_folder(s));
+            vec![dir.join(src), dir.join(tgt)]
+        }
+        Family::FlipFlop => vec![out.join("flipflop").join(format!("{split}.txt"))],
+        Family::BoundedDyck(d) => vec![out.join(format!("{}.{split}", d.file_stem()))],
+        Family::Other => Vec::new(),
+    }
 }
 
 fn write_split(
@@ -357,21 +412,29 @@ fn check(name: &str, dir: &Path) -> Result<i32, LangError> {
                 };
                 let (src_name, tgt_name) = io::published_file_names(&split);
                 if !is_src {
+                    // A pair with its source missing is an incomplete data set, not a pass.
                     if !dir.join(&src_name).exists() {
-                        eprintln!(
-                            "warning: {}: target file without {src_name} (stale, not read)",
-                            path.display()
-                        );
+                        files += 1;
+                        errors.push(LangError::io(
+                            dir.join(&src_name),
+                            std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                format!("missing: {} has no source file", path.display()),
+                            ),
+                        ));
                     }
                     continue;
                 }
                 files += 2;
-                match io::read_published_pair(task.as_ref(), path, &dir.join(&tgt_name)) {
+                let tgt_path = dir.join(&tgt_name);
+                match io::read_published_pair(task.as_ref(), path, &tgt_path) {
                     Ok(ex) => {
                         lines += ex.len();
+                        // The strings parsed, so a disagreement with the task is in the
+                        // targets: name the target file.
                         errors.extend(io::check_examples(
                             task.as_ref(),
-                            path,
+                            &tgt_path,
                             &ex,
                             MAX_ERRORS_PER_FILE,
                         ));
