@@ -187,10 +187,11 @@ fn first_difference(
 /// that happened. Accepted: a path that does not exist yet, an empty directory, or a
 /// kleene run directory, i.e. one with a checkpoint, or with a `config.toml` that parses as
 /// a run config and either a `metrics.jsonl` next to it or the exact text kleene writes
-/// (a run stopped before its first metrics line). An empty path is refused naming
-/// `out_dir`: it would resolve to the working directory. With `resume` the checkpoint
-/// itself is checked later, by [`train`].
-pub fn check_run_dir(run_dir: &Path, resume: bool) -> Result<(), TrainError> {
+/// (a run stopped before its first metrics line) -- and then only a run of `cfg`'s task and
+/// model: a new run would replace another experiment's files. An empty path is refused
+/// naming `out_dir`: it would resolve to the working directory. With `resume` the checkpoint
+/// itself is checked later, by [`crate::train`].
+pub fn check_run_dir(run_dir: &Path, cfg: &RunConfig, resume: bool) -> Result<(), TrainError> {
     let refuse = |reason: String| TrainError::RunDir {
         path: run_dir.to_path_buf(),
         reason,
@@ -216,7 +217,23 @@ pub fn check_run_dir(run_dir: &Path, resume: bool) -> Result<(), TrainError> {
         .collect::<Result<_, _>>()?;
     // A run's own lock file (left by a killed run that had written nothing else).
     names.retain(|n| n != ".lock");
-    if names.is_empty() || is_kleene_run_dir(run_dir) {
+    if names.is_empty() {
+        return Ok(());
+    }
+    if is_kleene_run_dir(run_dir) {
+        let Ok(old) = RunConfig::load(&run_dir.join("config.toml")) else {
+            // A checkpoint without a readable config.toml: the resume checks compare it.
+            return Ok(());
+        };
+        if old.task.name != cfg.task.name || old.model != cfg.model {
+            return Err(refuse(format!(
+                "it holds a kleene run of task `{}` with model `{}`; this config trains task `{}` with `{}`: the run would replace that run's files; choose another out_dir",
+                old.task.name,
+                model_line(&old.model),
+                cfg.task.name,
+                model_line(&cfg.model)
+            )));
+        }
         return Ok(());
     }
     names.sort();
@@ -372,36 +389,59 @@ mod tests {
 
     #[test]
     fn check_run_dir_refuses_an_empty_path_and_foreign_files_and_accepts_kleene_runs() {
-        let err = check_run_dir(Path::new(""), false).unwrap_err().to_string();
+        let c = cfg("kind = \"rnn\"", 0);
+        let err = check_run_dir(Path::new(""), &c, false).unwrap_err().to_string();
         assert!(err.contains("out_dir is empty"), "{err}");
         let tmp = tempfile::tempdir().unwrap();
-        check_run_dir(&tmp.path().join("new"), false).unwrap();
-        check_run_dir(tmp.path(), false).unwrap();
+        check_run_dir(&tmp.path().join("new"), &c, false).unwrap();
+        check_run_dir(tmp.path(), &c, false).unwrap();
         let file = tmp.path().join("notes.txt");
         std::fs::write(&file, "mine").unwrap();
-        let err = check_run_dir(&file, false).unwrap_err().to_string();
+        let err = check_run_dir(&file, &c, false).unwrap_err().to_string();
         assert!(err.contains("not a directory"), "{err}");
-        let err = check_run_dir(tmp.path(), true).unwrap_err().to_string();
+        let err = check_run_dir(tmp.path(), &c, true).unwrap_err().to_string();
         assert!(err.contains("not a kleene run directory"), "{err}");
         assert!(err.contains("notes.txt"), "{err}");
         // A user's own (hand-written) kleene config is not kleene's run config ...
-        let c = cfg("kind = \"rnn\"", 0);
         std::fs::write(
             tmp.path().join("config.toml"),
             "[task]\nname = \"tomita-2\"\n",
         )
         .unwrap();
-        assert!(check_run_dir(tmp.path(), false).is_err());
+        assert!(check_run_dir(tmp.path(), &c, false).is_err());
         // ... the text kleene writes is, and so is any run config with its metrics.
         std::fs::write(tmp.path().join("config.toml"), c.to_toml()).unwrap();
-        check_run_dir(tmp.path(), false).unwrap();
+        check_run_dir(tmp.path(), &c, false).unwrap();
         std::fs::write(
             tmp.path().join("config.toml"),
             "[task]\nname = \"tomita-2\"\n[model]\nkind = \"rnn\"\n",
         )
         .unwrap();
-        assert!(check_run_dir(tmp.path(), false).is_err());
+        assert!(check_run_dir(tmp.path(), &c, false).is_err());
         std::fs::write(tmp.path().join("metrics.jsonl"), "").unwrap();
-        check_run_dir(tmp.path(), false).unwrap();
+        check_run_dir(tmp.path(), &c, false).unwrap();
+    }
+
+    /// Issue 17: a run directory is new, empty, or a kleene run of the same task and model.
+    #[test]
+    fn check_run_dir_refuses_a_run_of_another_task_or_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = cfg("kind = \"rnn\"", 0);
+        std::fs::write(tmp.path().join("config.toml"), c.to_toml()).unwrap();
+        std::fs::write(tmp.path().join("metrics.jsonl"), "").unwrap();
+        check_run_dir(tmp.path(), &c, false).unwrap();
+        // Another seed or lr: the same experiment, retrained.
+        check_run_dir(tmp.path(), &cfg("kind = \"rnn\"", 5), false).unwrap();
+        let mut other_task = c.clone();
+        other_task.task.name = "parity".into();
+        let err = check_run_dir(tmp.path(), &other_task, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tomita-2") && err.contains("parity"), "{err}");
+        let other_model = cfg("kind = \"lstm\"", 0);
+        let err = check_run_dir(tmp.path(), &other_model, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rnn") && err.contains("lstm"), "{err}");
     }
 }

@@ -252,7 +252,7 @@ where
         ));
     }
     let pad_id = task.vocab().len() as u32;
-    check_run_dir(run_dir, opts.resume)?;
+    check_run_dir(run_dir, cfg, opts.resume)?;
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     // One writer per run directory, held until training and its checkpoints are done.
     let _lock = crate::run_lock::RunLock::acquire(run_dir)?;
