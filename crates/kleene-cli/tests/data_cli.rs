@@ -94,20 +94,30 @@ fn check_reports_a_missing_source_and_gen_neither_overwrites_nor_writes_empty_fi
     let out = kleene(&["data", "gen", "tomita-2", "--seed", "6", "--out", d]);
     assert!(!out.status.success(), "existing files overwritten");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--force") && stderr.contains("already exists"), "{stderr}");
+    assert!(
+        stderr.contains("--force") && stderr.contains("already exists"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(folder.join("train_src.txt")).unwrap(), before);
-    ok(&["data", "gen", "tomita-2", "--seed", "6", "--out", d, "--force"]);
+    ok(&[
+        "data", "gen", "tomita-2", "--seed", "6", "--out", d, "--force",
+    ]);
     assert_ne!(std::fs::read(folder.join("train_src.txt")).unwrap(), before);
 
     std::fs::remove_file(folder.join("train_src.txt")).unwrap();
     let out = kleene(&["data", "check", "tomita-2", d]);
     assert!(!out.status.success(), "a missing train_src.txt passed");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("train_src.txt") && stdout.contains("missing"), "{stdout}");
+    assert!(
+        stdout.contains("train_src.txt") && stdout.contains("missing"),
+        "{stdout}"
+    );
 
     let empty = tempfile::tempdir().unwrap();
     let e = empty.path().to_str().unwrap();
-    let out = kleene(&["data", "gen", "tomita-2", "--seed", "1", "--size", "0", "--out", e]);
+    let out = kleene(&[
+        "data", "gen", "tomita-2", "--seed", "1", "--size", "0", "--out", e,
+    ]);
     assert!(!out.status.success(), "--size 0 accepted");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);

@@ -101,7 +101,10 @@ fn sigterm_checkpoints_says_so_exits_non_zero_and_resume_continues_exactly() {
     assert!(full.status.success());
     let (a, b) = (metric_lines(&run), metric_lines(&dir.path().join("full")));
     assert_eq!(a.len(), 40);
-    assert_eq!(a, b, "the resumed run's metric lines differ from an uninterrupted run's");
+    assert_eq!(
+        a, b,
+        "the resumed run's metric lines differ from an uninterrupted run's"
+    );
     assert_eq!(checkpoint_step(&run), 400);
 }
 

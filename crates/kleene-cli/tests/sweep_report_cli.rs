@@ -55,7 +55,10 @@ fn a_diverged_run_is_recorded_and_the_sweep_goes_on() {
     // The other run ran, and the combined report lists the diverged one apart.
     assert!(dir.path().join("out/lr=0.01/result.json").is_file());
     let report = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
-    assert!(report.contains("Diverged runs") && report.contains("lr=1000000000000000000000000000000.0"), "{report}");
+    assert!(
+        report.contains("Diverged runs") && report.contains("lr=1000000000000000000000000000000.0"),
+        "{report}"
+    );
     assert_eq!(
         json(&dir.path().join("out/report.json"))["diverged"][0]["run"],
         "lr=1000000000000000000000000000000.0"
@@ -85,10 +88,15 @@ fn report_refuses_mixed_losses_and_counts_a_run_given_twice_once() {
     let (out, stderr) = kleene(p, &["report", "mse", "ce", "--out", "rep"]);
     assert!(!out.status.success(), "mixed losses reported:\n{stderr}");
     assert!(
-        stderr.contains("different losses") && stderr.contains("mse") && stderr.contains("cross_entropy"),
+        stderr.contains("different losses")
+            && stderr.contains("mse")
+            && stderr.contains("cross_entropy"),
         "{stderr}"
     );
-    let (out, stderr) = kleene(p, &["report", "mse", "mse/", "./mse/result.json", "--out", "rep"]);
+    let (out, stderr) = kleene(
+        p,
+        &["report", "mse", "mse/", "./mse/result.json", "--out", "rep"],
+    );
     assert!(out.status.success(), "{stderr}");
     let report = json(&p.join("rep/report.json"));
     let seeds = &report["experiments"][0]["rows"][0]["seeds"];

@@ -26,7 +26,10 @@ fn refused(from: &str, to: &str, field: &str) {
     assert!(CONFIG.contains(from), "{from}");
     std::fs::write(dir.path().join("c.toml"), CONFIG.replacen(from, to, 1)).unwrap();
     let started = Instant::now();
-    let (out, stderr) = kleene(dir.path(), &["train", "c.toml", "--quiet", "--out-dir", "run"]);
+    let (out, stderr) = kleene(
+        dir.path(),
+        &["train", "c.toml", "--quiet", "--out-dir", "run"],
+    );
     assert!(!out.status.success(), "{to}: succeeded:\n{stderr}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -36,13 +39,24 @@ fn refused(from: &str, to: &str, field: &str) {
     assert!(stderr.contains(field), "{to}: no `{field}`:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{to}:\n{stderr}");
     assert!(!stderr.contains("training `"), "{to}: banner:\n{stderr}");
-    assert!(!dir.path().join("run").exists(), "{to}: run directory created");
+    assert!(
+        !dir.path().join("run").exists(),
+        "{to}: run directory created"
+    );
 }
 
 #[test]
 fn bad_eval_settings_fail_before_training() {
-    refused("max_examples = 4", "max_examples = 4\nsplits = [\"tset\"]", "eval.splits");
-    refused("max_examples = 4", "max_examples = 4\nmin_len = 0", "eval.min_len");
+    refused(
+        "max_examples = 4",
+        "max_examples = 4\nsplits = [\"tset\"]",
+        "eval.splits",
+    );
+    refused(
+        "max_examples = 4",
+        "max_examples = 4\nmin_len = 0",
+        "eval.min_len",
+    );
     refused(
         "max_examples = 4",
         "max_examples = 4\n[eval.paper]\nsplits = [\"test\"]\nmax_exampels = 3",
@@ -65,7 +79,11 @@ fn sizes_that_hang_or_exhaust_memory_are_refused_naming_the_field() {
     refused("steps = 2", "steps = 9223372036854775807", "training.steps");
     refused("n_layers = 1", "n_layers = 100000", "model.n_layers");
     refused("d_model = 8", "d_model = 1000000", "model.d_model");
-    refused("batch_size = 4", "batch_size = 100000000", "training.batch_size");
+    refused(
+        "batch_size = 4",
+        "batch_size = 100000000",
+        "training.batch_size",
+    );
     refused(
         "name = \"tomita-2\"",
         "name = \"tomita-2\"\ntrain_min_len = 1000000000\ntrain_max_len = 1000000000",
@@ -106,10 +124,16 @@ fn sweep_dry_run_validates_every_grid_point() {
                 args.push("--dry-run");
             }
             let (out, stderr) = kleene(dir.path(), &args);
-            assert!(!out.status.success(), "{grid} (dry {dry}): succeeded:\n{stderr}");
+            assert!(
+                !out.status.success(),
+                "{grid} (dry {dry}): succeeded:\n{stderr}"
+            );
             assert!(stderr.contains(what), "{grid}: no `{what}`:\n{stderr}");
             assert!(!stderr.contains("panicked"), "{grid}:\n{stderr}");
-            assert!(!dir.path().join("out").exists(), "{grid}: wrote the sweep directory");
+            assert!(
+                !dir.path().join("out").exists(),
+                "{grid}: wrote the sweep directory"
+            );
         }
     }
     let dir = sweep("\"training.seed\" = [0, 1]");

@@ -327,8 +327,11 @@ impl Report {
         let experiments = names
             .iter()
             .map(|n| {
-                let mine: Vec<&RunResult> =
-                    runs.iter().copied().filter(|r| &r.experiment == n).collect();
+                let mine: Vec<&RunResult> = runs
+                    .iter()
+                    .copied()
+                    .filter(|r| &r.experiment == n)
+                    .collect();
                 ExperimentReport::build(n, &mine)
             })
             .collect();

@@ -32,11 +32,7 @@ fn mutate(valid: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
 
 /// 20 examples of `task`'s split `split`.
 fn examples(task: &dyn Task, split: &str) -> Vec<Example> {
-    let mut spec = task
-        .splits()
-        .into_iter()
-        .find(|s| s.name == split)
-        .unwrap();
+    let mut spec = task.splits().into_iter().find(|s| s.name == split).unwrap();
     spec.size = spec.size.min(20);
     let mut ex = task.generate_split(&spec, 3).unwrap();
     ex.truncate(20);
@@ -60,7 +56,8 @@ fn valid() -> &'static Valid {
         let dir = tempfile::tempdir().unwrap();
         let tomita = task_by_name("tomita-2").unwrap();
         let ex = examples(tomita.as_ref(), "train");
-        let (src, tgt) = io::write_published_split(tomita.as_ref(), dir.path(), "train", &ex).unwrap();
+        let (src, tgt) =
+            io::write_published_split(tomita.as_ref(), dir.path(), "train", &ex).unwrap();
         let jsonl = dir.path().join("train.jsonl");
         io::write_jsonl(&jsonl, &ex).unwrap();
         let ff = task_by_name("flipflop").unwrap();
@@ -98,7 +95,10 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 fn read_all(src: &[u8], tgt: &[u8], other: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let tomita = task_by_name("tomita-2").unwrap();
-    let (s, t) = (write(dir.path(), "s.txt", src), write(dir.path(), "t.txt", tgt));
+    let (s, t) = (
+        write(dir.path(), "s.txt", src),
+        write(dir.path(), "t.txt", tgt),
+    );
     if let Ok(ex) = io::read_published_pair(tomita.as_ref(), &s, &t) {
         let _ = io::check_examples(tomita.as_ref(), &t, &ex, 20);
     }

@@ -326,16 +326,25 @@ mod tests {
         let ck = Checkpoint::save(dir.path(), state(10), &files(1)).unwrap();
         let path = ck.join("state.json");
         let good = fs::read_to_string(&path).unwrap();
-        assert!(good.trim_start().starts_with("{\n  \"state_checksum\": \""), "{good}");
+        assert!(
+            good.trim_start().starts_with("{\n  \"state_checksum\": \""),
+            "{good}"
+        );
         for (from, to) in [
             ("\"step\": 10", "\"step\": 999"),
-            ("\"burn_version\": \"0.21.0\"", "\"burn_version\": \"0.20.1\""),
+            (
+                "\"burn_version\": \"0.21.0\"",
+                "\"burn_version\": \"0.20.1\"",
+            ),
             ("\"seed\": 3", "\"seed\": 4"),
         ] {
             assert!(good.contains(from), "{from}: {good}");
             fs::write(&path, good.replace(from, to)).unwrap();
             let err = Checkpoint::load(&ck).err().unwrap().to_string();
-            assert!(err.contains("state.json") && err.contains("altered"), "{to}: {err}");
+            assert!(
+                err.contains("state.json") && err.contains("altered"),
+                "{to}: {err}"
+            );
         }
         fs::write(&path, &good).unwrap();
         Checkpoint::load(&ck).unwrap();
@@ -343,13 +352,17 @@ mod tests {
         old.burn_version = "0.20.1".into();
         let ck = Checkpoint::save(dir.path(), old, &files(1)).unwrap();
         let err = Checkpoint::load(&ck).err().unwrap().to_string();
-        assert!(err.contains("Burn 0.20.1") && err.contains(BURN_VERSION), "{err}");
+        assert!(
+            err.contains("Burn 0.20.1") && err.contains(BURN_VERSION),
+            "{err}"
+        );
         // A state.json from before the seal (no state_checksum) still loads.
         let mut unsealed = state(10);
-        unsealed.checksums = Checkpoint::load(&Checkpoint::save(dir.path(), state(10), &files(1)).unwrap())
-            .unwrap()
-            .0
-            .checksums;
+        unsealed.checksums =
+            Checkpoint::load(&Checkpoint::save(dir.path(), state(10), &files(1)).unwrap())
+                .unwrap()
+                .0
+                .checksums;
         fs::write(&path, serde_json::to_vec_pretty(&unsealed).unwrap()).unwrap();
         assert_eq!(Checkpoint::load(&ck).unwrap().0.step, 10);
     }

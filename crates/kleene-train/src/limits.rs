@@ -174,20 +174,35 @@ mod tests {
         let ok = cfg("d_model = 64\nn_layers = 2", "", "");
         check(&ok, 3, 50, 100, memory).unwrap();
         for (c, train_len, eval_len, field) in [
-            (cfg("", "steps = 9223372036854775807", ""), 50, 100, "training.steps"),
+            (
+                cfg("", "steps = 9223372036854775807", ""),
+                50,
+                100,
+                "training.steps",
+            ),
             (cfg("n_layers = 100000", "", ""), 50, 100, "model.n_layers"),
             (cfg("d_model = 1000000", "", ""), 50, 100, "model.d_model"),
-            (cfg("", "batch_size = 100000000", ""), 50, 100, "training.batch_size"),
+            (
+                cfg("", "batch_size = 100000000", ""),
+                50,
+                100,
+                "training.batch_size",
+            ),
             (cfg("", "", ""), 1_000_000_000, 100, "task.train_max_len"),
             (cfg("", "", ""), 50, 1_000_000_000, "eval.max_len"),
         ] {
-            let err = check(&c, 3, train_len, eval_len, memory).unwrap_err().to_string();
+            let err = check(&c, 3, train_len, eval_len, memory)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(field), "{field}: {err}");
         }
         // The estimate names the machine's memory; without it only the bounds apply.
         let big = cfg("d_model = 1000000", "", "");
         let err = check(&big, 3, 50, 100, memory).unwrap_err().to_string();
-        assert!(err.contains("16.0 GiB") && err.contains("at least"), "{err}");
+        assert!(
+            err.contains("16.0 GiB") && err.contains("at least"),
+            "{err}"
+        );
         check(&big, 3, 50, 100, None).unwrap();
     }
 

@@ -122,10 +122,18 @@ pub fn check_resume(
         // task's default out is no change.
         let (was, now) = (train_window(task, stored)?, train_window(task, cfg)?);
         if was.0 != now.0 {
-            return Err(changed("task.train_min_len", was.0.to_string(), now.0.to_string()));
+            return Err(changed(
+                "task.train_min_len",
+                was.0.to_string(),
+                now.0.to_string(),
+            ));
         }
         if was.1 != now.1 {
-            return Err(changed("task.train_max_len", was.1.to_string(), now.1.to_string()));
+            return Err(changed(
+                "task.train_max_len",
+                was.1.to_string(),
+                now.1.to_string(),
+            ));
         }
         if let Some((field, was, now)) = first_difference(&stored.training, &cfg.training) {
             return Err(changed(&format!("training.{field}"), was, now));
@@ -373,9 +381,7 @@ mod tests {
         let dir = Path::new("run/checkpoint");
         let c = cfg("kind = \"mamba\"\nd_model = 32", 3);
         for stored in ["kind = \"tiny\"\nd = 8\n", "not toml = = 1", ""] {
-            let err = check(&state(stored, 3), &c, dir)
-                .unwrap_err()
-                .to_string();
+            let err = check(&state(stored, 3), &c, dir).unwrap_err().to_string();
             assert!(
                 err.contains("cannot be compared") && err.contains("mamba"),
                 "{err}"
@@ -390,7 +396,9 @@ mod tests {
     #[test]
     fn check_run_dir_refuses_an_empty_path_and_foreign_files_and_accepts_kleene_runs() {
         let c = cfg("kind = \"rnn\"", 0);
-        let err = check_run_dir(Path::new(""), &c, false).unwrap_err().to_string();
+        let err = check_run_dir(Path::new(""), &c, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("out_dir is empty"), "{err}");
         let tmp = tempfile::tempdir().unwrap();
         check_run_dir(&tmp.path().join("new"), &c, false).unwrap();

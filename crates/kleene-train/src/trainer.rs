@@ -507,7 +507,11 @@ mod tests {
     #[test]
     fn the_progress_bar_shows_the_time_left() {
         let screen = Screen::default();
-        let bar = step_bar(1000, 400, ProgressDrawTarget::term_like(Box::new(screen.clone())));
+        let bar = step_bar(
+            1000,
+            400,
+            ProgressDrawTarget::term_like(Box::new(screen.clone())),
+        );
         for _ in 0..20 {
             std::thread::sleep(std::time::Duration::from_millis(5));
             bar.inc(10);

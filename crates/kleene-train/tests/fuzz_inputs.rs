@@ -64,8 +64,14 @@ fn checkpoint() -> &'static Path {
             stop_after: Some(20),
             ..Default::default()
         };
-        kleene_train::run(kleene_train::BackendKind::Ndarray, &cfg, dir.path(), &opts, |_| {})
-            .unwrap();
+        kleene_train::run(
+            kleene_train::BackendKind::Ndarray,
+            &cfg,
+            dir.path(),
+            &opts,
+            |_| {},
+        )
+        .unwrap();
         dir
     })
     .path()

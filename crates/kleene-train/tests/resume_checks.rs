@@ -16,7 +16,12 @@ fn parse(text: &str) -> RunConfig {
     RunConfig::parse(text, Path::new("t.toml")).unwrap()
 }
 
-fn train(text: &str, dir: &Path, resume: bool, stop_after: Option<u64>) -> Result<RunSummary, TrainError> {
+fn train(
+    text: &str,
+    dir: &Path,
+    resume: bool,
+    stop_after: Option<u64>,
+) -> Result<RunSummary, TrainError> {
     let opts = TrainOptions {
         resume,
         progress: false,
@@ -33,7 +38,10 @@ fn stopped_run() -> tempfile::TempDir {
 }
 
 fn checkpoint_step(dir: &Path) -> u64 {
-    Checkpoint::load(&Checkpoint::find(dir).unwrap()).unwrap().0.step
+    Checkpoint::load(&Checkpoint::find(dir).unwrap())
+        .unwrap()
+        .0
+        .step
 }
 
 #[test]
@@ -43,20 +51,41 @@ fn resume_refuses_changed_settings_naming_the_field_and_leaves_the_run_as_it_was
     let metrics_before = std::fs::read(dir.path().join("metrics.jsonl")).unwrap();
     let add = |line: &str| MAMBA_TOMITA2.replace("[training]\n", &format!("[training]\n{line}\n"));
     for (text, field) in [
-        (MAMBA_TOMITA2.replace("lr = 0.01", "lr = 0.02"), "training.lr"),
-        (MAMBA_TOMITA2.replace("batch_size = 8", "batch_size = 9"), "training.batch_size"),
+        (
+            MAMBA_TOMITA2.replace("lr = 0.01", "lr = 0.02"),
+            "training.lr",
+        ),
+        (
+            MAMBA_TOMITA2.replace("batch_size = 8", "batch_size = 9"),
+            "training.batch_size",
+        ),
         (add("optimizer = \"adam\""), "training.optimizer"),
         (add("weight_decay = 0.1"), "training.weight_decay"),
         (add("loss = \"mse\""), "training.loss"),
         (add("data = \"split\""), "training.data"),
         (add("curriculum = \"mixed\""), "training.curriculum"),
         (add("grad_clip = 1.0"), "training.grad_clip"),
-        (add("schedule = { kind = \"cosine\", warmup_steps = 2 }"), "training.schedule"),
-        (MAMBA_TOMITA2.replace("train_max_len = 10", "train_max_len = 12"), "task.train_max_len"),
-        (MAMBA_TOMITA2.replace("train_min_len = 2", "train_min_len = 3"), "task.train_min_len"),
+        (
+            add("schedule = { kind = \"cosine\", warmup_steps = 2 }"),
+            "training.schedule",
+        ),
+        (
+            MAMBA_TOMITA2.replace("train_max_len = 10", "train_max_len = 12"),
+            "task.train_max_len",
+        ),
+        (
+            MAMBA_TOMITA2.replace("train_min_len = 2", "train_min_len = 3"),
+            "task.train_min_len",
+        ),
         (MAMBA_TOMITA2.replace("tomita-2", "tomita-4"), "tomita-4"),
-        (MAMBA_TOMITA2.replace("d_state = 4", "d_state = 8"), "different [model]"),
-        (MAMBA_TOMITA2.replace("steps = 40", "steps = 10"), "training.steps = 10"),
+        (
+            MAMBA_TOMITA2.replace("d_state = 4", "d_state = 8"),
+            "different [model]",
+        ),
+        (
+            MAMBA_TOMITA2.replace("steps = 40", "steps = 10"),
+            "training.steps = 10",
+        ),
     ] {
         let err = train(&text, dir.path(), true, None)
             .err()
@@ -71,7 +100,10 @@ fn resume_refuses_changed_settings_naming_the_field_and_leaves_the_run_as_it_was
         config_before,
         "a refused resume rewrote config.toml"
     );
-    assert_eq!(std::fs::read(dir.path().join("metrics.jsonl")).unwrap(), metrics_before);
+    assert_eq!(
+        std::fs::read(dir.path().join("metrics.jsonl")).unwrap(),
+        metrics_before
+    );
 
     // Defaults written out, more steps, other log and checkpoint intervals: the same training.
     let same = MAMBA_TOMITA2
@@ -94,7 +126,10 @@ fn a_hand_edited_state_json_is_refused() {
     let good = std::fs::read_to_string(&state).unwrap();
     for (from, to) in [
         ("\"step\": 20", "\"step\": 999"),
-        ("\"burn_version\": \"0.21.0\"", "\"burn_version\": \"0.22.0\""),
+        (
+            "\"burn_version\": \"0.21.0\"",
+            "\"burn_version\": \"0.22.0\"",
+        ),
     ] {
         assert!(good.contains(from), "{from}: {good}");
         std::fs::write(&state, good.replace(from, to)).unwrap();
@@ -102,8 +137,14 @@ fn a_hand_edited_state_json_is_refused() {
             .err()
             .unwrap_or_else(|| panic!("{to}: resumed"))
             .to_string();
-        assert!(err.contains("state.json") && err.contains("altered"), "{to}: {err}");
+        assert!(
+            err.contains("state.json") && err.contains("altered"),
+            "{to}: {err}"
+        );
     }
     std::fs::write(&state, &good).unwrap();
-    assert_eq!(train(MAMBA_TOMITA2, dir.path(), true, None).unwrap().steps, 40);
+    assert_eq!(
+        train(MAMBA_TOMITA2, dir.path(), true, None).unwrap().steps,
+        40
+    );
 }
