@@ -20,6 +20,7 @@ pub mod limits;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
+pub mod progress;
 pub mod resume;
 pub mod run;
 pub mod run_lock;
