@@ -229,17 +229,31 @@ pub fn check_run_dir(run_dir: &Path, cfg: &RunConfig, resume: bool) -> Result<()
         return Ok(());
     }
     if is_kleene_run_dir(run_dir) {
+        // With a checkpoint, the checkpoint's own record decides (a fresh run is refused, a
+        // resume compared by `check_resume`); without one, the run's config.toml.
+        if Checkpoint::find(run_dir).is_some() {
+            return Ok(());
+        }
         let Ok(old) = RunConfig::load(&run_dir.join("config.toml")) else {
-            // A checkpoint without a readable config.toml: the resume checks compare it.
             return Ok(());
         };
-        if old.task.name != cfg.task.name || old.model != cfg.model {
-            return Err(refuse(format!(
-                "it holds a kleene run of task `{}` with model `{}`; this config trains task `{}` with `{}`: the run would replace that run's files; choose another out_dir",
-                old.task.name,
+        let other = if old.task.name != cfg.task.name {
+            Some(format!(
+                "task `{}`; this config trains task `{}`",
+                old.task.name, cfg.task.name
+            ))
+        } else if old.model != cfg.model {
+            Some(format!(
+                "model `{}`; this config trains `{}`",
                 model_line(&old.model),
-                cfg.task.name,
                 model_line(&cfg.model)
+            ))
+        } else {
+            None
+        };
+        if let Some(other) = other {
+            return Err(refuse(format!(
+                "it holds a kleene run of {other}: the run would replace that run's files; choose another out_dir"
             )));
         }
         return Ok(());
