@@ -20,7 +20,12 @@ use crate::schedule::PlateauState;
 use crate::TrainError;
 
 /// Everything besides the tensors that a resume needs.
+///
+/// Unknown keys are refused: every older `state.json` holds a subset of these keys, so an
+/// unknown one is a damaged or edited file (a renamed `state_checksum` would otherwise pass
+/// as an unsealed older file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckpointState {
     /// FNV-1a 64 of the file's own text with these 16 digits written as zeros (see
     /// [`seal`]); first, so that it is the first `"state_checksum"` in the text. Set by
@@ -89,7 +94,11 @@ pub fn seal(state: &CheckpointState) -> Vec<u8> {
 /// text was altered after kleene wrote it.
 fn verify_seal(state: &CheckpointState, json: &[u8]) -> Result<(), String> {
     let Some(want) = &state.state_checksum else {
-        return Ok(());
+        // Files from before the seal have no `config` either: this version writes both.
+        return match state.config {
+            None => Ok(()),
+            Some(_) => Err("it has no state_checksum, which kleene writes with every checkpoint that records its config: it was altered after kleene wrote it; restore the file or start a new run".into()),
+        };
     };
     let altered = || {
         "it was altered after kleene wrote it (its state_checksum does not match its text): \
@@ -346,8 +355,27 @@ mod tests {
                 "{to}: {err}"
             );
         }
+        // A renamed seal is not an older, unsealed file (found by the fuzz test).
+        fs::write(
+            &path,
+            good.replace("\"state_checksum\"", "\"state_checksux\""),
+        )
+        .unwrap();
+        let err = Checkpoint::load(&ck).err().unwrap().to_string();
+        assert!(
+            err.contains("state.json") && err.contains("unknown field"),
+            "{err}"
+        );
         fs::write(&path, &good).unwrap();
         Checkpoint::load(&ck).unwrap();
+        // A state that records its config (written by this version) must be sealed.
+        let mut with_config = state(10);
+        with_config.config = Some("[task]".into());
+        with_config.checksums = Checkpoint::load(&ck).unwrap().0.checksums;
+        fs::write(&path, serde_json::to_vec_pretty(&with_config).unwrap()).unwrap();
+        let err = Checkpoint::load(&ck).err().unwrap().to_string();
+        assert!(err.contains("no state_checksum"), "{err}");
+        fs::write(&path, &good).unwrap();
         let mut old = state(10);
         old.burn_version = "0.20.1".into();
         let ck = Checkpoint::save(dir.path(), old, &files(1)).unwrap();
