@@ -1,7 +1,8 @@
 //! Property tests of the published-format and JSONL readers (issue 17 fuzzing): on random
 //! bytes and on mutated valid files (written by the writers from generated data) every
 //! reader returns examples or an error naming the file, and never panics. A few hundred cases
-//! each; a failing case is kept by proptest in `proptest-regressions/` (commit it).
+//! each (`PROPTEST_CASES=N`: N); a failing case is kept by proptest in
+//! `tests/fuzz_readers.proptest-regressions` (commit it) and replayed first.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,14 @@ use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig};
 use kleene_langs::flipflop;
 use kleene_langs::{io, task_by_name, Example, Task};
 use proptest::prelude::*;
+
+/// `PROPTEST_CASES` when set (a longer fuzzing run), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Byte edits: (position, byte, kind) with kind 0 = replace, 1 = insert, 2 = delete.
 fn edits() -> impl Strategy<Value = Vec<(usize, u8, u8)>> {
@@ -112,7 +121,7 @@ fn read_all(src: &[u8], tgt: &[u8], other: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
     fn readers_never_panic_on_mutated_files(which in 0usize..5, e in edits()) {

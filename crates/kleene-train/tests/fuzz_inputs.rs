@@ -3,7 +3,8 @@
 //! and the checkpoint loader return an error on random bytes and on mutated valid inputs;
 //! they never panic. The valid inputs are the repository's configs, a metrics file and a
 //! checkpoint written by a real run. A few hundred cases each (a few seconds in all); a
-//! failing case is kept by proptest in `proptest-regressions/` (commit it) and replayed first.
+//! failing case is kept by proptest in `tests/fuzz_inputs.proptest-regressions` (commit it)
+//! and replayed first. `PROPTEST_CASES=N` runs N cases of each instead.
 
 mod common;
 
@@ -14,6 +15,14 @@ use kleene_train::checkpoint::Checkpoint;
 use kleene_train::metrics::{kept_on_resume, read_metrics};
 use kleene_train::RunConfig;
 use proptest::prelude::*;
+
+/// `PROPTEST_CASES` when set (a longer fuzzing run), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Byte edits: (position, byte, kind) with kind 0 = replace, 1 = insert, 2 = delete.
 fn edits() -> impl Strategy<Value = Vec<(usize, u8, u8)>> {
@@ -78,7 +87,7 @@ fn checkpoint() -> &'static Path {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
     fn config_parser_never_panics_on_mutated_configs(pick in 0usize..2, e in edits()) {
@@ -106,7 +115,7 @@ proptest! {
 
 proptest! {
     // Each case copies and loads a checkpoint: fewer cases.
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
 
     /// Every part of a real checkpoint, mutated: the loader (checksums, the state's seal,
     /// the model record) and a resume from it refuse it, and never panic.
