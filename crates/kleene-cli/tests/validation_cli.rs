@@ -94,6 +94,17 @@ fn sizes_that_hang_or_exhaust_memory_are_refused_naming_the_field() {
         "max_examples = 4\nprotocol = \"lengths\"\nmax_len = 1000000000\nlen_step = 100000000",
         "eval.max_len",
     );
+    // Fits in memory, but a curve to 10^6 by 1 (6e13 tokens) would run for weeks.
+    refused(
+        "max_examples = 4",
+        "max_examples = 4\nprotocol = \"lengths\"\nmax_len = 1000000",
+        "eval.max_len",
+    );
+    refused(
+        "max_examples = 4",
+        "max_examples = 4\nlong_lengths = [1000000000000]",
+        "eval.long_lengths",
+    );
 }
 
 /// A sweep whose base is `CONFIG` and whose grid is `grid`.

@@ -5,8 +5,10 @@
 //!
 //! Two kinds of check, both naming the field:
 //! - documented bounds where no memory estimate helps: `training.steps` ≤ [`MAX_STEPS`]
-//!   (at ≥ 1 ms a step, more would run for weeks) and `model.n_layers` ≤ [`MAX_LAYERS`]
-//!   (building the layers alone takes minutes beyond it; published models have ≤ 100);
+//!   (at ≥ 1 ms a step, more would run for weeks), `model.n_layers` ≤ [`MAX_LAYERS`]
+//!   (building the layers alone takes minutes beyond it; published models have ≤ 100) and
+//!   the tokens of the length curve and of the long lengths ≤ [`MAX_EVAL_TOKENS`] each (a
+//!   curve to 10⁶ by 1 fits in memory but would run for weeks);
 //! - a rough memory estimate of training and of evaluation ([`estimate`]) compared with the
 //!   machine's memory (`MemTotal` of `/proc/meminfo`; no check where that is unknown).
 //!
@@ -20,6 +22,35 @@ use crate::TrainError;
 pub const MAX_STEPS: u64 = 1_000_000_000;
 /// Most layers a model may have.
 pub const MAX_LAYERS: u64 = 1024;
+/// Most tokens an evaluation protocol may read: 10¹² (days on a GPU, weeks on a CPU).
+pub const MAX_EVAL_TOKENS: f64 = 1e12;
+
+/// Tokens read by the length curve (`per_length` sequences of every length
+/// `min_len, min_len + step, ..., ≤ max_len`).
+pub fn curve_tokens(min_len: usize, max_len: usize, step: usize, per_length: usize) -> f64 {
+    if max_len < min_len || step == 0 {
+        return 0.0;
+    }
+    let n = ((max_len - min_len) / step + 1) as f64;
+    let last = min_len as f64 + (n - 1.0) * step as f64;
+    per_length as f64 * n * (min_len as f64 + last) / 2.0
+}
+
+/// Refuses evaluation protocols that would read more than [`MAX_EVAL_TOKENS`]:
+/// `curve` and `long` are the tokens of the length curve and of the long lengths.
+pub fn check_eval_tokens(curve: f64, long: f64) -> Result<(), TrainError> {
+    for (field, tokens) in [("eval.max_len", curve), ("eval.long_lengths", long)] {
+        if tokens > MAX_EVAL_TOKENS {
+            return Err(TrainError::invalid(
+                field,
+                format!(
+                    "the evaluation would read {tokens:.2e} tokens, above the bound of {MAX_EVAL_TOKENS:.0e} (it would run for weeks): fewer or shorter lengths, a larger eval.len_step, or fewer samples per length"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// f32 values kept per token and layer by a training step at least (the layer's input,
 /// its projections, norm and residual: every zoo layer keeps several `d_model`-wide
@@ -204,6 +235,22 @@ mod tests {
             "{err}"
         );
         check(&big, 3, 50, 100, None).unwrap();
+    }
+
+    #[test]
+    fn evaluations_that_would_run_for_weeks_are_refused() {
+        // The default curve 1..=100, 128 per length; the paper's 512 per length to 500.
+        assert_eq!(curve_tokens(1, 100, 1, 128), 128.0 * 5050.0);
+        check_eval_tokens(curve_tokens(1, 500, 1, 512), 64.0 * 1e5).unwrap();
+        let err = check_eval_tokens(curve_tokens(1, 1_000_000, 1, 128), 0.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("eval.max_len") && err.contains("tokens"),
+            "{err}"
+        );
+        let err = check_eval_tokens(0.0, 64.0 * 1e12).unwrap_err().to_string();
+        assert!(err.contains("eval.long_lengths"), "{err}");
     }
 
     #[test]

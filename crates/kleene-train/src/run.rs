@@ -103,6 +103,13 @@ fn check_against_task(
         .chain(plan.curve.as_ref().map(|c| c.max_len))
         .max()
         .unwrap_or(0);
+    let curve = plan.curve.as_ref().map_or(0.0, |c| {
+        crate::limits::curve_tokens(c.min_len, c.max_len, c.step, c.per_length)
+    });
+    let long = plan.long_lengths.as_ref().map_or(0.0, |l| {
+        l.per_length as f64 * l.lengths.iter().map(|&n| n as f64).sum::<f64>()
+    });
+    crate::limits::check_eval_tokens(curve, long)?;
     crate::limits::check(
         cfg,
         input_vocab(task),
