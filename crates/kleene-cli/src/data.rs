@@ -22,6 +22,9 @@ use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig};
 use kleene_langs::flipflop::{self, FlipFlop, FlipFlopConfig};
 use kleene_langs::{io, Example, LangError, SplitSpec, Task};
 
+mod check;
+use check::check;
+
 #[derive(Subcommand)]
 pub enum DataCommand {
     /// Every task with a one-line description.
@@ -42,9 +45,13 @@ pub enum DataCommand {
         /// File format.
         #[arg(long, value_enum, default_value_t = Format::Published)]
         format: Format,
-        /// Cap each split at this many examples (default: the published sizes).
+        /// Cap each split at this many examples (default: the published sizes); >= 1.
         #[arg(long)]
         size: Option<usize>,
+        /// Overwrite data files that already exist in the output folder (refused otherwise:
+        /// they may hold another seed's data).
+        #[arg(long)]
+        force: bool,
     },
     /// Validate every data file of a task in a folder; non-zero exit on any error.
     Check {
@@ -101,7 +108,8 @@ pub fn run(command: DataCommand) -> i32 {
             out,
             format,
             size,
-        } => generate(&task, split.as_deref(), seed, &out, format, size).map(|_| 0),
+            force,
+        } => generate(&task, split.as_deref(), seed, &out, format, size, force).map(|_| 0),
         DataCommand::Check { task, dir } => check(&task, &dir),
     };
     match result {
@@ -142,9 +150,18 @@ fn generate(
     out: &Path,
     format: Format,
     size: Option<usize>,
+    force: bool,
 ) -> Result<(), LangError> {
     let task = kleene_langs::task_by_name(name)?;
     let family = family_of(task.as_ref());
+    // Empty files would only be rejected later by `data check`.
+    if size == Some(0) {
+        return Err(LangError::InvalidConfig {
+            task: task.name().into(),
+            field: "--size".into(),
+            reason: "must be >= 1 (0 would write empty files)".into(),
+        });
+    }
     if format == Format::Published && matches!(family, Family::Other) {
         return Err(LangError::InvalidConfig {
             task: task.name().into(),
@@ -166,6 +183,23 @@ fn generate(
                     .collect::<Vec<_>>()
                     .join(", "),
             });
+        }
+    }
+    // Existing files are not silently replaced (they may be another seed's data).
+    if !force {
+        for spec in &splits {
+            if let Some(path) = output_paths(task.as_ref(), &family, out, &spec.name, format)
+                .into_iter()
+                .find(|p| p.exists())
+            {
+                return Err(LangError::io(
+                    &path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "already exists: pass --force to overwrite it, or choose another --out",
+                    ),
+                ));
+            }
         }
     }
     let started = Instant::now();
@@ -248,6 +282,30 @@ fn generate(
     Ok(())
 }
 
+/// The files [`write_split`] writes for `split` (nothing for a task without a published
+/// format, which `generate` refuses first).
+fn output_paths(
+    task: &dyn Task,
+    family: &Family,
+    out: &Path,
+    split: &str,
+    format: Format,
+) -> Vec<PathBuf> {
+    if format == Format::Jsonl {
+        return vec![out.join(task.name()).join(format!("{split}.jsonl"))];
+    }
+    match family {
+        Family::Suite(s) => {
+            let (src, tgt) = io::published_file_names(split);
+            let dir = out.join(suite_folder(s));
+            vec![dir.join(src), dir.join(tgt)]
+        }
+        Family::FlipFlop => vec![out.join("flipflop").join(format!("{split}.txt"))],
+        Family::BoundedDyck(d) => vec![out.join(format!("{}.{split}", d.file_stem()))],
+        Family::Other => Vec::new(),
+    }
+}
+
 fn write_split(
     task: &dyn Task,
     family: &Family,
@@ -290,180 +348,4 @@ fn suite_folder(s: &SuiteTask) -> String {
         kleene_langs::bhattamishra::Fidelity::Faithful => s.folder().to_string(),
         kleene_langs::bhattamishra::Fidelity::Definition => format!("{}-exact", s.folder()),
     }
-}
-
-/// Most errors printed per file.
-const MAX_ERRORS_PER_FILE: usize = 20;
-
-fn check(name: &str, dir: &Path) -> Result<i32, LangError> {
-    let task = kleene_langs::task_by_name(name)?;
-    let family = family_of(task.as_ref());
-    // Accept the parent folder of the family's layout too.
-    let sub = match &family {
-        Family::Suite(s) => Some(suite_folder(s)),
-        Family::FlipFlop => Some("flipflop".to_string()),
-        _ => None,
-    };
-    let mut dir = dir.to_path_buf();
-    for cand in sub.into_iter().chain([task.name().to_string()]) {
-        if dir.join(&cand).is_dir() {
-            dir = dir.join(cand);
-            break;
-        }
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| LangError::io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    let splits = task.splits();
-    let mut errors: Vec<LangError> = Vec::new();
-    let mut files = 0usize;
-    let mut lines = 0usize;
-    for path in &entries {
-        let fname = path.file_name().unwrap().to_string_lossy().into_owned();
-        if fname.ends_with(".jsonl") {
-            files += 1;
-            match io::read_jsonl(task.as_ref(), path) {
-                Ok(ex) => {
-                    lines += ex.len();
-                    let split = fname.trim_end_matches(".jsonl");
-                    errors.extend(io::check_examples(
-                        task.as_ref(),
-                        path,
-                        &ex,
-                        MAX_ERRORS_PER_FILE,
-                    ));
-                    errors.extend(check_windows(&splits, split, path, &ex, &family));
-                }
-                Err(e) => errors.push(e),
-            }
-            continue;
-        }
-        match &family {
-            Family::Suite(_) => {
-                let Some((split, is_src)) = io::split_of_published_file(&fname) else {
-                    eprintln!(
-                        "warning: {}: not a data file of this layout, skipped",
-                        path.display()
-                    );
-                    continue;
-                };
-                let (src_name, tgt_name) = io::published_file_names(&split);
-                if !is_src {
-                    if !dir.join(&src_name).exists() {
-                        eprintln!(
-                            "warning: {}: target file without {src_name} (stale, not read)",
-                            path.display()
-                        );
-                    }
-                    continue;
-                }
-                files += 2;
-                match io::read_published_pair(task.as_ref(), path, &dir.join(&tgt_name)) {
-                    Ok(ex) => {
-                        lines += ex.len();
-                        errors.extend(io::check_examples(
-                            task.as_ref(),
-                            path,
-                            &ex,
-                            MAX_ERRORS_PER_FILE,
-                        ));
-                        errors.extend(check_windows(&splits, &split, path, &ex, &family));
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            Family::FlipFlop => {
-                files += 1;
-                match flipflop::read_text(path) {
-                    Ok(ex) => {
-                        lines += ex.len();
-                        errors.extend(io::check_examples(
-                            task.as_ref(),
-                            path,
-                            &ex,
-                            MAX_ERRORS_PER_FILE,
-                        ));
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            Family::BoundedDyck(d) => {
-                let split = fname.rsplit('.').next().unwrap_or("");
-                let (lo, hi, depth) = match d.split_config(split) {
-                    Ok(s) => (s.min_len, s.max_len, s.max_depth),
-                    Err(_) => (1, usize::MAX, d.config().m),
-                };
-                files += 1;
-                match d.read_file(path, lo, hi, depth) {
-                    Ok(s) => lines += s.len(),
-                    Err(e) => errors.push(e),
-                }
-            }
-            Family::Other => {
-                eprintln!(
-                    "warning: {}: only .jsonl files can be checked for this task",
-                    path.display()
-                );
-            }
-        }
-    }
-    for e in &errors {
-        println!("{e}");
-    }
-    if files == 0 {
-        println!(
-            "{}: no data files of task `{}` found",
-            dir.display(),
-            task.name()
-        );
-        return Ok(1);
-    }
-    eprintln!(
-        "{}: {files} files, {lines} examples, {} errors",
-        dir.display(),
-        errors.len()
-    );
-    Ok(if errors.is_empty() { 0 } else { 1 })
-}
-
-/// Lengths within the split's window (suite lengths count characters = tokens).
-fn check_windows(
-    splits: &[SplitSpec],
-    split: &str,
-    path: &Path,
-    examples: &[Example],
-    family: &Family,
-) -> Vec<LangError> {
-    let Some(spec) = splits.iter().find(|s| s.name == split) else {
-        return Vec::new();
-    };
-    if !matches!(family, Family::Suite(_)) {
-        return Vec::new();
-    }
-    examples
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !(spec.min_len..=spec.max_len).contains(&e.tokens.len()))
-        .take(MAX_ERRORS_PER_FILE)
-        .map(|(i, e)| {
-            LangError::parse(
-                path,
-                i + 1,
-                format!(
-                    "length {} outside the {split} window [{},{}]",
-                    e.tokens.len(),
-                    spec.min_len,
-                    spec.max_len
-                ),
-            )
-        })
-        .collect()
 }

@@ -48,7 +48,14 @@ fn exit_with(result: Result<(), Box<dyn std::error::Error>>) -> ! {
         Ok(()) => std::process::exit(0),
         Err(e) => {
             eprintln!("error: {e}");
-            std::process::exit(1)
+            // A stop asked for by a signal exits as shells report a death by it (130 for
+            // Ctrl-C, 143 for SIGTERM), after its checkpoint and message.
+            match e.downcast_ref::<kleene_train::TrainError>() {
+                Some(kleene_train::TrainError::Interrupted { signal, .. }) => {
+                    std::process::exit(128 + signal)
+                }
+                _ => std::process::exit(1),
+            }
         }
     }
 }
@@ -59,9 +66,15 @@ fn main() {
     match cli.command {
         Command::Data { command } => std::process::exit(data::run(command)),
         Command::Model { command } => std::process::exit(model::run(command)),
-        Command::Train(args) => exit_with(train::run(args)),
+        Command::Train(args) => {
+            kleene_train::interrupt::install();
+            exit_with(train::run(args))
+        }
         Command::Eval(args) => exit_with(eval::run(args)),
         Command::Report(args) => exit_with(report::run(args)),
-        Command::Sweep(args) => exit_with(sweep::run(args)),
+        Command::Sweep(args) => {
+            kleene_train::interrupt::install();
+            exit_with(sweep::run(args))
+        }
     }
 }

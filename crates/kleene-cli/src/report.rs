@@ -44,6 +44,8 @@ pub fn run(args: ReportArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut runs: Vec<RunResult> = Vec::with_capacity(args.run_dirs.len());
+    // A run given twice (`runs/a runs/a/`, `runs/a runs/a/result.json`) counts once.
+    let mut seen = std::collections::HashSet::new();
     for dir in &args.run_dirs {
         let path = if dir.is_dir() {
             dir.join("result.json")
@@ -57,6 +59,11 @@ pub fn run(args: ReportArgs) -> Result<(), Box<dyn std::error::Error>> {
                 dir.display()
             )
             .into());
+        }
+        let same = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !seen.insert(same) {
+            eprintln!("{}: given twice, counted once", dir.display());
+            continue;
         }
         runs.push(RunResult::read_json(&path)?);
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use kleene_train::checkpoint::Checkpoint;
 use kleene_train::sweep::{load, parse_shard, shard, SweepReport};
-use kleene_train::{BackendKind, TrainOptions};
+use kleene_train::{BackendKind, TrainError, TrainOptions};
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -27,6 +27,12 @@ pub struct SweepArgs {
 pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
     let backend: BackendKind = args.backend.parse()?;
     let sweep = load(&args.sweep)?;
+    // Every grid point against its task (model, window, evaluation plan, sizes) before
+    // anything is written or trained, so a bad point fails now, not after the runs before it.
+    for r in &sweep.runs {
+        kleene_train::run::model_config(&r.config)
+            .map_err(|e| format!("{}: sweep run `{}`: {e}", args.sweep.display(), r.name))?;
+    }
     if !args.dry_run {
         sweep.write_manifest()?;
     }
@@ -59,7 +65,21 @@ pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
             progress: true,
             stop_after: None,
         };
-        let summary = kleene_train::run(backend, &r.config, &r.run_dir, &opts, |_| {})?;
+        let summary = match kleene_train::run(backend, &r.config, &r.run_dir, &opts, |_| {}) {
+            Ok(summary) => summary,
+            // One diverged run (NaN/Inf loss) must not end a night's sweep: record it and go on.
+            Err(e @ TrainError::NonFiniteLoss { .. }) => {
+                let path = r.record_diverged(&e.to_string())?;
+                eprintln!(
+                    "[{}] {}: diverged ({e}); recorded in {}, going on",
+                    r.index,
+                    r.name,
+                    path.display()
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (inside, beyond) = summary.report.in_out_means();
         eprintln!(
             "[{}] {}: training lengths {}, longer {}",

@@ -33,7 +33,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The model against its task (vocabulary, outputs) before the banner and any file.
     kleene_train::run::model_config(&cfg).map_err(|e| format!("{}: {e}", args.config.display()))?;
     // The run directory too (an empty --out-dir, a directory of someone else's files).
-    kleene_train::trainer::check_run_dir(&run_dir, args.resume)?;
+    kleene_train::resume::check_run_dir(&run_dir, &cfg, args.resume)?;
     eprintln!(
         "training `{}` on `{}` for {} steps -> {}",
         cfg.model.kind(),

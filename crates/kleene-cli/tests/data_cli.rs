@@ -76,7 +76,51 @@ fn gen_then_check_published_suite_split() {
     let out = kleene(&["data", "check", "tomita-2", folder.to_str().unwrap()]);
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("val_src_bin1.txt:3:"), "{stdout}");
+    // The wrong target is in the target file, and the error says so (issue 17: it named
+    // the source file).
+    assert!(stdout.contains("val_tgt_bin1.txt:3:"), "{stdout}");
+}
+
+/// Issue 17: `data check` passed with train_src.txt missing; `data gen` replaced existing
+/// files (even another seed's) silently; `--size 0` wrote empty files.
+#[test]
+fn check_reports_a_missing_source_and_gen_neither_overwrites_nor_writes_empty_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    ok(&["data", "gen", "tomita-2", "--seed", "5", "--out", d]);
+    let folder = dir.path().join("Tomita-2");
+    let before = std::fs::read(folder.join("train_src.txt")).unwrap();
+
+    let out = kleene(&["data", "gen", "tomita-2", "--seed", "6", "--out", d]);
+    assert!(!out.status.success(), "existing files overwritten");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--force") && stderr.contains("already exists"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(folder.join("train_src.txt")).unwrap(), before);
+    ok(&[
+        "data", "gen", "tomita-2", "--seed", "6", "--out", d, "--force",
+    ]);
+    assert_ne!(std::fs::read(folder.join("train_src.txt")).unwrap(), before);
+
+    std::fs::remove_file(folder.join("train_src.txt")).unwrap();
+    let out = kleene(&["data", "check", "tomita-2", d]);
+    assert!(!out.status.success(), "a missing train_src.txt passed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("train_src.txt") && stdout.contains("missing"),
+        "{stdout}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let e = empty.path().to_str().unwrap();
+    let out = kleene(&[
+        "data", "gen", "tomita-2", "--seed", "1", "--size", "0", "--out", e,
+    ]);
+    assert!(!out.status.success(), "--size 0 accepted");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
 
 #[test]

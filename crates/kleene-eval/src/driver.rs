@@ -34,7 +34,7 @@ use crate::EvalError;
 
 /// Options shared by the drivers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EvalOptions {
     /// Sequences per forward / step batch. Default 64 (the SD-SSM sub-batch).
     pub batch_size: usize,
@@ -329,7 +329,7 @@ where
 
 /// Settings of the per-length protocol (SD-SSM `range_evaluation.py`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CurveConfig {
     /// First length evaluated. Default 1.
     pub min_len: usize,
@@ -603,7 +603,7 @@ where
 
 /// Settings of the long-length protocol (recurrent mode, constant device memory).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LongLengthConfig {
     /// Lengths evaluated. Default `[10_000, 100_000]`.
     pub lengths: Vec<usize>,
@@ -835,7 +835,7 @@ fn generated_is_accepted<O: NextTokenOracle + ?Sized>(
 
 /// Settings of greedy generation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GenerationConfig {
     /// Separator id appended to the prefix and ending a sample. Default 19 (REGBENCH `|`).
     pub separator: u32,

@@ -63,6 +63,9 @@ pub enum EvalError {
     /// `Report::from_runs` got nothing to report.
     #[error("no runs to report")]
     NoRuns,
+    /// Runs that a report would wrongly aggregate as seeds of one model.
+    #[error("these runs cannot be reported together: {0}")]
+    Incomparable(String),
 }
 
 impl EvalError {

@@ -112,6 +112,19 @@ pub struct ExperimentReport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub experiments: Vec<ExperimentReport>,
+    /// Runs that diverged in training (`RunResult::diverged`): listed, not averaged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diverged: Vec<DivergedRun>,
+}
+
+/// A run of a report that diverged in training.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DivergedRun {
+    pub run: String,
+    pub experiment: String,
+    pub model: String,
+    pub seed: u64,
+    pub reason: String,
 }
 
 fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -307,15 +320,35 @@ impl Report {
         if runs.is_empty() {
             return Err(EvalError::NoRuns);
         }
+        let (failed, runs): (Vec<&RunResult>, Vec<&RunResult>) =
+            runs.iter().partition(|r| r.diverged.is_some());
+        crate::results::check_comparable(&runs)?;
         let names = first_seen(runs.iter().map(|r| r.experiment.as_str()));
         let experiments = names
             .iter()
             .map(|n| {
-                let mine: Vec<&RunResult> = runs.iter().filter(|r| &r.experiment == n).collect();
+                let mine: Vec<&RunResult> = runs
+                    .iter()
+                    .copied()
+                    .filter(|r| &r.experiment == n)
+                    .collect();
                 ExperimentReport::build(n, &mine)
             })
             .collect();
-        Ok(Report { experiments })
+        let diverged = failed
+            .into_iter()
+            .map(|r| DivergedRun {
+                run: r.run.clone(),
+                experiment: r.experiment.clone(),
+                model: r.model.clone(),
+                seed: r.seed,
+                reason: r.diverged.clone().unwrap_or_default(),
+            })
+            .collect();
+        Ok(Report {
+            experiments,
+            diverged,
+        })
     }
 
     /// The whole report as markdown: a title and one section per experiment.
@@ -323,6 +356,20 @@ impl Report {
         let mut s = String::from("# kleene evaluation report\n\n");
         for e in &self.experiments {
             s.push_str(&e.to_markdown());
+        }
+        if !self.diverged.is_empty() {
+            s.push_str("## Diverged runs (not in the tables)\n\n| run | experiment | model | seed | reason |\n|---|---|---|---|---|\n");
+            for d in &self.diverged {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    d.run,
+                    d.experiment,
+                    d.model,
+                    d.seed,
+                    d.reason.replace('|', "\\|")
+                ));
+            }
+            s.push('\n');
         }
         s
     }

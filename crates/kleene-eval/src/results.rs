@@ -71,6 +71,34 @@ pub struct RunResult {
     /// Protocol-specific numbers, e.g. `test/close_accuracy`, `test/tvd`.
     #[serde(default)]
     pub scalars: BTreeMap<String, Scalar>,
+    /// The training loss (`cross_entropy`, `mse`, `bce`), where the trainer recorded it: runs
+    /// trained with different losses are not seeds of one model ([`check_comparable`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<String>,
+    /// Why the run has no evaluation: it diverged in training (the trainer's message, e.g.
+    /// `loss is NaN at step 12 ...`). A sweep records such a run so that it goes on and a
+    /// re-run skips it; a report lists it apart instead of averaging it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<String>,
+}
+
+/// Refuses runs a report would average as seeds of one row although they are not: two runs
+/// of one experiment and model label trained with different losses (a cross-entropy and an
+/// MSE run), naming both.
+pub fn check_comparable(runs: &[&RunResult]) -> Result<(), EvalError> {
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[..i] {
+            if let (Some(la), Some(lb)) = (&a.loss, &b.loss) {
+                if a.experiment == b.experiment && a.model == b.model && la != lb {
+                    return Err(EvalError::Incomparable(format!(
+                        "runs `{}` (loss {lb}) and `{}` (loss {la}) are both `{}` on `{}`, trained with different losses; report them separately",
+                        b.run, a.run, a.model, a.experiment
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl RunResult {

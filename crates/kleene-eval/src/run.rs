@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use kleene_langs::regbench::{Regbench, RegbenchConfig};
-use kleene_langs::Task;
+use kleene_langs::{SplitSpec, Task};
 use kleene_zoo::SequenceModel;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,7 @@ use crate::EvalError;
 /// REGBENCH part of a plan: the task's config (the DFAs are re-drawn from it and the run
 /// seed, exactly as `Task::generate_split` does) and optional greedy generation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegbenchPlan {
     pub config: RegbenchConfig,
     /// Greedy-generation acceptance per split; none by default.
@@ -28,7 +29,7 @@ pub struct RegbenchPlan {
 
 /// What to evaluate. Every field has a default: all non-train splits, nothing else.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EvalPlan {
     /// Batch size, scoring, padding.
     pub options: EvalOptions,
@@ -63,22 +64,13 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
-/// Runs the plan on `model` and returns the [`RunResult`] to write to `RUN_DIR/result.json`.
-pub fn evaluate_run<B, M>(
-    model: &M,
-    task: &dyn Task,
-    plan: &EvalPlan,
-    info: &RunInfo,
-    device: &B::Device,
-) -> Result<RunResult, EvalError>
-where
-    B: Backend,
-    M: SequenceModel<B>,
-{
-    let mut result = RunResult::new(&info.run, &info.experiment, &info.model, info.seed);
+/// The task's splits a plan evaluates, in the plan's order: every split but `train` when
+/// the plan names none. A name the task does not have is an error naming the option and the
+/// task's splits; callers check a plan with it before training, not after.
+pub fn plan_splits(plan: &EvalPlan, task: &dyn Task) -> Result<Vec<SplitSpec>, EvalError> {
     let all = task.splits();
-    let specs: Vec<_> = match &plan.splits {
-        None => all.into_iter().filter(|s| s.name != "train").collect(),
+    match &plan.splits {
+        None => Ok(all.into_iter().filter(|s| s.name != "train").collect()),
         Some(names) => names
             .iter()
             .map(|n| {
@@ -96,8 +88,24 @@ where
                     )
                 })
             })
-            .collect::<Result<_, _>>()?,
-    };
+            .collect(),
+    }
+}
+
+/// Runs the plan on `model` and returns the [`RunResult`] to write to `RUN_DIR/result.json`.
+pub fn evaluate_run<B, M>(
+    model: &M,
+    task: &dyn Task,
+    plan: &EvalPlan,
+    info: &RunInfo,
+    device: &B::Device,
+) -> Result<RunResult, EvalError>
+where
+    B: Backend,
+    M: SequenceModel<B>,
+{
+    let mut result = RunResult::new(&info.run, &info.experiment, &info.model, info.seed);
+    let specs = plan_splits(plan, task)?;
     let regbench = match &plan.regbench {
         Some(p) => Some(Regbench::new(p.config.clone())?),
         None => None,

@@ -382,6 +382,13 @@ impl RunConfig {
             }
         }
         let e = &self.eval;
+        // Length 0 has no tokens; it used to become 1 silently.
+        if e.min_len == 0 {
+            return Err(TrainError::invalid(
+                "eval.min_len",
+                "must be >= 1 (length 0 has no tokens)",
+            ));
+        }
         if e.protocol.has_curve() {
             if e.min_len > e.max_len {
                 return Err(TrainError::invalid(

@@ -49,6 +49,14 @@ pub enum TrainError {
         value: f64,
         last_good: Option<PathBuf>,
     },
+    /// SIGINT or SIGTERM stopped training (see [`crate::interrupt`]); the checkpoint of the
+    /// step reached is written, and `--resume` continues from it.
+    #[error("interrupted by {} after step {step}: checkpoint written to {}; continue with `--resume`", crate::interrupt::signal_name(*signal), checkpoint.display())]
+    Interrupted {
+        signal: i32,
+        step: u64,
+        checkpoint: PathBuf,
+    },
     /// The requested backend was not compiled in.
     #[error("backend `{name}` is not available: {reason}")]
     Backend { name: String, reason: String },

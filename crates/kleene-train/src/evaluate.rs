@@ -222,7 +222,7 @@ pub fn eval_plan(
         Some(eval.splits.clone())
     };
     let curve = eval.protocol.has_curve().then(|| CurveConfig {
-        min_len: eval.min_len.max(1),
+        min_len: eval.min_len,
         max_len: eval.max_len,
         step: eval.len_step,
         per_length: eval.samples_per_len,
@@ -269,6 +269,15 @@ pub fn eval_plan(
         bounded_dyck,
         regbench,
     })
+}
+
+/// A loss as its config spells it (`cross_entropy`, `mse`, `bce`), as recorded in
+/// `RunResult::loss`.
+pub fn loss_name(loss: LossKind) -> String {
+    serde_json::to_value(loss)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| format!("{loss:?}"))
 }
 
 /// The model's row / plot-line label: `eval.model_label` ([`RunConfig::parse`] sets it to
@@ -336,6 +345,7 @@ pub fn evaluate_with_info<B: Backend, M: SequenceModel<B>>(
     };
     let mut result = evaluate_run(model, task, &plan, &data_info, device)?;
     result.seed = info.seed;
+    result.loss = Some(loss_name(loss));
     if let Some(curve) = &mut result.curve {
         // Long lengths alone leave the curve without its training length.
         curve.train_max_len.get_or_insert(train_window.1);

@@ -56,8 +56,8 @@ impl MetricsWriter {
     /// run had never been interrupted; with `None` the file starts empty.
     ///
     /// On resume the kept lines are copied as they were written, byte for byte
-    /// ([`kept_on_resume`]): an unreadable last line (a write torn by a kill) is dropped
-    /// with a warning on stderr, and an unreadable line before it is an error naming the
+    /// ([`kept_on_resume`]): an unreadable last line (a write torn by a kill) is moved to
+    /// `RUN_DIR/metrics.jsonl.torn` ([`TORN_FILE`]) with a warning on stderr, and an unreadable line before it is an error naming the
     /// file and line, leaving the file untouched.
     pub fn open(run_dir: &Path, keep_until: Option<u64>) -> Result<Self, TrainError> {
         let path = run_dir.join("metrics.jsonl");
@@ -72,11 +72,15 @@ impl MetricsWriter {
                 };
                 let kept = kept_on_resume(&path, &bytes, step)?;
                 if let Some(torn) = &kept.torn {
+                    // Moved aside, not lost: it may be a line a user wants to look at.
+                    let aside = run_dir.join(TORN_FILE);
+                    write_atomic(&aside, &torn.text).map_err(TrainError::from_lang)?;
                     eprintln!(
-                        "warning: {}: line {}: dropped an unreadable last line ({} bytes, a write cut off by an interruption): {}",
+                        "warning: {}: line {}: an unreadable last line ({} bytes, a write cut off by an interruption) was moved to {}: {}",
                         path.display(),
                         torn.line,
                         torn.bytes,
+                        aside.display(),
                         torn.reason
                     );
                 }
@@ -115,6 +119,10 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricsLine>, TrainError> {
         .collect()
 }
 
+/// Where a resume moves the unreadable last line of `metrics.jsonl` (replacing an earlier
+/// one).
+pub const TORN_FILE: &str = "metrics.jsonl.torn";
+
 /// What a resume keeps of a metrics file: see [`kept_on_resume`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeptMetrics {
@@ -131,6 +139,8 @@ pub struct TornLine {
     pub line: usize,
     /// Its length in bytes.
     pub bytes: usize,
+    /// The line itself, as it was (without its newline).
+    pub text: Vec<u8>,
     /// Why it does not parse.
     pub reason: String,
 }
@@ -173,6 +183,7 @@ pub fn kept_on_resume(path: &Path, bytes: &[u8], step: u64) -> Result<KeptMetric
                 torn = Some(TornLine {
                     line: i + 1,
                     bytes: raw.len(),
+                    text: raw.to_vec(),
                     reason,
                 });
             }

@@ -10,7 +10,7 @@ use kleene_zoo::{AnyModel, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{model_field_error, RunConfig};
-use crate::evaluate::{evaluate_with_info, run_info, EvalReport, EvalRow};
+use crate::evaluate::{eval_plan, evaluate_with_info, run_info, EvalReport, EvalRow};
 use crate::trainer::{
     input_vocab, load_checkpoint_model, output_dim, train, train_window, TrainOptions,
 };
@@ -62,27 +62,61 @@ pub type WgpuBackend = burn::backend::Autodiff<kleene_scan::cube::Wgpu>;
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn::backend::Autodiff<kleene_scan::cube::Cuda>;
 
-/// The run's model config, checked against its task's vocabulary and outputs (the
-/// task-independent checks already ran when the config was parsed); errors name the
-/// `model.` field. Call it before writing anything (the CLI does, before its banner).
-///
-/// The training window is checked against the task here too (a bound the config leaves
-/// unset comes from the task's `train` split), so an empty window stops the run before its
-/// banner rather than in the sampler.
+/// The run's model config, after every check of the config against its task; errors name
+/// the field. Call it before writing anything (the CLI does, before its banner; `sweep
+/// --dry-run` for every grid point). Checked here: the training window (a bound the config
+/// leaves unset comes from the task's `train` split, so an empty window stops the run here
+/// rather than in the sampler), the model against the task's vocabulary and outputs, the
+/// evaluation plan (split names, REGBENCH options: before training, not after it), and sizes
+/// that would hang or exceed the machine's memory ([`crate::limits`]).
 pub fn model_config(cfg: &RunConfig) -> Result<ModelConfig, TrainError> {
     let task = kleene_langs::task_by_name(&cfg.task.name)?;
-    train_window(task.as_ref(), cfg)?;
-    checked_model(cfg, task.as_ref())
+    check_against_task(cfg, task.as_ref())
 }
 
-fn checked_model(
+fn check_against_task(
     cfg: &RunConfig,
     task: &dyn kleene_langs::Task,
 ) -> Result<ModelConfig, TrainError> {
+    let window = train_window(task, cfg)?;
     let out = output_dim(task, cfg.training.loss)?;
     cfg.model
         .validate(input_vocab(task), out)
         .map_err(|e| model_field_error(&cfg.model, e))?;
+    let plan = eval_plan(&cfg.eval, task, cfg.training.loss, window)?;
+    let splits = kleene_eval::plan_splits(&plan, task).map_err(|e| {
+        let field = if cfg.eval.paper.is_some() {
+            "eval.paper.splits"
+        } else {
+            "eval.splits"
+        };
+        match e {
+            kleene_eval::EvalError::InvalidOption { reason, .. } => {
+                TrainError::invalid(field, reason)
+            }
+            other => TrainError::Eval(other),
+        }
+    })?;
+    let eval_max_len = splits
+        .iter()
+        .map(|s| s.max_len)
+        .chain(plan.curve.as_ref().map(|c| c.max_len))
+        .max()
+        .unwrap_or(0);
+    let curve = plan.curve.as_ref().map_or(0.0, |c| {
+        crate::limits::curve_tokens(c.min_len, c.max_len, c.step, c.per_length)
+    });
+    let long = plan.long_lengths.as_ref().map_or(0.0, |l| {
+        l.per_length as f64 * l.lengths.iter().map(|&n| n as f64).sum::<f64>()
+    });
+    crate::limits::check_eval_tokens(curve, long)?;
+    crate::limits::check(
+        cfg,
+        input_vocab(task),
+        window.1,
+        eval_max_len,
+        crate::limits::machine_memory(),
+    )?;
     Ok(cfg.model.clone())
 }
 
@@ -101,8 +135,7 @@ fn build<B: ScanBackend>(
     device: &B::Device,
 ) -> Result<AnyModel<B>, TrainError> {
     // Checked before anything is built or written (a bad field stops the run here).
-    train_window(task, cfg)?;
-    let mc = checked_model(cfg, task)?;
+    let mc = check_against_task(cfg, task)?;
     let out = output_dim(task, cfg.training.loss)?;
     init_seeded::<B, _, _>(device, cfg.training.seed, || {
         mc.init::<B>(input_vocab(task), out, device)
@@ -163,6 +196,15 @@ where
     let task = kleene_langs::task_by_name(&cfg.task.name)?;
     let model = build::<B>(cfg, task.as_ref(), device)?;
     let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
+    // A signal that came as the last step ended: the checkpoint is written, stop before
+    // the evaluation (a resume of the finished run evaluates it).
+    if let (Some(signal), Some(checkpoint)) = (crate::interrupt::requested(), &out.checkpoint) {
+        return Err(TrainError::Interrupted {
+            signal,
+            step: out.step,
+            checkpoint: checkpoint.clone(),
+        });
+    }
     let window = train_window(task.as_ref(), cfg)?;
     let valid = out.model.valid();
     if opts.progress {

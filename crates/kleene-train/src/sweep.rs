@@ -53,9 +53,24 @@ pub struct SweepRun {
 }
 
 impl SweepRun {
-    /// A run counts as finished once its evaluation is written.
+    /// A run counts as finished once its evaluation is written, or its divergence recorded
+    /// ([`SweepRun::record_diverged`]).
     pub fn is_finished(&self) -> bool {
         self.run_dir.join("result.json").is_file()
+    }
+
+    /// Records that the run diverged in training (`reason`: the trainer's message), as its
+    /// `result.json` with `diverged` set and no evaluation: the sweep goes on, a re-run
+    /// skips it, and the combined report lists it apart.
+    pub fn record_diverged(&self, reason: &str) -> Result<PathBuf, TrainError> {
+        let task = kleene_langs::task_by_name(&self.config.task.name)?;
+        let info = crate::evaluate::run_info(&self.config, task.as_ref(), &self.run_dir);
+        let mut result = RunResult::new(info.run, info.experiment, info.model, info.seed);
+        result.loss = Some(crate::evaluate::loss_name(self.config.training.loss));
+        result.diverged = Some(reason.to_string());
+        let path = self.run_dir.join("result.json");
+        result.write_json(&path)?;
+        Ok(path)
     }
 }
 
@@ -115,6 +130,17 @@ pub fn load(path: &Path) -> Result<Sweep, TrainError> {
             return Err(TrainError::invalid(
                 format!("grid.\"{key}\""),
                 "has no values",
+            ));
+        }
+        // A value twice would make two runs of one config, counted twice in the report.
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .find(|(i, v)| values[..*i].contains(v))
+        {
+            return Err(TrainError::invalid(
+                format!("grid.\"{key}\""),
+                format!("has the value {v} twice (positions {} and {}): each grid value must be distinct", values.iter().position(|w| w == v).unwrap() + 1, i + 1),
             ));
         }
         if key.split('.').count() != 2 {
@@ -326,6 +352,26 @@ mod tests {
         std::fs::create_dir_all(&runs[0].run_dir).unwrap();
         std::fs::write(runs[0].run_dir.join("result.json"), "{}").unwrap();
         assert!(runs[0].is_finished());
+    }
+
+    #[test]
+    fn duplicate_grid_values_are_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[task]\nname = \"parity\"\n[model]\nkind = \"sdssm\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "base = \"base.toml\"\n[grid]\n\"training.seed\" = [0, 1, 0]\n",
+        )
+        .unwrap();
+        let err = expand(&dir.path().join("s.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("training.seed") && err.contains("twice"),
+            "{err}"
+        );
     }
 
     #[test]

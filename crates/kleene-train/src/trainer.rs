@@ -8,18 +8,20 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use kleene_langs::io::write_atomic;
 use kleene_langs::Task;
-use kleene_zoo::{ModelConfig, SequenceModel};
+use kleene_zoo::SequenceModel;
 
-use crate::checkpoint::{Checkpoint, CheckpointFiles, CheckpointState};
+use crate::checkpoint::{Checkpoint, CheckpointFiles, CheckpointState, BURN_VERSION};
 use crate::config::DataSource;
 use crate::config::RunConfig;
 use crate::data::{Batch, BatchSource};
 use crate::loss::{loss, scored_rows, LossKind, RowTargets};
 use crate::metrics::{IntervalAccum, MetricsLine, MetricsWriter};
 use crate::optim::TrainOptimizer;
+use crate::progress::step_bar;
+use crate::resume::{check_record_format, check_resume, check_run_dir, model_fingerprint};
 use crate::schedule::PlateauState;
 use crate::TrainError;
 
@@ -201,164 +203,6 @@ fn load_model_bytes<B: AutodiffBackend, M: AutodiffModule<B>>(
     Ok(model.load_record(record))
 }
 
-/// The `[model]` a checkpoint records (`CheckpointState::model_toml`): every field, as TOML.
-fn model_fingerprint(cfg: &RunConfig) -> String {
-    toml::to_string(&cfg.model).unwrap_or_default()
-}
-
-/// One line for a model in a message: `kind key=value ...` with every field.
-fn model_line(model: &ModelConfig) -> String {
-    toml::Table::try_from(model)
-        .map(|t| crate::evaluate::table_label(&t))
-        .unwrap_or_else(|_| format!("{model:?}"))
-}
-
-/// Refuses a checkpoint whose model record the current zoo cannot read (its record format,
-/// for the model its `model_toml` names); an unreadable `model_toml` is left to the caller.
-pub fn check_record_format(state: &CheckpointState, dir: &Path) -> Result<(), TrainError> {
-    match toml::from_str::<ModelConfig>(&state.model_toml) {
-        Ok(model) => model
-            .check_record_format(state.record_format)
-            .map_err(|why| TrainError::checkpoint(dir.join("model.bin"), why)),
-        Err(_) => Ok(()),
-    }
-}
-
-/// Refuses a resume whose config has another model or seed than the checkpoint `dir`.
-///
-/// The stored `model_toml` is compared as a [`ModelConfig`], not as text: checkpoints
-/// written before `[model]` was typed hold the table as written (only the keys set, in the
-/// file's order), and resume when it means the same model.
-pub fn check_resume(
-    state: &CheckpointState,
-    cfg: &RunConfig,
-    dir: &Path,
-) -> Result<(), TrainError> {
-    match toml::from_str::<ModelConfig>(&state.model_toml) {
-        Ok(stored) if stored == cfg.model => {}
-        Ok(stored) => {
-            return Err(TrainError::checkpoint(
-                dir,
-                format!(
-                    "it was written with a different [model] than this config: the checkpoint has `{}`, this config `{}`",
-                    model_line(&stored),
-                    model_line(&cfg.model)
-                ),
-            ))
-        }
-        Err(e) => {
-            return Err(TrainError::checkpoint(
-                dir,
-                format!(
-                    "its [model] `{}` is not a model config of this version ({}): it cannot be compared with this config's `{}`, so it is not resumed; choose another out_dir",
-                    state.model_toml.trim().replace('\n', "; "),
-                    e.message().trim(),
-                    model_line(&cfg.model)
-                ),
-            ))
-        }
-    }
-    // The task: a checkpoint trained on another one would be trained on (or, with another
-    // vocabulary, fail in the loss on) data it was not made for.
-    let trained_on = state.task.clone().or_else(|| {
-        // Older checkpoints: the run's config.toml, which a resume only rewrites after this.
-        let run_dir = dir.parent()?;
-        RunConfig::load(&run_dir.join("config.toml"))
-            .ok()
-            .map(|c| c.task.name)
-    });
-    if let Some(task) = trained_on {
-        if task != cfg.task.name {
-            return Err(TrainError::checkpoint(
-                dir,
-                format!(
-                    "it was trained on task `{task}`, this config has task.name = `{}`; choose another out_dir",
-                    cfg.task.name
-                ),
-            ));
-        }
-    }
-    if state.seed != cfg.training.seed {
-        return Err(TrainError::checkpoint(
-            dir,
-            format!(
-                "it was written with training.seed = {}, this config has {}",
-                state.seed, cfg.training.seed
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that `run_dir` may receive a run, before anything is written there.
-///
-/// A run writes fixed names (`config.toml`, `report.md`, ...) into its directory, so a
-/// directory that holds anything else than a kleene run would lose files: the working
-/// directory with a user's own `config.toml` and `report.md` (`--out-dir .`) is the case
-/// that happened. Accepted: a path that does not exist yet, an empty directory, or a
-/// kleene run directory, i.e. one with a checkpoint, or with a `config.toml` that parses as
-/// a run config and either a `metrics.jsonl` next to it or the exact text kleene writes
-/// (a run stopped before its first metrics line). An empty path is refused naming
-/// `out_dir`: it would resolve to the working directory. With `resume` the checkpoint
-/// itself is checked later, by [`train`].
-pub fn check_run_dir(run_dir: &Path, resume: bool) -> Result<(), TrainError> {
-    let refuse = |reason: String| TrainError::RunDir {
-        path: run_dir.to_path_buf(),
-        reason,
-    };
-    if run_dir.as_os_str().is_empty() {
-        return Err(refuse(
-            "out_dir is empty, which would write the run into the working directory: set `out_dir` (or --out-dir) to a directory of its own, e.g. runs/NAME".into(),
-        ));
-    }
-    let entries = match std::fs::read_dir(run_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) if run_dir.exists() && !run_dir.is_dir() => {
-            return Err(refuse(format!("exists and is not a directory ({e})")))
-        }
-        Err(e) => return Err(TrainError::io(run_dir, e)),
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| {
-            e.map(|e| e.file_name().to_string_lossy().into_owned())
-                .map_err(|e| TrainError::io(run_dir, e))
-        })
-        .collect::<Result<_, _>>()?;
-    // A run's own lock file (left by a killed run that had written nothing else).
-    names.retain(|n| n != ".lock");
-    if names.is_empty() || is_kleene_run_dir(run_dir) {
-        return Ok(());
-    }
-    names.sort();
-    let shown = if names.len() > 6 {
-        format!("{}, ... ({} entries)", names[..6].join(", "), names.len())
-    } else {
-        names.join(", ")
-    };
-    let what = if resume { "resumed" } else { "written" };
-    Err(refuse(format!(
-        "not a kleene run directory (it holds {shown}; no checkpoint, and no config.toml written by kleene): a run {what} here would overwrite files such as config.toml and report.md; choose a new or empty out_dir"
-    )))
-}
-
-/// Whether `dir` holds a kleene run (see [`check_run_dir`]).
-fn is_kleene_run_dir(dir: &Path) -> bool {
-    if Checkpoint::find(dir).is_some() {
-        return true;
-    }
-    let config = dir.join("config.toml");
-    let Ok(text) = std::fs::read_to_string(&config) else {
-        return false;
-    };
-    let Ok(parsed) = RunConfig::parse(&text, &config) else {
-        return false;
-    };
-    // A user's own config parses too; only kleene writes it fully resolved, so the text
-    // must round-trip unless the run's metrics are there as well.
-    dir.join("metrics.jsonl").is_file() || parsed.to_toml() == text
-}
-
 /// Trains `model` on `task` as `cfg` says, writing into `run_dir`.
 ///
 /// `model` must be freshly initialised from `cfg.training.seed`; on resume its weights are
@@ -392,7 +236,7 @@ where
         ));
     }
     let pad_id = task.vocab().len() as u32;
-    check_run_dir(run_dir, opts.resume)?;
+    check_run_dir(run_dir, cfg, opts.resume)?;
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     // One writer per run directory, held until training and its checkpoints are done.
     let _lock = crate::run_lock::RunLock::acquire(run_dir)?;
@@ -408,7 +252,7 @@ where
             TrainError::checkpoint(Checkpoint::dir(run_dir), "no checkpoint to resume from")
         })?;
         let (state, files) = Checkpoint::load(&dir)?;
-        check_resume(&state, cfg, &dir)?;
+        check_resume(&state, cfg, task, &dir)?;
         check_record_format(&state, &dir)?;
         model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
         // Loading a record restores the saved parameter ids: group the parameters again.
@@ -452,14 +296,7 @@ where
         None => t.steps,
     };
     let bar = if opts.progress {
-        let pb = ProgressBar::new(t.steps);
-        pb.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
-                .unwrap()
-                .progress_chars("=> "),
-        );
-        pb.set_position(start);
-        pb
+        step_bar(t.steps, start, ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
@@ -483,9 +320,11 @@ where
                 model_toml: model_fingerprint(cfg),
                 seed: t.seed,
                 checksums: Vec::new(),
-                burn_version: "0.21.0".into(),
+                burn_version: BURN_VERSION.into(),
                 record_format: kleene_zoo::RECORD_FORMAT,
                 task: Some(cfg.task.name.clone()),
+                config: Some(cfg.to_toml()),
+                state_checksum: None,
             },
             &CheckpointFiles {
                 model: model_bytes::<B, M>(model),
@@ -505,8 +344,10 @@ where
         let value: f64 = l.clone().into_scalar().elem();
         if !value.is_finite() {
             bar.abandon();
+            // `step` steps are done; the loss is of the next one, counted from 1 as the
+            // metric lines and checkpoints count (the last good checkpoint is at most `step`).
             return Err(TrainError::NonFiniteLoss {
-                step,
+                step: step + 1,
                 value,
                 last_good: last_checkpoint,
             });
@@ -558,6 +399,20 @@ where
         if checkpoint_now {
             last_checkpoint = Some(save(&model, &optim, done, &plateau, &acc)?);
         }
+        // SIGINT/SIGTERM (after `interrupt::install`): stop at a step boundary with a
+        // checkpoint of it, as `stop_after` does, so `--resume` continues exactly.
+        if let Some(signal) = crate::interrupt::requested() {
+            let checkpoint = match (checkpoint_now, &last_checkpoint) {
+                (true, Some(dir)) => dir.clone(),
+                _ => save(&model, &optim, done, &plateau, &acc)?,
+            };
+            bar.abandon();
+            return Err(TrainError::Interrupted {
+                signal,
+                step: done,
+                checkpoint,
+            });
+        }
     }
     let _ = lr;
     bar.finish_and_clear();
@@ -589,153 +444,4 @@ where
     check_record_format(&state, &dir)?;
     let model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
     Ok((model, state.step))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::IntervalAccum;
-
-    /// Resuming with another task (`--resume` after editing task.name) is refused before
-    /// anything is loaded or written: from the task the checkpoint records, and for older
-    /// checkpoints from the run's config.toml.
-    #[test]
-    fn check_resume_refuses_another_task() {
-        let tmp = tempfile::tempdir().unwrap();
-        let ckpt = tmp.path().join("checkpoint");
-        std::fs::create_dir_all(&ckpt).unwrap();
-        let model = "kind = \"mamba\"\nd_model = 8";
-        let trained = cfg(model, 3);
-        let mut other = trained.clone();
-        other.task.name = "parity-check".into();
-        let mut st = state(&model_fingerprint(&trained), 3);
-        check_resume(&st, &trained, &ckpt).unwrap();
-        let err = check_resume(&st, &other, &ckpt).unwrap_err().to_string();
-        assert!(
-            err.contains("tomita-2") && err.contains("parity-check"),
-            "{err}"
-        );
-        // A checkpoint from before `task` was recorded: the run's config.toml tells.
-        st.task = None;
-        check_resume(&st, &other, &ckpt).unwrap(); // nothing to compare with
-        std::fs::write(tmp.path().join("config.toml"), trained.to_toml()).unwrap();
-        let err = check_resume(&st, &other, &ckpt).unwrap_err().to_string();
-        assert!(
-            err.contains("tomita-2") && err.contains("parity-check"),
-            "{err}"
-        );
-        check_resume(&st, &trained, &ckpt).unwrap();
-    }
-
-    fn cfg(model: &str, seed: u64) -> RunConfig {
-        let text =
-            format!("[task]\nname = \"tomita-2\"\n[model]\n{model}\n[training]\nseed = {seed}\n");
-        RunConfig::parse(&text, Path::new("t.toml")).unwrap()
-    }
-
-    fn state(model_toml: &str, seed: u64) -> CheckpointState {
-        CheckpointState {
-            step: 10,
-            plateau: PlateauState::default(),
-            accum: IntervalAccum::default(),
-            model_toml: model_toml.into(),
-            seed,
-            checksums: vec![],
-            burn_version: "0.21.0".into(),
-            record_format: kleene_zoo::RECORD_FORMAT,
-            task: Some("tomita-2".into()),
-        }
-    }
-
-    /// The `model_toml` of a checkpoint written before `[model]` was typed: the table as
-    /// the file wrote it.
-    const OLD_STYLE: &str = "kind = \"mamba\"\nd_model = 32\nn_layers = 1\n";
-
-    #[test]
-    fn resume_accepts_an_old_style_model_table_of_the_same_model() {
-        let dir = Path::new("run/checkpoint");
-        // Keys in another order, a default written out: the same model.
-        let c = cfg(
-            "n_layers = 1\nkind = \"mamba\"\nd_state = 16\nd_model = 32",
-            3,
-        );
-        // The typed fingerprint is not the old text (so a text comparison would refuse) ...
-        assert_ne!(model_fingerprint(&c), OLD_STYLE);
-        // ... but it means the same model.
-        check_resume(&state(OLD_STYLE, 3), &c, dir).unwrap();
-        // And a checkpoint written now resumes too.
-        check_resume(&state(&model_fingerprint(&c), 3), &c, dir).unwrap();
-    }
-
-    #[test]
-    fn resume_refuses_another_model_naming_both() {
-        let dir = Path::new("run/checkpoint");
-        let c = cfg("kind = \"mamba\"\nd_model = 64\nn_layers = 1", 3);
-        let err = check_resume(&state(OLD_STYLE, 3), &c, dir)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("different [model]"), "{err}");
-        assert!(
-            err.contains("d_model=32") && err.contains("d_model=64"),
-            "{err}"
-        );
-        assert!(err.contains("run/checkpoint"), "{err}");
-        // A default that changes the model: the stored one has d_state = 16.
-        let c = cfg("kind = \"mamba\"\nd_model = 32\nd_state = 8", 3);
-        assert!(check_resume(&state(OLD_STYLE, 3), &c, dir).is_err());
-    }
-
-    #[test]
-    fn resume_refuses_an_unreadable_model_or_another_seed() {
-        let dir = Path::new("run/checkpoint");
-        let c = cfg("kind = \"mamba\"\nd_model = 32", 3);
-        for stored in ["kind = \"tiny\"\nd = 8\n", "not toml = = 1", ""] {
-            let err = check_resume(&state(stored, 3), &c, dir)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("cannot be compared") && err.contains("mamba"),
-                "{err}"
-            );
-        }
-        let err = check_resume(&state(&model_fingerprint(&c), 4), &c, dir)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("training.seed = 4"), "{err}");
-    }
-
-    #[test]
-    fn check_run_dir_refuses_an_empty_path_and_foreign_files_and_accepts_kleene_runs() {
-        let err = check_run_dir(Path::new(""), false).unwrap_err().to_string();
-        assert!(err.contains("out_dir is empty"), "{err}");
-        let tmp = tempfile::tempdir().unwrap();
-        check_run_dir(&tmp.path().join("new"), false).unwrap();
-        check_run_dir(tmp.path(), false).unwrap();
-        let file = tmp.path().join("notes.txt");
-        std::fs::write(&file, "mine").unwrap();
-        let err = check_run_dir(&file, false).unwrap_err().to_string();
-        assert!(err.contains("not a directory"), "{err}");
-        let err = check_run_dir(tmp.path(), true).unwrap_err().to_string();
-        assert!(err.contains("not a kleene run directory"), "{err}");
-        assert!(err.contains("notes.txt"), "{err}");
-        // A user's own (hand-written) kleene config is not kleene's run config ...
-        let c = cfg("kind = \"rnn\"", 0);
-        std::fs::write(
-            tmp.path().join("config.toml"),
-            "[task]\nname = \"tomita-2\"\n",
-        )
-        .unwrap();
-        assert!(check_run_dir(tmp.path(), false).is_err());
-        // ... the text kleene writes is, and so is any run config with its metrics.
-        std::fs::write(tmp.path().join("config.toml"), c.to_toml()).unwrap();
-        check_run_dir(tmp.path(), false).unwrap();
-        std::fs::write(
-            tmp.path().join("config.toml"),
-            "[task]\nname = \"tomita-2\"\n[model]\nkind = \"rnn\"\n",
-        )
-        .unwrap();
-        assert!(check_run_dir(tmp.path(), false).is_err());
-        std::fs::write(tmp.path().join("metrics.jsonl"), "").unwrap();
-        check_run_dir(tmp.path(), false).unwrap();
-    }
 }

@@ -1,5 +1,5 @@
 //! `metrics.jsonl` on resume (issue 17): the lines up to the checkpoint are kept byte for
-//! byte, a torn last line is dropped (with a warning), and garbage in the middle is an error
+//! byte, a torn last line is moved aside to `metrics.jsonl.torn` (with a warning), and garbage in the middle is an error
 //! naming the file and line that leaves the file as it was.
 
 use kleene_train::metrics::MetricsWriter;
@@ -38,6 +38,12 @@ fn a_torn_last_line_is_dropped_and_every_earlier_line_kept() {
     ] {
         let text = format!("{LINES}{torn}");
         assert_eq!(metrics_after_resume(&text, 3).unwrap(), LINES, "{torn:?}");
+        // ... and moved aside, not lost.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("metrics.jsonl"), &text).unwrap();
+        MetricsWriter::open(dir.path(), Some(3)).unwrap();
+        let aside = std::fs::read(dir.path().join(kleene_train::metrics::TORN_FILE)).unwrap();
+        assert_eq!(aside, torn.trim_end_matches('\n').as_bytes(), "{torn:?}");
     }
     // A complete last line without its newline is kept, and the newline added.
     let text = LINES.trim_end_matches('\n');

@@ -54,7 +54,7 @@ impl DyckVocab {
 
 /// Options of the close-accuracy metric.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CloseAccuracyConfig {
     /// Probability-mass threshold on the matching closing bracket. Default 0.8 (`P_THRESHOLD`).
     pub threshold: f64,

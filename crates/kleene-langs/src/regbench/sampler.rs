@@ -25,7 +25,7 @@ pub enum LanguageDedup {
 /// REGBENCH dataset configuration (`configs/dataset/icl_dfa.yaml`; defaults as the
 /// final sweeps: 1000 test examples, i.e. 500 test + 500 val problems).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RegbenchConfig {
     /// Training problems (one DFA and one sequence each). Default 5000; the paper sweeps
     /// 1000, 2500, 5000, 10000, 20000, 40000.
