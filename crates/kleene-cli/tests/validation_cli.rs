@@ -1,5 +1,5 @@
 //! Settings checked before training, not after it or never (issue 17): a bad `eval.splits`
-//! name, unknown `[eval.paper]` keys, `eval.min_len = 0`, sizes that used to hang or abort on
+//! name, unknown `[eval.paper]` keys and `[eval]` keys it would ignore, `eval.min_len = 0`, sizes that used to hang or abort on
 //! allocation, and every grid point of a sweep (with `--dry-run` too). Each fails at once,
 //! naming the field, before the banner and before anything is written.
 
@@ -59,17 +59,23 @@ fn bad_eval_settings_fail_before_training() {
     );
     refused(
         "max_examples = 4",
-        "max_examples = 4\n[eval.paper]\nsplits = [\"test\"]\nmax_exampels = 3",
+        "[eval.paper]\nsplits = [\"test\"]\nmax_exampels = 3",
         "max_exampels",
     );
     refused(
         "max_examples = 4",
-        "max_examples = 4\n[eval.paper]\nsplits = [\"nope\"]",
+        "[eval.paper]\nsplits = [\"nope\"]",
         "eval.paper.splits",
+    );
+    // a key [eval.paper] would silently override
+    refused(
+        "max_examples = 4",
+        "max_examples = 5\n[eval.paper]\nsplits = [\"test\"]",
+        "eval.max_examples",
     );
     refused(
         "max_examples = 4",
-        "max_examples = 4\n[eval.paper.curve]\nmax_len = 10\nper_len = 3",
+        "[eval.paper.curve]\nmax_len = 10\nper_len = 3",
         "per_len",
     );
 }

@@ -194,6 +194,30 @@ fn regbench_config(task_name: &str) -> Option<RegbenchConfig> {
         .map(|r| r.config().clone())
 }
 
+/// `[eval]` keys that still apply next to `[eval.paper]`; every other key would be ignored.
+const KEYS_BESIDE_PAPER: [&str; 4] = ["experiment", "model_label", "seed", "paper"];
+
+/// With `[eval.paper]`, an `[eval]` key set to anything but its default would be silently
+/// ignored (the paper plan replaces the derived one): refused, naming the key.
+fn refuse_keys_beside_paper(eval: &EvalConfig) -> Result<(), TrainError> {
+    let as_map = |c: &EvalConfig| match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (set, default) = (as_map(eval), as_map(&EvalConfig::default()));
+    for (key, value) in &set {
+        if !KEYS_BESIDE_PAPER.contains(&key.as_str()) && default.get(key) != Some(value) {
+            return Err(TrainError::InvalidConfig {
+                field: format!("eval.{key}"),
+                reason: "has no effect next to [eval.paper], whose plan replaces the one \
+                         derived from [eval]: set it inside [eval.paper] or remove it"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The kleene-eval plan of an `[eval]` section: `[eval.paper]` as is when given, else
 /// derived from the keys. Scoring follows the training loss (`bce`: multi-label sets,
 /// otherwise argmax); padding uses the training pad id.
@@ -204,6 +228,7 @@ pub fn eval_plan(
     train_window: (usize, usize),
 ) -> Result<EvalPlan, TrainError> {
     if let Some(plan) = &eval.paper {
+        refuse_keys_beside_paper(eval)?;
         return Ok(plan.clone());
     }
     let options = EvalOptions {
@@ -492,7 +517,7 @@ mod tests {
     fn paper_plan_is_used_as_is() {
         let p = plan(
             "regbench",
-            "max_examples = 7\n[eval.paper]\nsplits = [\"test\"]\n[eval.paper.regbench]\ngeneration = { separator = 3 }\n[eval.paper.regbench.config]\nnum_examples = 10",
+            "[eval.paper]\nsplits = [\"test\"]\n[eval.paper.regbench]\ngeneration = { separator = 3 }\n[eval.paper.regbench.config]\nnum_examples = 10",
             "",
         )
         .unwrap();
@@ -501,6 +526,19 @@ mod tests {
         let rb = p.regbench.unwrap();
         assert_eq!(rb.config.num_examples, 10);
         assert_eq!(rb.generation.unwrap().separator, 3);
+    }
+
+    #[test]
+    fn keys_that_eval_paper_would_ignore_are_refused() {
+        let paper = "[eval.paper]\nsplits = [\"test\"]";
+        let err = plan("tomita-4", &format!("max_examples = 7\n{paper}"), "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("eval.max_examples"), "{err}");
+        // a default written out, and the keys that still apply, are fine
+        for ok in ["max_examples = 512", "seed = 3\nexperiment = \"e\""] {
+            plan("tomita-4", &format!("{ok}\n{paper}"), "").unwrap();
+        }
     }
 
     #[test]
