@@ -1,8 +1,8 @@
 //! Property tests of the readers of hand-edited or damaged files (issue 17 fuzzing): the run
 //! config parser (and the checks against the task behind it), the metrics reader of a resume
 //! and the checkpoint loader return an error on random bytes and on mutated valid inputs;
-//! they never panic. The valid inputs are the repository's configs, a metrics file and a
-//! checkpoint written by a real run. A few hundred cases each (a few seconds in all); a
+//! they never panic. The valid inputs are the repository's configs and the corpus in
+//! `tests/fuzz_corpus/`, a metrics file and a checkpoint written by a real run. A few hundred cases each (a few seconds in all); a
 //! failing case is kept by proptest in `tests/fuzz_inputs.proptest-regressions` (commit it)
 //! and replayed first. `PROPTEST_CASES=N` runs N cases of each instead.
 
@@ -44,10 +44,21 @@ fn mutate(valid: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
     out
 }
 
+/// The seed inputs: a test config, the quickstart config and the corpus kept in
+/// `tests/fuzz_corpus/` (configs touching most sections and value kinds).
 fn configs() -> Vec<String> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut texts = vec![MAMBA_TOMITA2.to_string()];
-    texts.push(std::fs::read_to_string(repo.join("configs/quickstart.toml")).unwrap());
+    texts.push(std::fs::read_to_string(manifest.join("../../configs/quickstart.toml")).unwrap());
+    for dir in [manifest.join("tests/fuzz_corpus")] {
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        texts.extend(paths.iter().map(|p| std::fs::read_to_string(p).unwrap()));
+    }
     texts
 }
 
@@ -90,7 +101,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
-    fn config_parser_never_panics_on_mutated_configs(pick in 0usize..2, e in edits()) {
+    fn config_parser_never_panics_on_mutated_configs(pick in 0usize..64, e in edits()) {
         let texts = configs();
         let bytes = mutate(texts[pick % texts.len()].as_bytes(), &e);
         parse_and_check(&String::from_utf8_lossy(&bytes));
@@ -161,5 +172,15 @@ proptest! {
         let cfg = RunConfig::parse(MAMBA_TOMITA2, Path::new("t.toml")).unwrap();
         let opts = kleene_train::TrainOptions { resume: true, stop_after: Some(0), ..Default::default() };
         let _ = kleene_train::run(kleene_train::BackendKind::Ndarray, &cfg, dir.path(), &opts, |_| {});
+    }
+}
+
+/// The seed inputs are valid, so the mutations start from configs that pass every check.
+#[test]
+fn every_seed_config_is_valid() {
+    for text in configs() {
+        let cfg = RunConfig::parse(&text, Path::new("seed.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        kleene_train::run::model_config(&cfg).unwrap_or_else(|e| panic!("{e}\n{text}"));
     }
 }
