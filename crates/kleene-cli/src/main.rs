@@ -51,9 +51,10 @@ fn exit_with(result: Result<(), Box<dyn std::error::Error>>) -> ! {
             // A stop asked for by a signal exits as shells report a death by it (130 for
             // Ctrl-C, 143 for SIGTERM), after its checkpoint and message.
             match e.downcast_ref::<kleene_train::TrainError>() {
-                Some(kleene_train::TrainError::Interrupted { signal, .. }) => {
-                    std::process::exit(128 + signal)
-                }
+                Some(
+                    kleene_train::TrainError::Interrupted { signal, .. }
+                    | kleene_train::TrainError::InterruptedBeforeRun { signal, .. },
+                ) => std::process::exit(128 + signal),
                 _ => std::process::exit(1),
             }
         }

@@ -52,6 +52,15 @@ pub fn run(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("[{}] {} -> {}", r.index, r.name, r.run_dir.display());
             continue;
         }
+        // A signal that came between runs (e.g. during the last run's evaluation) stops the
+        // sweep here rather than after the next run's first step.
+        if let Some(signal) = kleene_train::interrupt::requested() {
+            return Err(TrainError::InterruptedBeforeRun {
+                signal,
+                run: r.name.clone(),
+            }
+            .into());
+        }
         // An interrupted run continues from its checkpoint.
         let resume = Checkpoint::find(&r.run_dir).is_some();
         eprintln!(

@@ -122,3 +122,62 @@ fn sigint_stops_the_same_way_with_exit_code_130() {
     assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
     assert!(checkpoint_step(&dir.path().join("run")) >= 10);
 }
+
+/// A signal while no run is training (here: during the first run's evaluation) lets that run
+/// finish and stops the sweep before the next run starts, with the same exit code.
+#[test]
+fn sigterm_between_sweep_runs_stops_before_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20 steps, then an evaluation through the recurrent step at length 4000 (seconds).
+    let base = "[task]\nname = \"tomita-2\"\ntrain_min_len = 2\ntrain_max_len = 10\n\n[model]\nkind = \"mamba\"\nd_model = 8\nn_layers = 1\nd_state = 4\n\n[training]\nsteps = 20\nbatch_size = 8\nlog_every = 10\ncheckpoint_every = 1000\n\n[eval]\nprotocol = \"lengths\"\nmin_len = 2\nmax_len = 4\nsamples_per_len = 2\nlong_lengths = [4000]\nlong_samples_per_len = 32\n";
+    std::fs::write(dir.path().join("base.toml"), base).unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "base = \"base.toml\"\nout_dir = \"sw\"\n\n[grid]\n\"training.seed\" = [0, 1]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kleene"))
+        .current_dir(dir.path())
+        .args(["sweep", "s.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kleene");
+    // The first run's final checkpoint (step 20) marks the end of its training; the trainer's
+    // last look at the signal follows it within microseconds, the evaluation takes seconds.
+    let first = dir.path().join("sw/seed=0");
+    let started = Instant::now();
+    while !std::fs::read_to_string(first.join("checkpoint/state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["step"] == 20)
+    {
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("no step-20 line after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !first.join("result.json").exists(),
+        "evaluation ended before the signal"
+    );
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("before run `seed=1`"), "{stderr}");
+    assert!(
+        first.join("result.json").exists(),
+        "the first run was not finished"
+    );
+    assert!(
+        !dir.path().join("sw/seed=1/checkpoint").exists(),
+        "the second run started"
+    );
+}

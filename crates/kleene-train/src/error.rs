@@ -57,6 +57,10 @@ pub enum TrainError {
         step: u64,
         checkpoint: PathBuf,
     },
+    /// SIGINT or SIGTERM arrived while no run was training (between two runs of a sweep, e.g.
+    /// during the previous run's evaluation): the next run is not started.
+    #[error("interrupted by {} before run `{run}` started (the runs before it are finished); run the sweep again to continue", crate::interrupt::signal_name(*signal))]
+    InterruptedBeforeRun { signal: i32, run: String },
     /// The requested backend was not compiled in.
     #[error("backend `{name}` is not available: {reason}")]
     Backend { name: String, reason: String },
