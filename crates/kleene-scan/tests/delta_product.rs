@@ -212,11 +212,7 @@ fn weights(p: &Problem, seed: u64) -> (Vec<f64>, Vec<f64>) {
 type ProductFn = fn(DeltaProductInput<Ad>) -> (Tensor<Ad, 4>, Tensor<Ad, 4>);
 
 /// Gradients on `Autodiff<NdArray>` through `run` (fused or composed), in field order.
-fn grads(
-    p: &Problem,
-    (ro, rs): &(Vec<f64>, Vec<f64>),
-    run: ProductFn,
-) -> Vec<Vec<f64>> {
+fn grads(p: &Problem, (ro, rs): &(Vec<f64>, Vec<f64>), run: ProductFn) -> Vec<Vec<f64>> {
     let dev = Default::default();
     let d = p.d;
     let x = p.input::<Ad>(&dev);

@@ -50,15 +50,14 @@ fn configs() -> Vec<String> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut texts = vec![MAMBA_TOMITA2.to_string()];
     texts.push(std::fs::read_to_string(manifest.join("../../configs/quickstart.toml")).unwrap());
-    for dir in [manifest.join("tests/fuzz_corpus")] {
-        let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        texts.extend(paths.iter().map(|p| std::fs::read_to_string(p).unwrap()));
-    }
+    let dir = manifest.join("tests/fuzz_corpus");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    texts.extend(paths.iter().map(|p| std::fs::read_to_string(p).unwrap()));
     texts
 }
 

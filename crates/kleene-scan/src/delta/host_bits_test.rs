@@ -6,10 +6,14 @@ use super::*;
 
 /// Pseudo-random values in [-1, 1) away from zero (a fixed LCG: no test dependency needed).
 fn values(seed: u64, n: usize) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let v = ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
             if v.abs() < 1e-3 {
                 0.5
