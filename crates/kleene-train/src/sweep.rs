@@ -354,8 +354,8 @@ mod tests {
         assert!(runs[0].is_finished());
     }
 
-    #[test]
-    fn duplicate_grid_values_are_refused_naming_the_key() {
+    /// The error of expanding a sweep over a parity/SD-SSM base with this `[grid]` line.
+    fn expand_error(grid_line: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("base.toml"),
@@ -364,10 +364,15 @@ mod tests {
         .unwrap();
         std::fs::write(
             dir.path().join("s.toml"),
-            "base = \"base.toml\"\n[grid]\n\"training.seed\" = [0, 1, 0]\n",
+            format!("base = \"base.toml\"\n[grid]\n{grid_line}\n"),
         )
         .unwrap();
-        let err = expand(&dir.path().join("s.toml")).unwrap_err().to_string();
+        expand(&dir.path().join("s.toml")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn duplicate_grid_values_are_refused_naming_the_key() {
+        let err = expand_error("\"training.seed\" = [0, 1, 0]");
         assert!(
             err.contains("training.seed") && err.contains("twice"),
             "{err}"
@@ -389,18 +394,7 @@ mod tests {
 
     #[test]
     fn bad_grid_values_name_the_run() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("base.toml"),
-            "[task]\nname = \"parity\"\n[model]\nkind = \"sdssm\"\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("s.toml"),
-            "base = \"base.toml\"\n[grid]\n\"training.lr\" = [0.1, -1.0]\n",
-        )
-        .unwrap();
-        let err = expand(&dir.path().join("s.toml")).unwrap_err().to_string();
+        let err = expand_error("\"training.lr\" = [0.1, -1.0]");
         assert!(
             err.contains("training.lr") && err.contains("lr=-1.0"),
             "{err}"

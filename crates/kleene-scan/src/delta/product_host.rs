@@ -11,6 +11,8 @@
 //! (`c = α` at a token's first sub-step with decay, else 1; `dα` from that sub-step). Sequences
 //! are independent, so results do not depend on the thread count.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use burn::tensor::backend::Backend;
@@ -338,28 +340,47 @@ pub fn backward(
     g
 }
 
+/// Host views of the primitives (borrowed in place on the CPU backends).
+struct HostViews<'a> {
+    q: Cow<'a, [f32]>,
+    k: Cow<'a, [f32]>,
+    v: Cow<'a, [f32]>,
+    beta: Cow<'a, [f32]>,
+    alpha: Option<Cow<'a, [f32]>>,
+    s0: Option<Cow<'a, [f32]>>,
+}
+
+impl<'a> HostViews<'a> {
+    fn read<B: Backend>(p: &'a DeltaProductPrimitives<B>) -> Self {
+        Self {
+            q: view::<B>(&p.q),
+            k: view::<B>(&p.k),
+            v: view::<B>(&p.v),
+            beta: view::<B>(&p.beta),
+            alpha: p.alpha.as_ref().map(view::<B>),
+            s0: p.initial_state.as_ref().map(view::<B>),
+        }
+    }
+
+    fn inputs(&self, scale: f32) -> ProductInputs<'_> {
+        ProductInputs {
+            q: &self.q,
+            k: &self.k,
+            v: &self.v,
+            beta: &self.beta,
+            alpha: self.alpha.as_deref(),
+            scale,
+        }
+    }
+}
+
 /// [`forward`] on backend primitives: the packed `[o | S_final]`.
 pub fn forward_primitives<B: Backend>(p: DeltaProductPrimitives<B>) -> FloatTensor<B> {
     let d = p.dims();
     let (device, dtype) = (B::float_device(&p.q), p.q.dtype());
     let (mut o, last) = {
-        let (q, k, v, beta) = (
-            view::<B>(&p.q),
-            view::<B>(&p.k),
-            view::<B>(&p.v),
-            view::<B>(&p.beta),
-        );
-        let alpha = p.alpha.as_ref().map(view::<B>);
-        let s0 = p.initial_state.as_ref().map(view::<B>);
-        let x = ProductInputs {
-            q: &q,
-            k: &k,
-            v: &v,
-            beta: &beta,
-            alpha: alpha.as_deref(),
-            scale: p.scale,
-        };
-        forward(&d, x, s0.as_deref())
+        let h = HostViews::read(&p);
+        forward(&d, h.inputs(p.scale), h.s0.as_deref())
     };
     o.extend_from_slice(&last);
     let n = o.len();
@@ -374,24 +395,9 @@ pub fn backward_primitives<B: Backend>(
     let d = p.dims();
     let (device, dtype) = (B::float_device(&p.q), p.q.dtype());
     let g = {
-        let (q, k, v, beta) = (
-            view::<B>(&p.q),
-            view::<B>(&p.k),
-            view::<B>(&p.v),
-            view::<B>(&p.beta),
-        );
-        let alpha = p.alpha.as_ref().map(view::<B>);
-        let s0 = p.initial_state.as_ref().map(view::<B>);
+        let h = HostViews::read(&p);
         let grad = view::<B>(&grad);
-        let x = ProductInputs {
-            q: &q,
-            k: &k,
-            v: &v,
-            beta: &beta,
-            alpha: alpha.as_deref(),
-            scale: p.scale,
-        };
-        backward(&d, x, s0.as_deref(), &grad)
+        backward(&d, h.inputs(p.scale), h.s0.as_deref(), &grad)
     };
     let (b, l, n, h) = (d.batch, d.len, d.householder, d.heads);
     let put = |v: Vec<f32>, shape: &[usize]| write::<B>(v, shape, &device, dtype);
