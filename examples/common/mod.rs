@@ -14,13 +14,15 @@ use kleene::zoo::AnyModel;
 pub type Train = kt::run::CpuBackend;
 pub type Infer = burn_ndarray::NdArray<f32>;
 
-/// `--full`, `--backend B`, `--out DIR` and, where the example has one, a comma-separated
-/// selection flag (`--langs`, `--tasks`, `--models`).
+/// `--full`, `--backend B`, `--out DIR`, `--jobs N` and, where the example has one, a
+/// comma-separated selection flag (`--langs`, `--tasks`, `--models`).
 pub struct ExampleArgs {
     pub full: bool,
     pub list: Option<Vec<String>>,
     pub backend: BackendKind,
     pub out: Option<PathBuf>,
+    /// Runs trained at once (examples that use [`run_tomls`]); `None`: the example's default.
+    pub jobs: Option<usize>,
 }
 
 /// Parses the example's flags; `list_flag` names its selection flag, if it has one.
@@ -32,6 +34,7 @@ pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>
         list: None,
         backend: BackendKind::Ndarray,
         out: None,
+        jobs: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -40,6 +43,13 @@ pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>
             "--full" => args.full = true,
             "--backend" => args.backend = value("--backend")?.parse()?,
             "--out" => args.out = Some(PathBuf::from(value("--out")?)),
+            "--jobs" => {
+                let n: usize = value("--jobs")?.parse()?;
+                if n == 0 {
+                    return Err("--jobs must be at least 1".into());
+                }
+                args.jobs = Some(n);
+            }
             flag if Some(flag) == list_flag => {
                 args.list = Some(
                     value(flag)?
@@ -61,6 +71,15 @@ pub fn run_one(
     cfg: &RunConfig,
     dir: &Path,
 ) -> Result<kt::RunSummary, Box<dyn Error>> {
+    run_one_with(backend, cfg, dir, true)
+}
+
+fn run_one_with(
+    backend: BackendKind,
+    cfg: &RunConfig,
+    dir: &Path,
+    progress: bool,
+) -> Result<kt::RunSummary, Box<dyn Error>> {
     let same = std::fs::read_to_string(dir.join("config.toml"))
         .ok()
         .and_then(|t| RunConfig::parse(&t, &dir.join("config.toml")).ok())
@@ -70,7 +89,7 @@ pub fn run_one(
     }
     let opts = TrainOptions {
         resume: same && dir.join("checkpoint").exists(),
-        progress: true,
+        progress,
         stop_after: None,
     };
     eprintln!("== {} ({})", dir.display(), cfg.task.name);
@@ -109,4 +128,51 @@ pub fn load_model(cfg: &RunConfig, dir: &Path) -> Result<AnyModel<Infer>, Box<dy
     )?;
     let (model, _) = kt::trainer::load_checkpoint_model::<Train, _>(fresh, dir, &device)?;
     Ok(model.valid())
+}
+
+/// [`run_toml`] for every `(toml_text, dir)`, `jobs` of them at once (progress bars off when
+/// more than one), results in input order. Small models spend their time in per-op overhead on
+/// one core, so runs side by side use a multi-core CPU far better than threads inside one run;
+/// CPU results do not depend on how runs or threads interleave (parameters are initialised
+/// under a process-wide lock, data come from each run's own seeded generator, the kernels'
+/// results are thread-count independent), so the numbers equal a one-at-a-time sweep's.
+pub fn run_tomls(
+    backend: BackendKind,
+    runs: &[(String, PathBuf)],
+    name: &str,
+    jobs: usize,
+) -> Result<Vec<kt::RunSummary>, Box<dyn Error>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<kt::RunSummary, String>>>> =
+        Mutex::new(runs.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, runs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some((text, dir)) = runs.get(i) else {
+                    break;
+                };
+                let result = RunConfig::parse(text, Path::new(name))
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut cfg| {
+                        cfg.out_dir = Some(dir.clone());
+                        run_one_with(backend, &cfg, dir, jobs == 1).map_err(|e| e.to_string())
+                    });
+                results.lock().expect("results")[i] = Some(result);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .zip(runs)
+        .map(|(r, (_, dir))| match r {
+            Some(Ok(summary)) => Ok(summary),
+            Some(Err(e)) => Err(format!("{}: {e}", dir.display()).into()),
+            None => Err(format!("{}: not run", dir.display()).into()),
+        })
+        .collect()
 }
