@@ -3,20 +3,12 @@
 //! re-run skips it; `kleene report` refuses to average a cross-entropy and an MSE run as
 //! seeds, and counts a run directory given twice once.
 
+mod common;
+
+use common::kleene_in;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const BASE: &str = "[task]\nname = \"tomita-2\"\ntrain_min_len = 2\ntrain_max_len = 8\n\n[model]\nkind = \"mamba\"\nd_model = 8\nn_layers = 1\nd_state = 4\n\n[training]\nsteps = 6\nbatch_size = 4\nloss = \"mse\"\nlog_every = 1\ncheckpoint_every = 1\n\n[eval]\nmax_examples = 4\n";
-
-fn kleene(dir: &Path, args: &[&str]) -> (Output, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kleene"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run kleene");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stderr)
-}
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -32,7 +24,7 @@ fn a_diverged_run_is_recorded_and_the_sweep_goes_on() {
         "base = \"base.toml\"\nout_dir = \"out\"\n[grid]\n\"training.lr\" = [1e30, 0.01]\n",
     )
     .unwrap();
-    let (out, stderr) = kleene(dir.path(), &["sweep", "s.toml"]);
+    let (out, stderr) = kleene_in(dir.path(), &["sweep", "s.toml"]);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("diverged"), "{stderr}");
     let bad = dir.path().join("out/lr=1000000000000000000000000000000.0");
@@ -64,7 +56,7 @@ fn a_diverged_run_is_recorded_and_the_sweep_goes_on() {
         "lr=1000000000000000000000000000000.0"
     );
     // A re-run skips both.
-    let (out, stderr) = kleene(dir.path(), &["sweep", "s.toml"]);
+    let (out, stderr) = kleene_in(dir.path(), &["sweep", "s.toml"]);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr.matches("finished, skipped").count(), 2, "{stderr}");
 }
@@ -82,10 +74,10 @@ fn report_refuses_mixed_losses_and_counts_a_run_given_twice_once() {
     .unwrap();
     for name in ["mse", "ce"] {
         let file = format!("{name}.toml");
-        let (out, stderr) = kleene(p, &["train", &file, "--quiet", "--out-dir", name]);
+        let (out, stderr) = kleene_in(p, &["train", &file, "--quiet", "--out-dir", name]);
         assert!(out.status.success(), "{stderr}");
     }
-    let (out, stderr) = kleene(p, &["report", "mse", "ce", "--out", "rep"]);
+    let (out, stderr) = kleene_in(p, &["report", "mse", "ce", "--out", "rep"]);
     assert!(!out.status.success(), "mixed losses reported:\n{stderr}");
     assert!(
         stderr.contains("different losses")
@@ -93,7 +85,7 @@ fn report_refuses_mixed_losses_and_counts_a_run_given_twice_once() {
             && stderr.contains("cross_entropy"),
         "{stderr}"
     );
-    let (out, stderr) = kleene(
+    let (out, stderr) = kleene_in(
         p,
         &["report", "mse", "mse/", "./mse/result.json", "--out", "rep"],
     );

@@ -3,21 +3,12 @@
 //! allocation, and every grid point of a sweep (with `--dry-run` too). Each fails at once,
 //! naming the field, before the banner and before anything is written.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::kleene_in;
 use std::time::{Duration, Instant};
 
 const CONFIG: &str = "[task]\nname = \"tomita-2\"\n\n[model]\nkind = \"mamba\"\nd_model = 8\nn_layers = 1\n\n[training]\nsteps = 2\nbatch_size = 4\n\n[eval]\nmax_examples = 4\n";
-
-fn kleene(dir: &Path, args: &[&str]) -> (Output, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kleene"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run kleene");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stderr)
-}
 
 /// `CONFIG` with `from` replaced by `to`, trained into `run/`: asserts it fails within a few
 /// seconds naming `field`, with nothing written.
@@ -26,7 +17,7 @@ fn refused(from: &str, to: &str, field: &str) {
     assert!(CONFIG.contains(from), "{from}");
     std::fs::write(dir.path().join("c.toml"), CONFIG.replacen(from, to, 1)).unwrap();
     let started = Instant::now();
-    let (out, stderr) = kleene(
+    let (out, stderr) = kleene_in(
         dir.path(),
         &["train", "c.toml", "--quiet", "--out-dir", "run"],
     );
@@ -140,7 +131,7 @@ fn sweep_dry_run_validates_every_grid_point() {
             if dry {
                 args.push("--dry-run");
             }
-            let (out, stderr) = kleene(dir.path(), &args);
+            let (out, stderr) = kleene_in(dir.path(), &args);
             assert!(
                 !out.status.success(),
                 "{grid} (dry {dry}): succeeded:\n{stderr}"
@@ -154,6 +145,6 @@ fn sweep_dry_run_validates_every_grid_point() {
         }
     }
     let dir = sweep("\"training.seed\" = [0, 1]");
-    let (out, stderr) = kleene(dir.path(), &["sweep", "s.toml", "--dry-run"]);
+    let (out, stderr) = kleene_in(dir.path(), &["sweep", "s.toml", "--dry-run"]);
     assert!(out.status.success(), "{stderr}");
 }
