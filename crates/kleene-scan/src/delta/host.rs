@@ -228,9 +228,9 @@ pub(super) fn forward_seq_body(d: &DeltaDims, xs: &Inputs<'_>, s: &mut [f32], o:
     }
 }
 
-/// `d` with `dv` replaced by the compile-time `DV` (0: keep): the per-sequence loops are built
-/// for the common value widths, where the row loops unroll into registers. Same operations in
-/// the same order as the generic build, so the same bits.
+/// `d` with `dv` replaced by the compile-time `DV` (0: keep): the forward's per-sequence loops
+/// are built for the common value widths, where the row loops unroll into registers. Same
+/// operations in the same order as the generic build, so the same bits.
 #[inline(always)]
 fn with_const_dv<const DV: usize>(d: &DeltaDims) -> DeltaDims {
     DeltaDims {
@@ -388,7 +388,8 @@ pub(super) fn backward_seq_body(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn backward_seq_avx2<const DV: usize>(
+/// Not specialised per value width as the forward is: that build measured slower (docs/benchmarks.md).
+unsafe fn backward_seq_avx2(
     d: &DeltaDims,
     x: &Inputs<'_>,
     s0: Option<&[f32]>,
@@ -396,7 +397,7 @@ unsafe fn backward_seq_avx2<const DV: usize>(
     d_last: &[f32],
     g: SeqGradsMut<'_>,
 ) {
-    backward_seq_body(&with_const_dv::<DV>(d), x, s0, d_o, d_last, g)
+    backward_seq_body(d, x, s0, d_o, d_last, g)
 }
 
 pub(super) fn backward_seq(
@@ -411,7 +412,7 @@ pub(super) fn backward_seq(
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { backward_seq_avx2::<0>(d, x, s0, d_o, d_last, g) };
+        return unsafe { backward_seq_avx2(d, x, s0, d_o, d_last, g) };
     }
     backward_seq_body(d, x, s0, d_o, d_last, g)
 }
