@@ -7,6 +7,7 @@ mod eval;
 mod model;
 mod report;
 mod sweep;
+mod sweep_slurm;
 mod train;
 
 #[derive(Parser)]

@@ -39,6 +39,9 @@ pub enum TrainError {
     /// empty nor a kleene run.
     #[error("run directory `{}`: {reason}", path.display())]
     RunDir { path: PathBuf, reason: String },
+    /// Another live process holds the run directory's lock ([`crate::run_lock`]).
+    #[error("run directory `{}`: another kleene process is writing this run ({owner}); wait for it to end, or choose another out_dir", path.display())]
+    RunLocked { path: PathBuf, owner: String },
     /// A checkpoint is missing a part, fails its checksum or does not match the model.
     #[error("checkpoint {}: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },
@@ -61,6 +64,9 @@ pub enum TrainError {
     /// during the previous run's evaluation): the next run is not started.
     #[error("interrupted by {} before run `{run}` started (the runs before it are finished); run the sweep again to continue", crate::interrupt::signal_name(*signal))]
     InterruptedBeforeRun { signal: i32, run: String },
+    /// A Slurm command (`sbatch`) failed or printed no job id.
+    #[error("`{command}` failed: {reason}")]
+    Slurm { command: String, reason: String },
     /// The requested backend was not compiled in.
     #[error("backend `{name}` is not available: {reason}")]
     Backend { name: String, reason: String },

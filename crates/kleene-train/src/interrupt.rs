@@ -4,9 +4,13 @@
 //! SIGTERM some time before its kill. After [`install`], the first SIGINT or SIGTERM only
 //! raises a flag; the training loop checks it after every step ([`requested`]), writes a
 //! checkpoint and returns [`crate::TrainError::Interrupted`], which the CLI reports with exit
-//! code 128 + the signal number. The handler is installed with `SA_RESETHAND`, so a second
-//! signal has its default effect: a second Ctrl-C ends a run that will not stop at once (e.g.
-//! in a long evaluation).
+//! code 128 + the signal number.
+//!
+//! A second SIGINT has its default effect (the handler is installed with `SA_RESETHAND`): a
+//! second Ctrl-C ends a run that will not stop at once (e.g. in a long evaluation). A second
+//! SIGTERM is only noted again: schedulers deliver SIGTERM more than once (Slurm signals every
+//! process of a job step, and kleene's sbatch wrapper forwards the signal it gets to kleene as
+//! well; see [`crate::slurm`]), and they follow with SIGKILL anyway if the process does not end.
 //!
 //! Only where the `libc` dependency is (Linux, glibc); elsewhere signals keep their defaults.
 //! Library users who do not call [`install`] keep their own signal handling.
@@ -28,12 +32,12 @@ pub fn install() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let mut ok = true;
-        for signal in [libc::SIGINT, libc::SIGTERM] {
+        for (signal, reset) in [(libc::SIGINT, libc::SA_RESETHAND), (libc::SIGTERM, 0)] {
             // SAFETY: a zeroed sigaction with a handler that only stores to an atomic.
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-                action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+                action.sa_flags = reset | libc::SA_RESTART;
                 libc::sigemptyset(&mut action.sa_mask);
                 ok &= libc::sigaction(signal, &action, std::ptr::null_mut()) == 0;
             }

@@ -8,6 +8,8 @@
 //!   NaN/Inf guard; [`metrics`]: JSONL metrics; [`evaluate`]: post-training evaluation with
 //!   kleene-eval (`result.json`, `report.md`, SVG plots).
 //! - [`config`]: the TOML run config.
+//! - [`sweep`]: grids of runs, sharded; [`sweep_status`]: where each run stands; [`slurm`]:
+//!   a sweep as a requeue-safe Slurm job array.
 
 pub mod alloc;
 pub mod checkpoint;
@@ -25,7 +27,9 @@ pub mod resume;
 pub mod run;
 pub mod run_lock;
 pub mod schedule;
+pub mod slurm;
 pub mod sweep;
+pub mod sweep_status;
 pub mod trainer;
 
 pub use config::RunConfig;

@@ -50,19 +50,28 @@ impl RunLock {
                     .truncate(false)
                     .open(&path)
                     .map_err(|e| TrainError::io(&path, e))?;
-                // SAFETY: flock on a file descriptor this function owns.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                // A probe ([`RunLock::holder`], e.g. `kleene sweep status`) holds a shared lock
+                // for a moment: try a few times before calling the run taken.
+                let mut failure = None;
+                for attempt in 0..PROBE_RETRIES {
+                    // SAFETY: flock on a file descriptor this function owns.
+                    let rc =
+                        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                    failure = (rc != 0).then(std::io::Error::last_os_error);
+                    let busy =
+                        failure.as_ref().and_then(|e| e.raw_os_error()) == Some(libc::EWOULDBLOCK);
+                    if !busy || attempt + 1 == PROBE_RETRIES {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
                 let mut previous = String::new();
                 let _ = file.read_to_string(&mut previous);
-                if rc != 0 {
-                    let err = std::io::Error::last_os_error();
+                if let Some(err) = failure {
                     if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                        return Err(TrainError::RunDir {
+                        return Err(TrainError::RunLocked {
                             path: run_dir.to_path_buf(),
-                            reason: format!(
-                                "another kleene process is writing this run ({}); wait for it to end, or choose another out_dir",
-                                previous.trim()
-                            ),
+                            owner: previous.trim().to_string(),
                         });
                     }
                     return Err(TrainError::io(&path, err));
@@ -98,7 +107,37 @@ impl RunLock {
         #[cfg(not(unix))]
         Ok(Self { path, file: None })
     }
+
+    /// Who holds the lock of `run_dir` right now (the lock file's `pid .. on host ..` line),
+    /// or `None` when nobody does: no lock file, or one left by a process that is gone.
+    /// Probes with a shared lock released at once; [`RunLock::acquire`] retries past it.
+    pub fn holder(run_dir: &Path) -> Option<String> {
+        #[cfg(unix)]
+        {
+            use std::io::Read;
+            use std::os::unix::io::AsRawFd;
+            let mut file = File::open(run_dir.join(".lock")).ok()?;
+            // SAFETY: flock on a file descriptor this function owns.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+            if rc == 0 {
+                // SAFETY: as above; dropping the file would release it too.
+                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+                return None;
+            }
+            let mut owner = String::new();
+            let _ = file.read_to_string(&mut owner);
+            Some(owner.trim().to_string())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = run_dir;
+            None
+        }
+    }
 }
+
+/// How often [`RunLock::acquire`] tries a lock that is held before giving up (20 ms apart).
+const PROBE_RETRIES: usize = 10;
 
 impl Drop for RunLock {
     fn drop(&mut self) {
@@ -128,6 +167,19 @@ mod tests {
             !tmp.path().join(".lock").exists(),
             "a clean release removes the file"
         );
+        let _again = RunLock::acquire(tmp.path()).unwrap();
+    }
+
+    #[test]
+    fn holder_names_a_live_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(RunLock::holder(tmp.path()), None, "no lock file");
+        let lock = RunLock::acquire(tmp.path()).unwrap();
+        assert_eq!(RunLock::holder(tmp.path()), Some(owner()));
+        drop(lock);
+        std::fs::write(tmp.path().join(".lock"), "pid 999999 on host elsewhere\n").unwrap();
+        assert_eq!(RunLock::holder(tmp.path()), None, "a dead owner's file");
+        // A probe does not keep the lock: acquire right after it succeeds.
         let _again = RunLock::acquire(tmp.path()).unwrap();
     }
 

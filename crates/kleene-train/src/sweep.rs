@@ -310,6 +310,52 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), TrainError> {
     Ok((i, n))
 }
 
+/// The shard of a Slurm array task, from its environment (`lookup` reads a variable): task
+/// `SLURM_ARRAY_TASK_ID` of an array `MIN..=MAX` with step 1 is shard `ID - MIN` of
+/// `SLURM_ARRAY_TASK_COUNT`. `Ok(None)` outside an array job. An array with gaps or a step
+/// (`--array=0-9:2`, `--array=1,5`) cannot be mapped onto shards and is refused.
+pub fn shard_from_slurm_env(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<(usize, usize)>, TrainError> {
+    let Some(id) = lookup("SLURM_ARRAY_TASK_ID") else {
+        return Ok(None);
+    };
+    let number = |name: &str| -> Result<usize, TrainError> {
+        let text = lookup(name).ok_or_else(|| {
+            TrainError::invalid(
+                name,
+                "is not set although SLURM_ARRAY_TASK_ID is (pass --shard i/n)",
+            )
+        })?;
+        text.trim().parse().map_err(|_| {
+            TrainError::invalid(name, format!("`{text}` is not a non-negative integer"))
+        })
+    };
+    let id: usize = id.trim().parse().map_err(|_| {
+        TrainError::invalid(
+            "SLURM_ARRAY_TASK_ID",
+            format!("`{id}` is not a non-negative integer"),
+        )
+    })?;
+    let count = number("SLURM_ARRAY_TASK_COUNT")?;
+    let min = number("SLURM_ARRAY_TASK_MIN")?;
+    let max = number("SLURM_ARRAY_TASK_MAX")?;
+    let step = lookup("SLURM_ARRAY_TASK_STEP")
+        .map(|_| number("SLURM_ARRAY_TASK_STEP"))
+        .transpose()?
+        .unwrap_or(1);
+    if step != 1 || max < min || max - min + 1 != count || id < min || id > max {
+        return Err(TrainError::invalid(
+            "SLURM_ARRAY_TASK_ID",
+            format!(
+                "task {id} of an array {min}..={max} (step {step}, {count} tasks) is not shard i of n:                  submit `--array=0-{}` (as `kleene sweep --slurm` writes it) or pass --shard i/n",
+                count.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(Some((id - min, count)))
+}
+
 /// The runs of shard `i` of `n`.
 pub fn shard(runs: Vec<SweepRun>, i: usize, n: usize) -> Vec<SweepRun> {
     runs.into_iter().filter(|r| r.index % n == i).collect()
@@ -377,6 +423,55 @@ mod tests {
             err.contains("training.seed") && err.contains("twice"),
             "{err}"
         );
+    }
+
+    /// A Slurm environment with these variables.
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn slurm_array_tasks_map_onto_shards() {
+        assert_eq!(shard_from_slurm_env(env(&[])).unwrap(), None);
+        let a = [
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "3"),
+            ("SLURM_ARRAY_TASK_STEP", "1"),
+        ];
+        assert_eq!(shard_from_slurm_env(env(&a)).unwrap(), Some((2, 4)));
+        // An array that starts at 1: task 4 is the last shard.
+        let b = [
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ];
+        assert_eq!(shard_from_slurm_env(env(&b)).unwrap(), Some((3, 4)));
+        // `--array=0-6:2`: four tasks 0, 2, 4, 6 are no shard numbering.
+        let c = [
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "6"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+        ];
+        let err = shard_from_slurm_env(env(&c)).unwrap_err().to_string();
+        assert!(err.contains("--shard") && err.contains("step 2"), "{err}");
+        let d = [("SLURM_ARRAY_TASK_ID", "x")];
+        let err = shard_from_slurm_env(env(&d)).unwrap_err().to_string();
+        assert!(
+            err.contains("SLURM_ARRAY_TASK_ID") && err.contains("`x`"),
+            "{err}"
+        );
+        let e = [("SLURM_ARRAY_TASK_ID", "1")];
+        let err = shard_from_slurm_env(env(&e)).unwrap_err().to_string();
+        assert!(err.contains("SLURM_ARRAY_TASK_COUNT"), "{err}");
     }
 
     #[test]
