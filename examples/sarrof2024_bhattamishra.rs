@@ -10,6 +10,11 @@
 //! Options: `--full`, `--langs parity,tomita-2`, `--backend ndarray|flex|wgpu|cuda`, `--out DIR`
 //! (default `runs/examples/sarrof2024_bhattamishra/{default,full}`).
 //!
+//! On a cluster (docs/cluster.md): `--write-sweeps DIR` writes the `--full` grid as one
+//! `kleene sweep` file per language (`DIR/<lang>/sweep.toml`, runs in `DIR/<lang>/runs`) and
+//! `DIR/submit_all.sh`, which submits each as a Slurm job array; `--from-sweeps DIR` then
+//! prints this example's table from their finished runs.
+//!
 //! Default: five languages (Parity, Tomita-2, Tomita-4, D-2, Dyck-1), a 1-layer Mamba with
 //! d_model 16, 150 AdamW steps of 32 strings from the training split at lr 1e-2, at most 128
 //! strings per bin. `--full` (spec bhattamishra-flipflop-dyck.md §4): all 27 languages, each
@@ -192,7 +197,7 @@ struct Result1 {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args(Some("--langs"))?;
+    let args = parse_args_with(Some("--langs"), true)?;
     let wanted: Vec<String> = match &args.list {
         Some(l) => l.clone(),
         None if args.full => SWEEPS.iter().map(|s| s.lang.to_string()).collect(),
@@ -205,6 +210,14 @@ fn main() -> Result<(), Box<dyn Error>> {
             "default"
         })
     });
+    match &args.sweeps {
+        Some(SweepsFlag::Write(dir)) => return write_sweeps(dir, &wanted),
+        Some(SweepsFlag::Read(dir)) => {
+            print_table(&read_sweeps(dir, &wanted)?);
+            return Ok(());
+        }
+        None => {}
+    }
     let started = std::time::Instant::now();
     let mut results = Vec::new();
     for lang in &wanted {
@@ -250,6 +263,128 @@ fn main() -> Result<(), Box<dyn Error>> {
         root.display()
     );
     Ok(())
+}
+
+/// The `--full` sweep of one language.
+fn sweep_of(lang: &str) -> Result<&'static Sweep, Box<dyn Error>> {
+    Ok(SWEEPS
+        .iter()
+        .find(|s| s.lang == lang)
+        .ok_or(format!("`{lang}` is not one of the 27 languages"))?)
+}
+
+/// `--write-sweeps DIR`: the `--full` grid as `kleene sweep` files, one per language, plus
+/// `DIR/submit_all.sh` (its arguments go to every `kleene sweep --submit`).
+fn write_sweeps(dir: &std::path::Path, langs: &[String]) -> Result<(), Box<dyn Error>> {
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut runs = 0;
+    for lang in langs {
+        let sweep = sweep_of(lang)?;
+        let steps = steps_for(lang, sweep.epochs, sweep.batch)?;
+        let lang_dir = dir.join(lang);
+        std::fs::create_dir_all(&lang_dir)?;
+        // The grid's first point as the base; the grid overrides all three.
+        let base = config(
+            lang,
+            sweep.ce,
+            sweep.layers[0],
+            sweep.d_model[0],
+            sweep.lr[0],
+            steps,
+            sweep.batch,
+            true,
+        );
+        std::fs::write(lang_dir.join("base.toml"), base)?;
+        let lrs: Vec<String> = sweep.lr.iter().map(|lr| format!("{lr:e}")).collect();
+        std::fs::write(
+            lang_dir.join("sweep.toml"),
+            format!(
+                "# Sarrof et al. (2024), spec bhattamishra-flipflop-dyck.md §4.4: {lang}.\n\
+                 base = \"base.toml\"\nout_dir = \"{}\"\n[grid]\n\
+                 \"model.n_layers\" = [{}]\n\"model.d_model\" = [{}]\n\"training.lr\" = [{}]\n",
+                std::path::absolute(lang_dir.join("runs"))?.display(),
+                list(sweep.layers),
+                list(sweep.d_model),
+                lrs.join(", ")
+            ),
+        )?;
+        runs += sweep.layers.len() * sweep.d_model.len() * sweep.lr.len();
+    }
+    let script = dir.join("submit_all.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/bash\n# Submits every language's grid as a Slurm job array plus its report job.\n\
+             # Arguments go to each `kleene sweep --submit`, e.g. --partition cpu --time 12:00:00.\n\
+             set -euo pipefail\nfor f in {}/*/sweep.toml; do\n  \"${{KLEENE:-kleene}}\" sweep \"$f\" --submit \"$@\"\ndone\n",
+            dir.display()
+        ),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    }
+    eprintln!(
+        "wrote {} sweep files ({runs} runs) under {} and {}; after the jobs, \
+         `--from-sweeps {}` prints the table",
+        langs.len(),
+        dir.display(),
+        script.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `--from-sweeps DIR`: the finished runs of [`write_sweeps`]'s files (unfinished ones are
+/// counted and left out).
+fn read_sweeps(dir: &std::path::Path, langs: &[String]) -> Result<Vec<Result1>, Box<dyn Error>> {
+    let mut results = Vec::new();
+    let mut missing = 0;
+    for lang in langs {
+        let task = kleene::langs::task_by_name(lang)?;
+        let train = task
+            .splits()
+            .into_iter()
+            .find(|s| s.name == "train")
+            .ok_or(format!("task `{lang}` has no train split"))?;
+        for run in kleene::train::sweep::load(&dir.join(lang).join("sweep.toml"))?.runs {
+            let Ok(result) = kleene::eval::RunResult::read_json(&run.run_dir.join("result.json"))
+            else {
+                missing += 1;
+                continue;
+            };
+            let kleene::zoo::ModelConfig::Mamba(model) = &run.config.model else {
+                return Err(format!("{}: not a Mamba run", run.run_dir.display()).into());
+            };
+            results.push(Result1 {
+                lang: lang.clone(),
+                layers: model.n_layers,
+                d_model: model.d_model,
+                lr: run.config.training.lr,
+                report: EvalReport::from_result(
+                    result,
+                    lang,
+                    kleene::train::config::EvalProtocol::Splits,
+                    (train.min_len, train.max_len),
+                    0,
+                ),
+            });
+        }
+    }
+    // The table groups by (language, layers) in order.
+    results.sort_by_key(|r| (langs.iter().position(|l| *l == r.lang), r.layers, r.d_model));
+    if missing > 0 {
+        eprintln!(
+            "{missing} run(s) without a result.json left out (`kleene sweep status DIR/<lang>/sweep.toml`)"
+        );
+    }
+    Ok(results)
 }
 
 /// Best run per (language, layers) by its last bin's sequence accuracy, then one row each:

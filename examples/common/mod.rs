@@ -23,10 +23,29 @@ pub struct ExampleArgs {
     pub out: Option<PathBuf>,
     /// Runs trained at once (examples that use [`run_tomls`]); `None`: the example's default.
     pub jobs: Option<usize>,
+    /// `--write-sweeps DIR` / `--from-sweeps DIR` (examples whose grid runs as `kleene sweep`
+    /// files on a cluster; see docs/cluster.md).
+    pub sweeps: Option<SweepsFlag>,
+}
+
+/// Where the example's grid goes as sweep files, or where their finished runs are read.
+pub enum SweepsFlag {
+    /// Write one `kleene sweep` file per grid into this folder, then stop.
+    Write(PathBuf),
+    /// Print the example's table from the finished runs of those sweep files.
+    Read(PathBuf),
 }
 
 /// Parses the example's flags; `list_flag` names its selection flag, if it has one.
 pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>> {
+    parse_args_with(list_flag, false)
+}
+
+/// As [`parse_args`]; `sweeps` accepts `--write-sweeps DIR` and `--from-sweeps DIR`.
+pub fn parse_args_with(
+    list_flag: Option<&str>,
+    sweeps: bool,
+) -> Result<ExampleArgs, Box<dyn Error>> {
     // Every example trains on the CPU by default: recycle op buffers (see kleene_train::alloc).
     kt::alloc::tune_cpu_allocator();
     let mut args = ExampleArgs {
@@ -35,6 +54,7 @@ pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>
         backend: BackendKind::Ndarray,
         out: None,
         jobs: None,
+        sweeps: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -49,6 +69,12 @@ pub fn parse_args(list_flag: Option<&str>) -> Result<ExampleArgs, Box<dyn Error>
                     return Err("--jobs must be at least 1".into());
                 }
                 args.jobs = Some(n);
+            }
+            "--write-sweeps" if sweeps => {
+                args.sweeps = Some(SweepsFlag::Write(value("--write-sweeps")?.into()))
+            }
+            "--from-sweeps" if sweeps => {
+                args.sweeps = Some(SweepsFlag::Read(value("--from-sweeps")?.into()))
             }
             flag if Some(flag) == list_flag => {
                 args.list = Some(
