@@ -34,7 +34,11 @@ fn encoded(v_in: u32, input: &[u32], out: &[u32]) -> Example {
 /// accepts it and rejects every single flipped output class.
 fn worked(t: &ChomskyTask, input: &[u32], out: &[u32]) {
     let v_in = t.vocab().len() as u32 - 1;
-    assert_eq!(t.transduction().solve(input).as_deref(), Ok(out), "{input:?}");
+    assert_eq!(
+        t.transduction().solve(input).as_deref(),
+        Ok(out),
+        "{input:?}"
+    );
     let example = encoded(v_in, input, out);
     assert_eq!(t.encode(input, out), example);
     t.check_example(&example).unwrap();
@@ -57,7 +61,11 @@ fn spec_worked_examples_dcf() {
     worked(&stack, &[1, 1, 0, 2, 2, 2], &[2, 0, 0, 0, 0, 0, 0]);
     let reverse = task(ReverseString::default());
     worked(&reverse, &[0, 1, 1, 0, 1, 0], &[0, 1, 0, 1, 1, 0]);
-    worked(&reverse, &[1, 0, 0, 1, 0, 1, 0, 1], &[1, 0, 1, 0, 1, 0, 0, 1]);
+    worked(
+        &reverse,
+        &[1, 0, 0, 1, 0, 1, 0, 1],
+        &[1, 0, 1, 0, 1, 0, 0, 1],
+    );
     let mab = task(ModularArithmeticBrackets::default());
     worked(&mab, &[8, 3, 7, 8, 6, 2, 9, 9], &[4]); // (3*(-2))
     worked(&mab, &[8, 8, 1, 6, 2, 9, 5, 8, 6, 4, 9, 9], &[0]); // ((1-2)+(-4))
@@ -89,7 +97,11 @@ fn spec_worked_examples_cs() {
     let paper = task(OddsFirst::new(2, OddsFirstOrder::Paper).unwrap());
     worked(&paper, &[0, 0, 1, 1, 0, 1, 0, 1], &[0, 1, 0, 0, 0, 1, 1, 1]);
     let add = task(BinaryAddition);
-    worked(&add, &[0, 0, 1, 2, 0, 1, 1, 0, 1], &[0, 1, 0, 1, 1, 2, 0, 0, 0, 0]);
+    worked(
+        &add,
+        &[0, 0, 1, 2, 0, 1, 1, 0, 1],
+        &[0, 1, 0, 1, 1, 2, 0, 0, 0, 0],
+    );
     worked(
         &add,
         &[1, 0, 0, 1, 2, 0, 0, 0, 0, 0, 1],
@@ -98,7 +110,11 @@ fn spec_worked_examples_cs() {
     worked(&add, &[0], &[0, 2]);
     worked(&add, &[0, 1], &[0, 1, 2]);
     let mul = task(BinaryMultiplication);
-    worked(&mul, &[0, 0, 1, 2, 0, 1, 1, 0, 1], &[0, 0, 0, 1, 1, 0, 1, 2, 0]);
+    worked(
+        &mul,
+        &[0, 0, 1, 2, 0, 1, 1, 0, 1],
+        &[0, 0, 0, 1, 1, 0, 1, 2, 0],
+    );
     worked(
         &mul,
         &[1, 0, 0, 1, 2, 0, 0, 0, 0, 0, 1],
@@ -111,7 +127,11 @@ fn spec_worked_examples_cs() {
     worked(&sqrt, &[0, 0, 0, 0, 1, 1, 1], &[0, 0, 1, 0]);
     worked(&sqrt, &[1, 1, 1], &[1, 0]);
     let bucket = task(BucketSort::default());
-    worked(&bucket, &[1, 0, 2, 0, 4, 1, 1, 2], &[0, 0, 1, 1, 1, 2, 2, 4]);
+    worked(
+        &bucket,
+        &[1, 0, 2, 0, 4, 1, 1, 2],
+        &[0, 0, 1, 1, 1, 2, 2, 4],
+    );
     worked(
         &bucket,
         &[4, 2, 1, 3, 0, 2, 2, 1, 4],
@@ -138,9 +158,15 @@ fn dm_accuracy_mask_stops_after_the_termination_class() {
         let out = t.transduction().solve(input).unwrap();
         let m = t.accuracy_mask(&t.encode(input, &out)).unwrap();
         assert!(m[..input.len()].iter().all(|&b| !b));
-        m[input.len()..].iter().map(|&b| u8::from(b)).collect::<Vec<_>>()
+        m[input.len()..]
+            .iter()
+            .map(|&b| u8::from(b))
+            .collect::<Vec<_>>()
     };
-    assert_eq!(mask(&stack, &[0, 1, 1, 0, 4, 2, 2]), [1, 1, 1, 1, 0, 0, 0, 0]);
+    assert_eq!(
+        mask(&stack, &[0, 1, 1, 0, 4, 2, 2]),
+        [1, 1, 1, 1, 0, 0, 0, 0]
+    );
     assert_eq!(mask(&stack, &[1, 1, 0, 2, 2, 2]), [1, 0, 0, 0, 0, 0, 0]);
     let add = task(BinaryAddition);
     assert_eq!(
@@ -176,7 +202,11 @@ fn vocabularies_classes_and_levels_are_dms() {
     for (info, (name, v_in, v_out, level)) in family.iter().zip(expected) {
         let t = &info.task;
         assert_eq!(t.name(), name);
-        assert_eq!(t.vocab().len(), v_in + 1, "{name}: V_in plus the empty token");
+        assert_eq!(
+            t.vocab().len(),
+            v_in + 1,
+            "{name}: V_in plus the empty token"
+        );
         assert_eq!(t.vocab()[v_in], "∅", "{name}");
         assert_eq!(t.classes().len(), v_out, "{name}");
         assert_eq!(t.target_kind(), TargetKind::Masked);
@@ -289,7 +319,13 @@ fn same_seed_same_splits_other_seed_other_splits() {
         let c = t.generate_all_splits(43).unwrap();
         assert_eq!(a, b, "{}", t.name());
         for ((split, x), (_, y)) in a.iter().zip(&c) {
-            assert_ne!(x, y, "{}: split {} equal for two seeds", t.name(), split.name);
+            assert_ne!(
+                x,
+                y,
+                "{}: split {} equal for two seeds",
+                t.name(),
+                split.name
+            );
         }
         for (split, examples) in &a {
             assert_eq!(examples.len(), split.size);
@@ -302,6 +338,9 @@ fn same_seed_same_splits_other_seed_other_splits() {
     }
 }
 
+/// An edit of (tokens, classes, mask).
+type Corruption<'a> = dyn Fn(&mut Vec<u32>, &mut Vec<u32>, &mut Vec<bool>) + 'a;
+
 #[test]
 fn check_example_rejects_corrupted_encodings() {
     let mut rng = seeded_rng(8);
@@ -312,7 +351,7 @@ fn check_example_rejects_corrupted_encodings() {
             t.check_example(&good).unwrap();
             let out_len = t.output_length(n);
             let empty = t.empty_token();
-            let edit = |f: &dyn Fn(&mut Vec<u32>, &mut Vec<u32>, &mut Vec<bool>)| {
+            let edit = |f: &Corruption<'_>| {
                 let mut bad = good.clone();
                 let Target::Masked { classes, mask } = &mut bad.target else {
                     unreachable!()
@@ -378,7 +417,11 @@ fn impossible_windows_and_configs_are_errors() {
     assert!(t.sample(0, 0, &mut rng).is_err());
     assert!(t.sample(5, 3, &mut rng).is_err());
     let e = t.sample(0, 1, &mut rng).unwrap();
-    assert_eq!(t.input_len(&e), Ok(1), "length 0 is raised to DM's minimum 1");
+    assert_eq!(
+        t.input_len(&e),
+        Ok(1),
+        "length 0 is raised to DM's minimum 1"
+    );
     assert!(ReverseString::new(0).is_err());
     assert!(BucketSort::new(0).is_err());
     assert!(ModularArithmeticBrackets::new(11, true).is_err());

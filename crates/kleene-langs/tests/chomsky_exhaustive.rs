@@ -236,9 +236,15 @@ fn the_sampler_draws_exactly_the_support() {
                 drawn.insert(example.tokens[..n].to_vec());
             }
             let outside: Vec<_> = drawn.difference(&expected).take(3).collect();
-            assert!(outside.is_empty(), "{name}: n = {n}: outside DM's support: {outside:?}");
+            assert!(
+                outside.is_empty(),
+                "{name}: n = {n}: outside DM's support: {outside:?}"
+            );
             let missed: Vec<_> = expected.difference(&drawn).take(3).collect();
-            assert!(missed.is_empty(), "{name}: n = {n}: never drawn: {missed:?}");
+            assert!(
+                missed.is_empty(),
+                "{name}: n = {n}: never drawn: {missed:?}"
+            );
         }
     }
 }

@@ -35,9 +35,59 @@ fn every_task_agrees_with_the_oracle_at_training_lengths() {
 #[test]
 fn every_task_agrees_with_the_oracle_at_test_lengths() {
     // Around the 64- and 128-bit limb boundaries of the binary tasks, and DM's maximum.
-    let lengths = [41, 63, 64, 65, 66, 127, 128, 129, 130, 200, 257, 333, 499, 500];
+    let lengths = [
+        41, 63, 64, 65, 66, 127, 128, 129, 130, 200, 257, 333, 499, 500,
+    ];
     for name in TASKS {
         agree_with_oracle(name, &lengths, 4, 11);
+    }
+}
+
+#[test]
+fn binary_tasks_carry_across_64_bit_limbs() {
+    // Uniform operands almost never make a 64-bit limb all ones, where a carry must ripple
+    // through: all-ones operands and powers of two around the limb widths do.
+    let ones = |w: usize| vec![1u32; w];
+    let power = |w: usize| {
+        let mut v = vec![0u32; w];
+        v[w - 1] = 1;
+        v
+    };
+    let mut operands = Vec::new();
+    for w in [63, 64, 65, 127, 128, 129, 191, 192, 193] {
+        operands.push(ones(w));
+        operands.push(power(w));
+    }
+    operands.push(vec![1]);
+    for name in ["binary-addition", "binary-multiplication", "compute-sqrt"] {
+        let task = task_by_name(name).unwrap();
+        for a in &operands {
+            for b in &operands {
+                let input = if name == "compute-sqrt" {
+                    // Big-endian x = a · 2^|b| + b, a and b read as big-endian bits.
+                    [a.as_slice(), b.as_slice()].concat()
+                } else {
+                    [a.as_slice(), &[2], b.as_slice()].concat()
+                };
+                let example = encoded(task.vocab().len() as u32 - 1, &input, &oracle(name, &input));
+                task.check_example(&example)
+                    .unwrap_or_else(|e| panic!("{name}: {} + {} bits: {e}", a.len(), b.len()));
+            }
+        }
+    }
+}
+
+/// Encodes by hand: input, `out.len()` empty tokens, mask on them.
+fn encoded(empty: u32, input: &[u32], out: &[u32]) -> kleene_langs::Example {
+    let n = input.len();
+    let mut tokens = input.to_vec();
+    tokens.extend(std::iter::repeat_n(empty, out.len()));
+    let mut classes = vec![0; n];
+    classes.extend_from_slice(out);
+    let mask = (0..n + out.len()).map(|p| p >= n).collect();
+    kleene_langs::Example {
+        tokens,
+        target: kleene_langs::Target::Masked { classes, mask },
     }
 }
 
@@ -84,7 +134,10 @@ fn stack_manipulation_draws_the_initial_stack_length_uniformly_in_1_to_n_minus_1
     let n = 10;
     let mut counts = vec![0; n - 1];
     for input in inputs("stack-manipulation", n, 9_000, 1) {
-        let k = input.iter().position(|&t| t >= 2).expect("at least one action");
+        let k = input
+            .iter()
+            .position(|&t| t >= 2)
+            .expect("at least one action");
         counts[k - 1] += 1;
     }
     assert_uniform("stack length", &counts);
@@ -211,7 +264,10 @@ fn solve_equation_scans_forward_from_a_uniform_index() {
     }
     let (p, n) = (0.6, total as f64);
     let sd = (n * p * (1.0 - p)).sqrt();
-    assert!((first as f64 - n * p).abs() < 5.0 * sd, "x first {first} of {total}");
+    assert!(
+        (first as f64 - n * p).abs() < 5.0 * sd,
+        "x first {first} of {total}"
+    );
 }
 
 #[test]

@@ -85,8 +85,15 @@ fn missing_duplicate(input: &[u32]) -> u32 {
         return 1;
     }
     let half = input.len() / 2;
-    let hole = input.iter().position(|&t| t == 2).expect("a masked position");
-    let partner = if hole < half { hole + half } else { hole - half };
+    let hole = input
+        .iter()
+        .position(|&t| t == 2)
+        .expect("a masked position");
+    let partner = if hole < half {
+        hole + half
+    } else {
+        hole - half
+    };
     input[partner]
 }
 
@@ -209,7 +216,9 @@ pub fn exact_value(text: &str) -> BigInt {
 
 /// Non-negative residue mod 5.
 pub fn mod5(v: &BigInt) -> u32 {
-    let r = ((v % 5) + 5) % 5;
+    // `%` truncates toward zero: a negative value leaves a residue in -4..=0.
+    let r = v % 5;
+    let r = if r < BigInt::from(0) { r + 5 } else { r };
     u32::try_from(r).expect("residue")
 }
 
