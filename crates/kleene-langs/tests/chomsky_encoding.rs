@@ -457,3 +457,30 @@ fn parameterised_variants_sample_within_their_alphabets() {
     let times = no_mult.encode(&[8, 1, 7, 2, 9], &[2]);
     assert!(no_mult.check_example(&times).is_err());
 }
+
+#[test]
+fn a_jsonl_file_with_one_corrupted_label_fails_data_check_at_that_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.jsonl");
+    for t in small_tasks() {
+        let split = &t.splits()[0];
+        let mut examples = t.generate_split(split, 3).unwrap();
+        examples.truncate(20);
+        // Line 8: the first scored class flipped.
+        let n = t.input_len(&examples[7]).unwrap();
+        let v_out = t.classes().len() as u32;
+        let Target::Masked { classes, .. } = &mut examples[7].target else {
+            unreachable!()
+        };
+        classes[n] = (classes[n] + 1) % v_out;
+        kleene_langs::io::write_jsonl(&path, &examples).unwrap();
+        let read = kleene_langs::io::read_jsonl(&t, &path).unwrap();
+        let errors = kleene_langs::io::check_examples(&t, &path, &read, 10);
+        assert_eq!(errors.len(), 1, "{}", t.name());
+        let message = errors[0].to_string();
+        assert!(
+            message.contains("test.jsonl:8: output position 0"),
+            "{message}"
+        );
+    }
+}

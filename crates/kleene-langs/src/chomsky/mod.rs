@@ -30,6 +30,8 @@
 //! individual strings do not. Where DM's code and the paper disagree the code is followed
 //! (odds first's order, compute sqrt's big-endian numbers; see each task).
 
+#![warn(missing_docs)]
+
 mod binary_addition;
 mod binary_multiplication;
 mod binary_numbers;
