@@ -155,6 +155,8 @@ impl Natural {
     /// Uniform on `1..=2^bits - 1` (DM's `random.randint(1, 2**bits - 1)`), `bits >= 1`,
     /// by redrawing zero.
     pub(crate) fn random_nonzero(bits: usize, rng: &mut ChaCha8Rng) -> Natural {
+        // Callers pass operand widths >= 1 (zero bits would have no non-zero value).
+        debug_assert!(bits >= 1, "no non-zero number has 0 bits");
         loop {
             let x = Natural::random_bits(bits, rng);
             if !x.is_zero() {

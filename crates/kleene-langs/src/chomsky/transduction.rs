@@ -67,8 +67,8 @@ pub trait Transduction: Send + Sync {
 /// Defaults follow DM's protocol windows (train 1..=40, test 41..=500). DM draws fresh
 /// batches of 128 at every step and evaluates 512 strings per test length; the
 /// materialised splits are smaller so that `kleene data gen --format jsonl` stays small:
-/// 20,000 training examples (about 13 MB of JSONL for duplicate string, the longest task)
-/// and 2,000 test examples (about 17 MB for duplicate string, whose test strings carry up
+/// 20,000 training examples (12.6 MB of JSONL for duplicate string, the longest task)
+/// and 2,000 test examples (15.6 MB for duplicate string, whose test strings carry up
 /// to 1,500 positions). Trainers that want DM's protocol stream from [`Task::sample`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
