@@ -10,11 +10,13 @@
 //! - [`flipflop`]: flip-flop language of Liu et al. (2023).
 //! - [`bounded_dyck`]: Dyck-(k, m) of Yao et al. (2021).
 //! - [`regular`]: regular / group tasks of the SD-SSM paper (Terzić et al. 2025).
+//! - [`chomsky`]: the DCF and CS tasks of the Chomsky-hierarchy suite (Delétang et al. 2023).
 //! - [`regbench`]: REGBENCH random-DFA in-context language learning (Akyürek et al. 2024).
 //! - [`synthetics`]: associative recall, induction heads, multi-query associative recall.
 
 pub mod bhattamishra;
 pub mod bounded_dyck;
+pub mod chomsky;
 pub mod error;
 pub mod flipflop;
 pub mod io;

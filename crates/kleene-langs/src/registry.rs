@@ -16,6 +16,7 @@ pub fn all_tasks() -> Vec<TaskInfo> {
     all.extend(crate::flipflop::tasks());
     all.extend(crate::bounded_dyck::tasks());
     all.extend(crate::regular::tasks());
+    all.extend(crate::chomsky::tasks());
     all.extend(crate::regbench::tasks());
     all.extend(crate::synthetics::tasks());
     all
