@@ -200,7 +200,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args_with(Some("--langs"), true)?;
     let wanted: Vec<String> = match &args.list {
         Some(l) => l.clone(),
-        None if args.full || args.sweeps.is_some() => SWEEPS.iter().map(|s| s.lang.to_string()).collect(),
+        None if args.full || args.sweeps.is_some() => {
+            SWEEPS.iter().map(|s| s.lang.to_string()).collect()
+        }
         None => DEFAULT_LANGS.iter().map(|s| s.to_string()).collect(),
     };
     let root = args.out.clone().unwrap_or_else(|| {

@@ -265,6 +265,24 @@ impl Default for EvalConfig {
 }
 
 impl RunConfig {
+    /// A run of `model` on `task` (a name from `kleene data list`) with every other setting
+    /// at its default: the task's training window, [`TrainingConfig::default`],
+    /// [`EvalConfig::default`], no `out_dir`. Set fields directly to change them; call
+    /// [`RunConfig::validate`] (or let [`crate::run`] do it) before training.
+    pub fn new(task: impl Into<String>, model: ModelConfig) -> Self {
+        Self {
+            out_dir: None,
+            task: TaskConfig {
+                name: task.into(),
+                train_min_len: None,
+                train_max_len: None,
+            },
+            model,
+            training: TrainingConfig::default(),
+            eval: EvalConfig::default(),
+        }
+    }
+
     /// Parses and validates a config file; `out_dir` defaults to `runs/<stem>`.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;

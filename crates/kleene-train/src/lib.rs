@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod limits;
 pub mod loss;
 pub mod metrics;
+pub mod model_file;
 pub mod optim;
 pub mod progress;
 pub mod resume;

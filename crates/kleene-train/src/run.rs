@@ -47,20 +47,36 @@ impl std::str::FromStr for BackendKind {
     }
 }
 
+/// The CPU inference backend (burn-ndarray, f32, no autodiff): models from `model.valid()`,
+/// evaluation, the recurrent `step` over long inputs.
+pub type CpuInference = burn_ndarray::NdArray<f32>;
+
 /// The CPU training backend.
-pub type CpuBackend = burn::backend::Autodiff<burn_ndarray::NdArray<f32>>;
+pub type CpuBackend = burn::backend::Autodiff<CpuInference>;
+
+/// burn-flex without autodiff (cargo feature `flex`).
+#[cfg(feature = "flex")]
+pub type FlexInference = kleene_scan::Flex;
 
 /// The second CPU training backend, burn-flex (cargo feature `flex`).
 #[cfg(feature = "flex")]
-pub type FlexBackend = burn::backend::Autodiff<kleene_scan::Flex>;
+pub type FlexBackend = burn::backend::Autodiff<FlexInference>;
+
+/// burn-wgpu with kleene-scan's CubeCL kernels, without autodiff (cargo feature `wgpu`).
+#[cfg(feature = "wgpu")]
+pub type WgpuInference = kleene_scan::cube::Wgpu;
 
 /// burn-wgpu with kleene-scan's CubeCL kernels (cargo feature `wgpu`).
 #[cfg(feature = "wgpu")]
-pub type WgpuBackend = burn::backend::Autodiff<kleene_scan::cube::Wgpu>;
+pub type WgpuBackend = burn::backend::Autodiff<WgpuInference>;
+
+/// burn-cuda with kleene-scan's CubeCL kernels, without autodiff (cargo feature `cuda`).
+#[cfg(feature = "cuda")]
+pub type CudaInference = kleene_scan::cube::Cuda;
 
 /// burn-cuda with kleene-scan's CubeCL kernels (cargo feature `cuda`).
 #[cfg(feature = "cuda")]
-pub type CudaBackend = burn::backend::Autodiff<kleene_scan::cube::Cuda>;
+pub type CudaBackend = burn::backend::Autodiff<CudaInference>;
 
 /// The run's model config, after every check of the config against its task; errors name
 /// the field. Call it before writing anything (the CLI does, before its banner; `sweep
@@ -270,6 +286,9 @@ pub fn run(
     opts: &TrainOptions,
     on_row: impl FnMut(&EvalRow),
 ) -> Result<RunSummary, TrainError> {
+    // A config built in code (`RunConfig::new`, struct literals) has not been through
+    // `RunConfig::parse`'s checks.
+    cfg.validate()?;
     match backend {
         BackendKind::Ndarray => {
             run_on::<CpuBackend>(cfg, run_dir, opts, &Default::default(), on_row)

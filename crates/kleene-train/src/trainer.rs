@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::model_file::{load_record_checked, record_bytes};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
-use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use kleene_langs::io::write_atomic;
@@ -183,26 +183,6 @@ pub fn sequence_correct(batch: &Batch, rows_ok: &[bool]) -> Vec<bool> {
     ok
 }
 
-fn model_bytes<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M) -> Vec<u8> {
-    let rec = BinBytesRecorder::<FullPrecisionSettings>::default();
-    Recorder::<B>::record(&rec, model.clone().into_record(), ()).expect("in-memory record")
-}
-
-fn load_model_bytes<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: M,
-    bytes: Vec<u8>,
-    device: &B::Device,
-    path: &Path,
-) -> Result<M, TrainError> {
-    let rec = BinBytesRecorder::<FullPrecisionSettings>::default();
-    let record = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Recorder::<B>::load::<M::Record>(&rec, bytes, device)
-    }))
-    .map_err(|_| TrainError::checkpoint(path, "model record does not match this model"))?
-    .map_err(|e| TrainError::checkpoint(path, format!("model record: {e}")))?;
-    Ok(model.load_record(record))
-}
-
 /// Trains `model` on `task` as `cfg` says, writing into `run_dir`.
 ///
 /// `model` must be freshly initialised from `cfg.training.seed`; on resume its weights are
@@ -254,7 +234,7 @@ where
         let (state, files) = Checkpoint::load(&dir)?;
         check_resume(&state, cfg, task, &dir)?;
         check_record_format(&state, &dir)?;
-        model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
+        model = load_record_checked::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
         // Loading a record restores the saved parameter ids: group the parameters again.
         optim = TrainOptimizer::<M, B>::new(t, &model);
         optim = optim.load_bytes(files.optim_decay, files.optim_no_decay, device)?;
@@ -327,7 +307,7 @@ where
                 state_checksum: None,
             },
             &CheckpointFiles {
-                model: model_bytes::<B, M>(model),
+                model: record_bytes::<B, M>(model),
                 optim_decay,
                 optim_no_decay,
             },
@@ -424,15 +404,18 @@ where
     })
 }
 
-/// Loads only the model weights of a run's checkpoint (for evaluation).
+/// Loads only the model weights of a run's checkpoint (for evaluation), into `model` on any
+/// backend (training or inference). A record of another model kind or with other parameter
+/// shapes is an error naming the difference, never a panic; [`load_checkpoint_model_as`]
+/// also compares the checkpoint's recorded model config with the caller's.
 pub fn load_checkpoint_model<B, M>(
     model: M,
     run_dir: &Path,
     device: &B::Device,
 ) -> Result<(M, u64), TrainError>
 where
-    B: AutodiffBackend,
-    M: AutodiffModule<B>,
+    B: Backend,
+    M: Module<B>,
 {
     let dir = Checkpoint::find(run_dir).ok_or_else(|| {
         TrainError::checkpoint(
@@ -442,6 +425,47 @@ where
     })?;
     let (state, files) = Checkpoint::load(&dir)?;
     check_record_format(&state, &dir)?;
-    let model = load_model_bytes::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
+    let model = load_record_checked::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
     Ok((model, state.step))
+}
+
+/// [`load_checkpoint_model`] after checking that the checkpoint was trained with `expected`
+/// (its `[model]`, parsed): another kind or any other field is an error naming the fields.
+pub fn load_checkpoint_model_as<B, M>(
+    model: M,
+    expected: &kleene_zoo::ModelConfig,
+    run_dir: &Path,
+    device: &B::Device,
+) -> Result<(M, u64), TrainError>
+where
+    B: Backend,
+    M: Module<B>,
+{
+    let dir = Checkpoint::find(run_dir).ok_or_else(|| {
+        TrainError::checkpoint(
+            Checkpoint::dir(run_dir),
+            "no checkpoint in this run directory",
+        )
+    })?;
+    let (state, _) = Checkpoint::load(&dir)?;
+    let stored: kleene_zoo::ModelConfig = toml::from_str(&state.model_toml).map_err(|e| {
+        TrainError::checkpoint(
+            &dir,
+            format!(
+                "its [model] is not a model config of this version: {}",
+                e.message().trim()
+            ),
+        )
+    })?;
+    let differences = crate::model_file::config_differences(&stored, expected);
+    if !differences.is_empty() {
+        return Err(TrainError::checkpoint(
+            &dir,
+            format!(
+                "it was trained with another model: {}",
+                differences.join(", ")
+            ),
+        ));
+    }
+    load_checkpoint_model(model, run_dir, device)
 }
