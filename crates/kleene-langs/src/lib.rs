@@ -27,5 +27,5 @@ pub mod synthetics;
 pub mod task;
 
 pub use error::LangError;
-pub use registry::{all_tasks, task_by_name, TaskInfo};
+pub use registry::{all_tasks, register_task, task_by_name, TaskInfo};
 pub use task::{seeded_rng, Example, SplitSpec, Target, TargetKind, Task};

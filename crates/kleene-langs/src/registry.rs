@@ -1,6 +1,16 @@
-//! Name -> task lookup over every family, with the published folder names as aliases.
+//! Name -> task lookup over every family, with the published folder names as aliases, and
+//! the tasks a program registers itself ([`register_task`]): after that, everything that
+//! looks tasks up by name (`kleene_train::run`, sweeps, `task_by_name`) finds them too.
+
+use std::sync::{Arc, RwLock};
 
 use crate::{LangError, Task};
+
+/// Builds a registered task (called at every lookup: tasks are cheap to build).
+type TaskFactory = Arc<dyn Fn() -> Box<dyn Task> + Send + Sync>;
+
+/// Tasks registered by [`register_task`], with their aliases, in registration order.
+static REGISTERED: RwLock<Vec<(TaskFactory, Vec<String>)>> = RwLock::new(Vec::new());
 
 /// A registered task with the other names it answers to.
 pub struct TaskInfo {
@@ -9,8 +19,15 @@ pub struct TaskInfo {
     pub aliases: Vec<String>,
 }
 
-/// Every task of every family with its default configuration, in listing order.
+/// Every task of every family with its default configuration, in listing order, then the
+/// tasks registered with [`register_task`].
 pub fn all_tasks() -> Vec<TaskInfo> {
+    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    with_registered(builtin_tasks(), &registered)
+}
+
+/// The families' own tasks, in listing order: one line per family.
+fn builtin_tasks() -> Vec<TaskInfo> {
     let mut all = Vec::new();
     all.extend(crate::bhattamishra::tasks());
     all.extend(crate::flipflop::tasks());
@@ -20,6 +37,48 @@ pub fn all_tasks() -> Vec<TaskInfo> {
     all.extend(crate::regbench::tasks());
     all.extend(crate::synthetics::tasks());
     all
+}
+
+/// `all` followed by the `registered` tasks.
+fn with_registered(
+    mut all: Vec<TaskInfo>,
+    registered: &[(TaskFactory, Vec<String>)],
+) -> Vec<TaskInfo> {
+    all.extend(registered.iter().map(|(make, aliases)| TaskInfo {
+        task: make(),
+        aliases: aliases.clone(),
+    }));
+    all
+}
+
+/// Registers a task of your own under `make().name()` and `aliases`, for this process:
+/// [`task_by_name`], [`all_tasks`] and everything built on them (training and evaluation by
+/// name, sweeps) then accept it. A name or alias that an existing task already answers to is
+/// refused ([`LangError::InvalidConfig`] naming it), so a registration never shadows a task.
+pub fn register_task(
+    make: impl Fn() -> Box<dyn Task> + Send + Sync + 'static,
+    aliases: &[&str],
+) -> Result<(), LangError> {
+    let task = make();
+    let wanted: Vec<String> = std::iter::once(task.name().to_string())
+        .chain(aliases.iter().map(|a| a.to_string()))
+        .collect();
+    let mut registered = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    // Checked under the write lock, so two threads cannot register one name twice.
+    let taken: Vec<String> = with_registered(builtin_tasks(), &registered)
+        .into_iter()
+        .flat_map(|info| std::iter::once(info.task.name().to_string()).chain(info.aliases))
+        .map(|n| normalise(&n))
+        .collect();
+    if let Some(clash) = wanted.iter().find(|n| taken.contains(&normalise(n))) {
+        return Err(LangError::InvalidConfig {
+            task: task.name().to_string(),
+            field: "name".into(),
+            reason: format!("`{clash}` is already the name or alias of a task"),
+        });
+    }
+    registered.push((Arc::new(make), wanted[1..].to_vec()));
+    Ok(())
 }
 
 /// Normalises a name for lookup: case-insensitive, `_` and `-` and spaces equivalent.
