@@ -19,7 +19,7 @@
 //! * `Fusion<B>` (feature `cube`): the op is registered on the fusion stream as a custom op.
 //! * `Autodiff<B, C>`: hand-written backward for every input.
 //!
-//! [`reference`] holds Burn-tensor-op versions of all four ops (differentiable by Burn's own
+//! [`mod@reference`] holds Burn-tensor-op versions of all four ops (differentiable by Burn's own
 //! autodiff): the oracle and the baseline for benchmarks.
 //!
 //! See `docs/scan.md` for definitions, layouts and numerics.

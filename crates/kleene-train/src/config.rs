@@ -268,7 +268,7 @@ impl RunConfig {
     /// A run of `model` on `task` (a name from `kleene data list`) with every other setting
     /// at its default: the task's training window, [`TrainingConfig::default`],
     /// [`EvalConfig::default`], no `out_dir`. Set fields directly to change them; call
-    /// [`RunConfig::validate`] (or let [`crate::run`] do it) before training.
+    /// [`RunConfig::validate`] (or let [`crate::run()`] do it) before training.
     pub fn new(task: impl Into<String>, model: ModelConfig) -> Self {
         Self {
             out_dir: None,

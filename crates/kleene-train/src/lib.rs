@@ -5,7 +5,7 @@
 //! - [`schedule`]: constant, cosine with warm-up, linear decay, halve-on-plateau.
 //! - [`data`]: length curriculum, padding and masking, batching by length, deterministic order.
 //! - [`checkpoint`]: atomic checkpoints with checksums; [`trainer`]: the loop, exact resume,
-//!   NaN/Inf guard; [`metrics`]: JSONL metrics; [`evaluate`]: post-training evaluation with
+//!   NaN/Inf guard; [`metrics`]: JSONL metrics; [`mod@evaluate`]: post-training evaluation with
 //!   kleene-eval (`result.json`, `report.md`, SVG plots).
 //! - [`config`]: the TOML run config.
 //! - [`sweep`]: grids of runs, sharded; [`sweep_status`]: where each run stands; [`slurm`]:

@@ -78,10 +78,10 @@ fn model_shape(cfg: &RunConfig) -> (f64, u64) {
 /// A lower estimate of the bytes a run needs: `(training, evaluation)`.
 ///
 /// Parameters ≥ `n_layers · d_model² + vocab · d_model` (every layer has at least one
-/// `d_model × d_model` weight). Training keeps [`TRAIN_COPIES`] of them plus
-/// [`TRAIN_VALUES_PER_TOKEN_LAYER`] values per token and layer of a batch of
+/// `d_model × d_model` weight). Training keeps `TRAIN_COPIES` of them plus
+/// `TRAIN_VALUES_PER_TOKEN_LAYER` values per token and layer of a batch of
 /// `training.batch_size` sequences of the window's longest length; evaluation keeps the
-/// weights plus [`EVAL_VALUES_PER_TOKEN`] per token of `eval.batch_size` sequences of
+/// weights plus `EVAL_VALUES_PER_TOKEN` per token of `eval.batch_size` sequences of
 /// `eval_max_len`. All f32.
 pub fn estimate(
     cfg: &RunConfig,

@@ -22,7 +22,7 @@ use super::{DeltaDims, DeltaRuleGrads, DeltaRulePrimitives};
 use crate::host::math::FlushDenormals;
 use crate::host::{view, write};
 
-/// Inputs as flat slices `(sequences, len, ·)`: of all sequences, or of one ([`Inputs::seq`]).
+/// Inputs as flat slices `(sequences, len, ·)`: of all sequences, or of one (`Inputs::seq`).
 /// The state is read out after every `readout`-th step only (`q`, the output and its gradient
 /// have `len / readout` rows): 1 for the delta rule, `n_h` for the micro-sequence of a
 /// DeltaProduct, whose first `n_h − 1` sub-steps of a token are not read.

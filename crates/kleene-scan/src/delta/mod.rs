@@ -23,10 +23,10 @@
 //!   O(L) for the inputs plus O(√L · dk · dv) per task, never one state per step). The default
 //!   of [`DeltaRuleBackend`]: burn-ndarray and burn-flex borrow their buffers in place; other
 //!   backends make a host round trip.
-//! - [`reference`]: the same recurrence from Burn tensor ops (differentiable by Burn's autodiff):
+//! - [`mod@reference`]: the same recurrence from Burn tensor ops (differentiable by Burn's autodiff):
 //!   the baseline for benchmarks and a second oracle for the backward.
 //! - [`naive`]: a float64 loop over explicitly formed transition matrices, the test oracle.
-//! - [`cube`] (feature `cube`): CubeCL kernels for `CubeBackend` (burn-wgpu, burn-cuda): one cube
+//! - `cube` (feature `cube`): CubeCL kernels for `CubeBackend` (burn-wgpu, burn-cuda): one cube
 //!   per sequence, one unit per state column in the forward; the backward recomputes the states
 //!   from checkpoints and reduces over columns by switching to one unit per state row.
 //! - `Autodiff<B>`: one graph node whose backward calls [`DeltaRuleBackend::delta_rule_backward`].

@@ -550,7 +550,7 @@ struct Partial {
 /// Backward of `sum(dout * out) + sum(dlast * final_state)`; recomputes the forward states
 /// per channel (kept in a per-task buffer of `len * n` floats, never for the whole batch).
 ///
-/// Deterministic: tasks are fixed blocks of [`CHANNELS_PER_TASK`] channels; each task sums its
+/// Deterministic: tasks are fixed blocks of `CHANNELS_PER_TASK` channels; each task sums its
 /// channels in order, and the partials are added in task order.
 pub fn backward(inp: &Input, dout: &[f32], dlast: &[f32]) -> Grads {
     let Dims {
