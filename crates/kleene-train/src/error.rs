@@ -54,7 +54,7 @@ pub enum TrainError {
     },
     /// SIGINT or SIGTERM stopped training (see [`crate::interrupt`]); the checkpoint of the
     /// step reached is written, and `--resume` continues from it.
-    #[error("interrupted by {} after step {step}: checkpoint written to {}; continue with `--resume`", crate::interrupt::signal_name(*signal), checkpoint.display())]
+    #[error("interrupted by {} after step {step}: checkpoint written to {}; resume it to continue (`kleene train --resume`, `TrainOptions::resume`)", crate::interrupt::signal_name(*signal), checkpoint.display())]
     Interrupted {
         signal: i32,
         step: u64,

@@ -245,7 +245,7 @@ where
     } else if Checkpoint::find(run_dir).is_some() {
         return Err(TrainError::checkpoint(
             Checkpoint::dir(run_dir),
-            "the run directory already holds a checkpoint: pass --resume to continue it, or choose another out_dir",
+            "the run directory already holds a checkpoint: resume it (`kleene train --resume`, `TrainOptions::resume`) or choose another out_dir",
         ));
     }
     // Metrics first: on resume a damaged metrics file stops the run before config.toml is
