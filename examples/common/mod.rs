@@ -26,6 +26,8 @@ pub struct ExampleArgs {
     /// `--write-sweeps DIR` / `--from-sweeps DIR` (examples whose grid runs as `kleene sweep`
     /// files on a cluster; see docs/cluster.md).
     pub sweeps: Option<SweepsFlag>,
+    /// The values of a second selection flag ([`parse_args_two_lists`]), e.g. `--tasks`.
+    pub second_list: Option<Vec<String>>,
 }
 
 /// Where the example's grid goes as sweep files, or where their finished runs are read.
@@ -46,6 +48,19 @@ pub fn parse_args_with(
     list_flag: Option<&str>,
     sweeps: bool,
 ) -> Result<ExampleArgs, Box<dyn Error>> {
+    parse_all(list_flag, None, sweeps)
+}
+
+/// As [`parse_args`] with two selection flags: `first` fills `list`, `second` `second_list`.
+pub fn parse_args_two_lists(first: &str, second: &str) -> Result<ExampleArgs, Box<dyn Error>> {
+    parse_all(Some(first), Some(second), false)
+}
+
+fn parse_all(
+    list_flag: Option<&str>,
+    second_flag: Option<&str>,
+    sweeps: bool,
+) -> Result<ExampleArgs, Box<dyn Error>> {
     // Every example trains on the CPU by default: recycle op buffers (see kleene_train::alloc).
     kt::alloc::tune_cpu_allocator();
     let mut args = ExampleArgs {
@@ -55,7 +70,9 @@ pub fn parse_args_with(
         out: None,
         jobs: None,
         sweeps: None,
+        second_list: None,
     };
+    let split = |v: String| v.split(',').map(|s| s.trim().to_string()).collect();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
@@ -76,14 +93,8 @@ pub fn parse_args_with(
             "--from-sweeps" if sweeps => {
                 args.sweeps = Some(SweepsFlag::Read(value("--from-sweeps")?.into()))
             }
-            flag if Some(flag) == list_flag => {
-                args.list = Some(
-                    value(flag)?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .collect(),
-                )
-            }
+            flag if Some(flag) == list_flag => args.list = Some(split(value(flag)?)),
+            flag if Some(flag) == second_flag => args.second_list = Some(split(value(flag)?)),
             other => return Err(format!("unknown argument `{other}` (see the file header)").into()),
         }
     }
