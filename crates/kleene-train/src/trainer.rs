@@ -404,6 +404,16 @@ where
     })
 }
 
+/// The checkpoint directory of `run_dir`, or an error saying it has none.
+fn checkpoint_of(run_dir: &Path) -> Result<PathBuf, TrainError> {
+    Checkpoint::find(run_dir).ok_or_else(|| {
+        TrainError::checkpoint(
+            Checkpoint::dir(run_dir),
+            "no checkpoint in this run directory",
+        )
+    })
+}
+
 /// Loads only the model weights of a run's checkpoint (for evaluation), into `model` on any
 /// backend (training or inference). A record of another model kind or with other parameter
 /// shapes is an error naming the difference, never a panic; [`load_checkpoint_model_as`]
@@ -417,12 +427,7 @@ where
     B: Backend,
     M: Module<B>,
 {
-    let dir = Checkpoint::find(run_dir).ok_or_else(|| {
-        TrainError::checkpoint(
-            Checkpoint::dir(run_dir),
-            "no checkpoint in this run directory",
-        )
-    })?;
+    let dir = checkpoint_of(run_dir)?;
     let (state, files) = Checkpoint::load(&dir)?;
     check_record_format(&state, &dir)?;
     let model = load_record_checked::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
@@ -441,12 +446,7 @@ where
     B: Backend,
     M: Module<B>,
 {
-    let dir = Checkpoint::find(run_dir).ok_or_else(|| {
-        TrainError::checkpoint(
-            Checkpoint::dir(run_dir),
-            "no checkpoint in this run directory",
-        )
-    })?;
+    let dir = checkpoint_of(run_dir)?;
     let (state, _) = Checkpoint::load(&dir)?;
     let stored: kleene_zoo::ModelConfig = toml::from_str(&state.model_toml).map_err(|e| {
         TrainError::checkpoint(
