@@ -241,6 +241,8 @@ pub fn array_script(
         r#"
 set -u
 cd {workdir} || exit 1
+# kleene's CPU threads (rayon) follow the task's CPUs, not the node's.
+if [ -n "${{SLURM_CPUS_PER_TASK:-}}" ]; then export RAYON_NUM_THREADS="$SLURM_CPUS_PER_TASK"; fi
 echo "kleene-slurm: task ${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}} (restart ${{SLURM_RESTART_COUNT:-0}}) on $(hostname) at $(date -u +%FT%TZ)" >&2
 requeue=0
 {kleene} sweep {sweep} --backend {backend} &
