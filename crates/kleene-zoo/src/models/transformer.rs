@@ -11,6 +11,11 @@
 //!       A = softmax(q kᵀ/√d_h + causal mask) (dropout on A when training); o = W_out(A v)
 //! ```
 //! "Transformer" = learned absolute positions; "Transformer+" = rotary, no position table.
+//! DeepMind's parameter-free encodings (spec `chomsky-hierarchy.md` §5.6) are options too:
+//! `none`, `sin_cos` (its table added to `E[x_t]`, positions from 0) and `alibi` (its biases
+//! on the scaled logits); they are plain (non-record) fields, so the checkpoint layout of
+//! every transformer is unchanged. DeepMind's whole Transformer, with its `relative`
+//! encoding, is [`super::dm_transformer`].
 //! Init (GPT-2): every Linear and embedding `N(0, 0.02²)`, biases 0, `out_proj` and `fc2`
 //! weights `N(0, (0.02/√(2·n_layers))²)`, LayerNorm 1/0. The head is a separate bias-free
 //! `Linear(d, out_dim)` (seq_icl ties it to the embedding; here the output size generally
