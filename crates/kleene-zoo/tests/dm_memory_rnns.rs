@@ -2,6 +2,8 @@
 //! on burn-ndarray: step == forward, causality, gradients to every parameter, DeepMind's
 //! parameter counts, config errors, and two steps of the whole core against a float64
 //! reference written from DeepMind's code on random (non-zero) weights, states and tokens.
+// The float64 references index their loops as the formulas do.
+#![allow(clippy::needless_range_loop)]
 
 mod dm_common;
 #[path = "dm_common/memory_reference.rs"]
@@ -271,9 +273,8 @@ fn tape_counts_the_input_length_until_the_first_marker() {
     let seq = [[0i64, 3, 1, 4, 2, 4], [4, 0, 0, 0, 1, 2]];
     let mut state = model.init_state(2, &dev);
     let mut seen = vec![];
-    for t in 0..6 {
-        let col =
-            Tensor::<Nd, 1, Int>::from_data(TensorData::new(vec![seq[0][t], seq[1][t]], [2]), &dev);
+    for (&first, &second) in seq[0].iter().zip(&seq[1]) {
+        let col = Tensor::<Nd, 1, Int>::from_data(TensorData::new(vec![first, second], [2]), &dev);
         state = model.step(col, state).1;
         seen.push((state.jump.clone(), state.jump_fixed.clone()));
     }

@@ -3,16 +3,21 @@
 //! DeepMind's parameter counts, the spec's check values of the sin/cos table, ALiBi and RoPE,
 //! and one attention layer per encoding against a float64 computation written from
 //! DeepMind's `positional_encodings.py` with plain loops.
+// The float64 references index their loops as the formulas do.
+#![allow(clippy::needless_range_loop)]
 
 mod dm_common;
 
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use dm_common::*;
 use kleene_zoo::layers::attention::rotary;
 use kleene_zoo::models::dm_attention::DmAttention;
 use kleene_zoo::models::dm_positions::{alibi_slopes, alibi_table, sinusoid, sinusoid_row};
-use kleene_zoo::{AnyModel, DmPositions, DmTransformerConfig, ModelConfig, ZooError};
+use kleene_zoo::{
+    AnyModel, DmPositions, DmTransformerConfig, ModelConfig, SequenceModel, ZooError,
+};
 
 const ALL: [DmPositions; 5] = [
     DmPositions::None,
@@ -231,36 +236,95 @@ fn rotary_matches_deepmind_and_a_hand_rotation() {
     }
 }
 
-/// One attention layer per encoding on random inputs against [`reference_attention`].
+/// One attention layer per encoding, causal and not, on random inputs against
+/// [`reference_attention`].
 #[test]
 fn attention_matches_a_float64_reference_for_every_encoding() {
     let device = Default::default();
     let (b, len, d, heads) = (2, 6, 8, 2);
-    for p in ALL {
-        Nd::seed(&device, 31);
-        let layer = DmAttention::<Nd>::new(d, heads, p, 10_000.0, &device);
-        let x = Tensor::<Nd, 3>::random([b, len, d], Distribution::Normal(0.0, 1.0), &device);
-        let got = to_vec(layer.forward(x.clone()));
-        let xs = to_vec64(x);
-        let want = reference_attention(&layer, p, &xs, b, len, d, heads);
-        let diff = max_abs_diff64(&got, &want);
-        assert!(diff < 1e-4, "{p:?}: max |diff| {diff}");
+    for causal in [true, false] {
+        for p in ALL {
+            Nd::seed(&device, 31);
+            let layer = DmAttention::<Nd>::new(d, heads, p, 10_000.0, causal, &device);
+            let x = Tensor::<Nd, 3>::random([b, len, d], Distribution::Normal(0.0, 1.0), &device);
+            let got = to_vec(layer.forward(x.clone()));
+            let xs = to_vec64(x);
+            let want = reference_attention(&layer, p, causal, &xs, [b, len, d, heads]);
+            let diff = max_abs_diff64(&got, &want);
+            assert!(diff < 1e-4, "{p:?} causal {causal}: max |diff| {diff}");
+        }
     }
+}
+
+fn bidirectional(positions: DmPositions) -> ModelConfig {
+    ModelConfig::DmTransformer(DmTransformerConfig {
+        d_model: 16,
+        n_layers: 2,
+        n_heads: 4,
+        positions,
+        causal: false,
+        ..DmTransformerConfig::default()
+    })
+}
+
+/// `causal = false` is DeepMind's encoder: a later token changes earlier outputs, the
+/// parameters are the same, the sin/cos positions count down from the length (the spec's
+/// check value: T = 4 gives sin(4) = −0.7568 at the first token, sin(1) = 0.8415 at the last).
+#[test]
+fn bidirectional_encoder_sees_the_whole_sequence() {
+    for p in ALL {
+        let model = build::<Nd>(&bidirectional(p), 9);
+        let a = [2i64, 0, 1, 3, 4, 1];
+        let mut z = a;
+        z[5] = 2;
+        let out = |ids: [i64; 6]| to_vec(model.forward(tokens::<Nd>(&ids, 1, 6)));
+        let (oa, oz) = (out(a), out(z));
+        assert!(
+            max_abs_diff(&oa[..OUT], &oz[..OUT]) > 1e-6,
+            "{p:?}: first output blind to the last token"
+        );
+        let causal = build::<Nd>(&small(p), 9);
+        assert_eq!(causal.num_params(), model.num_params(), "{p:?}");
+    }
+    let model = match build::<Nd>(&bidirectional(DmPositions::SinCos), 3) {
+        AnyModel::DmTransformer(m) => m,
+        _ => unreachable!(),
+    };
+    let e = to_vec(model.embedding.val());
+    let got = to_vec(model.embed(tokens::<Nd>(&[1, 1, 1, 1], 1, 4), 0));
+    for t in 0..4 {
+        let sin0 = f64::from(got[t * 16]) - 4.0 * f64::from(e[16]);
+        assert!(
+            (sin0 - ((4 - t) as f64).sin()).abs() < 1e-5,
+            "t {t}: {sin0}"
+        );
+    }
+    assert!((f64::from(got[0]) - 4.0 * f64::from(e[16]) + 0.7568).abs() < 1e-4);
+    assert!((f64::from(got[48]) - 4.0 * f64::from(e[16]) - 0.8415).abs() < 1e-4);
+}
+
+#[test]
+#[should_panic(expected = "no step")]
+fn bidirectional_encoder_has_no_step() {
+    let model = build::<Nd>(&bidirectional(DmPositions::None), 1);
+    let state = model.init_state(1, &Default::default());
+    let _ = model.step(
+        Tensor::from_data(TensorData::new(vec![1i64], [1]), &Default::default()),
+        state,
+    );
 }
 
 fn mat(t: Tensor<Nd, 2>) -> Vec<f64> {
     to_vec64(t)
 }
 
-/// DeepMind's attention logits restricted to keys j ≤ i, in f64 loops.
+/// DeepMind's attention (restricted to keys j ≤ i when `causal`), in f64 loops.
 fn reference_attention(
     layer: &DmAttention<Nd>,
     p: DmPositions,
+    causal: bool,
     x: &[f64],
-    b: usize,
-    len: usize,
-    d: usize,
-    heads: usize,
+    [b, len, d, heads]: [usize; 4],
 ) -> Vec<f64> {
     let dh = d / heads;
     let proj = |w: &[f64], row: &[f64]| -> Vec<f64> {
@@ -303,14 +367,15 @@ fn reference_attention(
                 let hd = h * dh..(h + 1) * dh;
                 let dot =
                     |a: &[f64], c: &[f64]| -> f64 { a.iter().zip(c).map(|(x, y)| x * y).sum() };
-                let logits: Vec<f64> = (0..=i)
+                let keys = if causal { i + 1 } else { len };
+                let logits: Vec<f64> = (0..keys)
                     .map(|j| {
                         let raw = match &layer.relative {
                             Some(rel) => {
                                 let u = mat(rel.content_bias.val());
                                 let vb = mat(rel.position_bias.val());
                                 let wr = mat(rel.projection.weight.val());
-                                let r = proj(&wr, &sinusoid_row((i - j) as f64, d, 10_000.0));
+                                let r = proj(&wr, &sinusoid_row(i as f64 - j as f64, d, 10_000.0));
                                 let qu: Vec<f64> = hd.clone().map(|c| q[i][c] + u[c]).collect();
                                 let qv: Vec<f64> = hd.clone().map(|c| q[i][c] + vb[c]).collect();
                                 dot(&qu, &k[j][hd.clone()]) + dot(&qv, &r[hd.clone()])
@@ -319,7 +384,8 @@ fn reference_attention(
                         };
                         let mut l = raw / (dh as f64).sqrt();
                         if p == DmPositions::Alibi {
-                            l += slopes[h] * (-((i - j) as f64) + if j < i { 0.5 } else { 0.0 });
+                            let bonus = if j < i { 0.5 } else { 0.0 };
+                            l += slopes[h] * (bonus - (i as f64 - j as f64).abs());
                         }
                         l
                     })

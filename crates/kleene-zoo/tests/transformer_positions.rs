@@ -2,6 +2,8 @@
 //! (`positions = "none" | "sin_cos" | "alibi"`, spec `chomsky-hierarchy.md` §5.6): step ==
 //! forward, causality, gradients, the sin/cos table added to the token embedding, and one
 //! ALiBi attention layer against a float64 computation.
+// The float64 references index their loops as the formulas do.
+#![allow(clippy::needless_range_loop)]
 
 mod dm_common;
 

@@ -11,8 +11,9 @@
 //! causal mask (keys j ≤ i), softmax over keys, o = W_o (A v)   (no bias)
 //! ```
 //! DeepMind's encoder is not causal: it attends to every key, and its relative encoding has
-//! rows for `i − j` from `−T+1` to `T`. Here keys stop at the query (the zoo's models stream
-//! one token at a time), so only `i − j ≥ 0` occurs; for those keys the logits are DeepMind's.
+//! rows for every `i − j` from `−T+1` to `T−1`: that is `causal = false`. With `causal =
+//! true` (the zoo's default, so that the model streams one token at a time) keys stop at the
+//! query, so only `i − j ≥ 0` occurs; for those keys the logits are DeepMind's.
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
@@ -53,6 +54,7 @@ pub struct DmAttention<B: Backend> {
     n_heads: usize,
     max_time: f64,
     slopes: Vec<f64>,
+    causal: bool,
 }
 
 impl<B: Backend> DmAttention<B> {
@@ -62,6 +64,7 @@ impl<B: Backend> DmAttention<B> {
         n_heads: usize,
         positions: DmPositions,
         max_time: f64,
+        causal: bool,
         device: &B::Device,
     ) -> Self {
         let query = linear_haiku(d, d, false, device);
@@ -93,6 +96,7 @@ impl<B: Backend> DmAttention<B> {
             n_heads,
             max_time,
             slopes: alibi_slopes(n_heads),
+            causal,
         }
     }
 
@@ -115,10 +119,12 @@ impl<B: Backend> DmAttention<B> {
                 let u = rel.content_bias.val().reshape([1, h, 1, dh]);
                 let v = rel.position_bias.val().reshape([1, h, 1, dh]);
                 let content = (q.clone() + u).matmul(k.swap_dims(2, 3));
-                // R_p for p = 0..start + q_len (every distance a query here can see).
-                let n_dist = start + q_len;
+                // R_p for every distance a query here can see: p = −back..start + q_len, where
+                // `back` = k_len − 1 keys ahead of a query when not causal, 0 when causal.
+                let back = if self.causal { 0 } else { k_len - 1 };
+                let n_dist = back + start + q_len;
                 let table = sinusoid::<B>(
-                    (0..n_dist).map(|p| p as f64),
+                    (0..n_dist).map(|r| r as f64 - back as f64),
                     h * dh,
                     self.max_time,
                     &device,
@@ -129,11 +135,12 @@ impl<B: Backend> DmAttention<B> {
                     .reshape([n_dist, h, dh])
                     .swap_dims(0, 1)
                     .reshape([1, h, n_dist, dh]);
-                let by_distance = (q + v).matmul(r.swap_dims(2, 3)); // (b, h, q_len, n_dist)
-                                                                     // Logit (i, j) reads distance i − j (clamped at 0 for masked future keys).
+                // (b, h, q_len, n_dist); logit (i, j) reads row `back + i − j` (when causal,
+                // clamped at 0 for the masked future keys).
+                let by_distance = (q + v).matmul(r.swap_dims(2, 3));
                 let mut idx = Vec::with_capacity(q_len * k_len);
                 for i in start..start + q_len {
-                    idx.extend((0..k_len).map(|j| i.saturating_sub(j) as i64));
+                    idx.extend((0..k_len).map(|j| (back + i).saturating_sub(j) as i64));
                 }
                 let idx =
                     Tensor::<B, 2, Int>::from_data(TensorData::new(idx, [q_len, k_len]), &device)
@@ -164,15 +171,20 @@ impl<B: Backend> DmAttention<B> {
         let q = self.rotate(self.heads(self.query.forward(x.clone())), 0);
         let k = self.rotate(self.heads(self.key.forward(x.clone())), 0);
         let v = self.heads(self.value.forward(x));
-        let future = Tensor::<B, 2, Bool>::tril_mask([len, len], 0, &q.device())
-            .reshape([1, 1, len, len])
-            .expand([b, self.n_heads, len, len]);
-        let attn = softmax(self.logits(q, k, 0).mask_fill(future, -1.0e9), 3);
+        let mut logits = self.logits(q.clone(), k, 0);
+        if self.causal {
+            let future = Tensor::<B, 2, Bool>::tril_mask([len, len], 0, &q.device())
+                .reshape([1, 1, len, len])
+                .expand([b, self.n_heads, len, len]);
+            logits = logits.mask_fill(future, -1.0e9);
+        }
+        let attn = softmax(logits, 3);
         let o = attn.matmul(v).swap_dims(1, 2).reshape([b, len, d]);
         self.output.forward(o)
     }
 
-    /// One position `(b, d)` after the `cache.position` cached ones.
+    /// One position `(b, d)` after the `cache.position` cached ones (causal layers only: the
+    /// caller checks).
     pub fn step(&self, x: Tensor<B, 2>, cache: KvCache<B>) -> (Tensor<B, 2>, KvCache<B>) {
         let [b, d] = x.dims();
         let t = cache.position;

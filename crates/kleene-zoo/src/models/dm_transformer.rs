@@ -8,15 +8,18 @@
 //! per layer (post-LN):  a = LN(h + dropout(Attn(h)));  h = LN(a + dropout(W_2 ReLU(W_1 a)))
 //! y = W_o h + b_o                 (no final norm, no ReLU)
 //! ```
-//! Deviations from DeepMind's encoder, all forced by the zoo's contract that output `t`
-//! depends on tokens `0..=t` only (so that a model can stream with `step`):
-//! - attention is causal (DeepMind's `causal_masking = True`; the paper's encoder attends to
-//!   every position, including the blanks after the query);
-//! - `sin_cos` numbers the positions `0, 1, 2, …` from the first token. DeepMind's encoder
-//!   numbers them backwards from the total length (`T, T−1, …, 1`), which needs the whole
-//!   sequence before the first output.
-//! - Dropout is Burn's: active when training on an autodiff backend, off in evaluation
-//!   (DeepMind's range evaluation passes an rng to `apply`, so its dropout stays on).
+//! `causal = false` is DeepMind's encoder as the paper ran it: every position attends to every
+//! position, `sin_cos` numbers the positions backwards from the total length (`T, T−1, …, 1`:
+//! the last token is 1) and the relative encoding sees every `i − j`. Such a model reads the
+//! whole sequence before its first output, so it breaks the zoo's contract (output `t`
+//! depends on tokens `0..=t`) and has no `step` (it panics; evaluate it with `forward`).
+//!
+//! `causal = true` (the default, so that the model streams with `step` like every zoo model)
+//! differs from it in two ways: attention is causal (DeepMind's `causal_masking = True`), and
+//! `sin_cos` numbers the positions `0, 1, 2, …` from the first token.
+//!
+//! Dropout is Burn's: active when training on an autodiff backend, off in evaluation
+//! (DeepMind's range evaluation passes an rng to `apply`, so its dropout stays on).
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
@@ -52,6 +55,9 @@ pub struct DmTransformerConfig {
     pub max_time: f64,
     /// Standard deviation of the (truncated normal) embedding init. Default 0.02.
     pub emb_init_scale: f64,
+    /// Causal attention and positions counted from the first token (default true); `false`
+    /// is DeepMind's bidirectional encoder, which has no `step` (module docs).
+    pub causal: bool,
 }
 
 impl Default for DmTransformerConfig {
@@ -65,6 +71,7 @@ impl Default for DmTransformerConfig {
             positions: DmPositions::SinCos,
             max_time: 10_000.0,
             emb_init_scale: 0.02,
+            causal: true,
         }
     }
 }
@@ -149,6 +156,7 @@ pub struct DmTransformerModel<B: Backend> {
     pub dropout: Dropout,
     positions: DmPositions,
     max_time: f64,
+    causal: bool,
 }
 
 
@@ -177,6 +185,7 @@ impl<B: Backend> DmTransformerModel<B> {
                     config.n_heads,
                     config.positions,
                     config.max_time,
+                    config.causal,
                     device,
                 );
                 let norm_attention = norm();
@@ -200,11 +209,13 @@ impl<B: Backend> DmTransformerModel<B> {
             dropout: DropoutConfig::new(config.dropout).init(),
             positions: config.positions,
             max_time: config.max_time,
+            causal: config.causal,
         }
     }
 
     /// `√d · E onehot(x)` (+ the sin/cos encoding and its dropout) for `tokens` at positions
-    /// `start..start + len`: `(n, len, d)` from `(n, len)` ids.
+    /// `start..start + len` (causal), or `len, len − 1, …, 1` (not causal, `start` = 0):
+    /// `(n, len, d)` from `(n, len)` ids.
     pub fn embed(&self, tokens: Tensor<B, 2, Int>, start: usize) -> Tensor<B, 3> {
         let [n, len] = tokens.dims();
         let d = self.embedding.dims()[1];
@@ -217,8 +228,13 @@ impl<B: Backend> DmTransformerModel<B> {
         if self.positions != DmPositions::SinCos {
             return x;
         }
+        let positions: Vec<f64> = if self.causal {
+            (start..start + len).map(|p| p as f64).collect()
+        } else {
+            (1..=len).rev().map(|p| p as f64).collect()
+        };
         let table = sinusoid::<B>(
-            (start..start + len).map(|p| p as f64),
+            positions.into_iter(),
             d,
             self.max_time,
             &x.device(),
@@ -249,7 +265,14 @@ impl<B: ScanBackend> SequenceModel<B> for DmTransformerModel<B> {
             .collect()
     }
 
+    /// # Panics
+    /// With `causal = false` (DeepMind's bidirectional encoder has no step form).
     fn step(&self, tokens: Tensor<B, 1, Int>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
+        assert!(
+            self.causal,
+            "dm_transformer with causal = false attends to the whole sequence and has no step \
+             form; evaluate it with the parallel forward"
+        );
         let [n] = tokens.dims();
         let d = self.embedding.dims()[1];
         let position = state.first().map_or(0, |c| c.position);
