@@ -170,11 +170,19 @@ impl<B: Backend> TapeRnnModel<B> {
     }
 
     /// DeepMind's model over whole sequences, with the input length `n` of each sequence.
+    ///
+    /// # Panics
+    /// If `input_lengths` does not have one entry per sequence of `tokens`.
     pub fn forward_with_input_lengths(
         &self,
         tokens: Tensor<B, 2, Int>,
         input_lengths: &[usize],
     ) -> Tensor<B, 3> {
+        assert_eq!(
+            input_lengths.len(),
+            tokens.dims()[0],
+            "forward_with_input_lengths: one input length per sequence"
+        );
         let state = self.init_state_with_input_lengths(input_lengths, &tokens.device());
         self.run(tokens, state)
     }
@@ -199,7 +207,9 @@ impl<B: Backend> TapeRnnModel<B> {
         Tensor::stack(outs, 1)
     }
 
-    /// Counts the jump distance: one more input token, or the first marker fixes it.
+    /// Counts the jump distance: one more input token, or the first marker fixes it. Reads
+    /// the ids to the host (a sync per step on GPU backends, until every sequence has met
+    /// its first marker).
     fn count_input(&self, tokens: &Tensor<B, 1, Int>, state: &mut TapeRnnState<B>) {
         if state.jump_fixed.iter().all(|&fixed| fixed) {
             return;
