@@ -198,7 +198,8 @@ models! {
     Rnn = "rnn": rnn::{RnnConfig, RnnModel};
     /// LSTM, single or stacked.
     Lstm = "lstm": lstm::{LstmConfig, LstmModel};
-    /// Causal decoder-only transformer (learned positions) or "Transformer+" (rotary).
+    /// Causal decoder-only transformer (learned positions), "Transformer+" (rotary), or
+    /// DeepMind's parameter-free positions (none, sin_cos, alibi).
     Transformer = "transformer": transformer::{TransformerConfig, TransformerModel};
     /// Any mixer (`kleene model list`) in seq_icl's backbone (REGBENCH).
     Icl = "icl": icl::{IclModelConfig, IclModel};
