@@ -208,3 +208,36 @@ pub(crate) fn dt_bias_log_uniform<B: Backend>(
         })
         .collect()
 }
+
+/// A `Linear` with Haiku's default init (DeepMind's Chomsky-hierarchy models): weight from a
+/// normal of std `1/√d_in` truncated to `±2` std (no variance correction after truncation),
+/// bias 0. Entries outside the interval are redrawn from the backend's RNG until none is left.
+pub(crate) fn linear_haiku<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Linear<B> {
+    let std = 1.0 / (d_in as f64).sqrt();
+    Linear {
+        weight: Param::from_tensor(truncated_normal([d_in, d_out], std, device)),
+        bias: bias.then(|| Param::from_tensor(Tensor::zeros([d_out], device))),
+    }
+}
+
+/// `N(0, std²)` truncated to `[-2 std, 2 std]` by redrawing (Haiku's `TruncatedNormal`).
+pub(crate) fn truncated_normal<B: Backend, const D: usize>(
+    shape: [usize; D],
+    std: f64,
+    device: &B::Device,
+) -> Tensor<B, D> {
+    let mut x = Tensor::<B, D>::random(shape, Distribution::Normal(0.0, 1.0), device);
+    loop {
+        let outside = x.clone().abs().greater_elem(2.0);
+        if outside.clone().int().sum().into_scalar().elem::<i64>() == 0 {
+            return x * std;
+        }
+        let redraw = Tensor::<B, D>::random(shape, Distribution::Normal(0.0, 1.0), device);
+        x = x.mask_where(outside, redraw);
+    }
+}

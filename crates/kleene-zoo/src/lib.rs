@@ -53,11 +53,15 @@ pub use error::ZooError;
 pub use kleene_scan::ScanBackend;
 pub use layers::{Mixer, MixerConfig, MixerState};
 pub use models::complex_diagonal::ComplexDiagonalConfig;
+pub use models::dm_positions::DmPositions;
+pub use models::dm_transformer::DmTransformerConfig;
 pub use models::icl::IclModelConfig;
 pub use models::lstm::LstmConfig;
 pub use models::mamba::MambaConfig;
 pub use models::rnn::{RnnConfig, RnnNonlinearity};
 pub use models::sdssm::{ReadoutKind, SdSsmConfig};
+pub use models::stack_rnn::StackRnnConfig;
+pub use models::tape_rnn::TapeRnnConfig;
 pub use models::transformer::{PositionKind, TransformerConfig};
 pub use models::{AnyModel, AnyState, ModelConfig, RECORD_FORMAT};
 

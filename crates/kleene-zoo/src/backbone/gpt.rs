@@ -9,6 +9,7 @@ use burn::prelude::*;
 
 use super::residual_stack::ResidualStack;
 use super::LmState;
+use crate::models::dm_positions::sinusoid;
 use crate::{SequenceLayer, SequenceModel};
 
 /// Embeddings, residual stack, head; see the module docs.
@@ -23,7 +24,10 @@ pub struct Gpt<B: Backend, M: Module<B>> {
     /// `Linear(d, out_dim)`, no bias.
     pub head: Linear<B>,
     max_len: usize,
-    out_dim: usize,
+    /// DeepMind's sin/cos encoding added to the token embedding, with its `max_time`
+    /// (`transformer` with `positions = "sin_cos"`). A plain field, in the place of the
+    /// `out_dim` it replaced, so the checkpoint layout is unchanged.
+    sin_cos: Option<f64>,
 }
 
 impl<B: Backend, M: Module<B>> Gpt<B, M> {
@@ -36,15 +40,44 @@ impl<B: Backend, M: Module<B>> Gpt<B, M> {
         head: Linear<B>,
         max_len: usize,
     ) -> Self {
-        let out_dim = head.weight.dims()[1];
         Self {
             token_embedding,
             position_embedding,
             stack,
             head,
             max_len,
-            out_dim,
+            sin_cos: None,
         }
+    }
+
+    /// The same decoder adding DeepMind's sin/cos table (`max_time` its wavelength scale) for
+    /// positions `0, 1, …` to the token embedding.
+    pub fn with_sin_cos(self, max_time: f64) -> Self {
+        Self {
+            sin_cos: Some(max_time),
+            ..self
+        }
+    }
+
+    /// The token embedding plus the absolute position signal for positions
+    /// `start..start + len`, `(len, d)` added to `x: (…, len, d)`.
+    fn add_positions<const D: usize>(
+        &self,
+        x: Tensor<B, D>,
+        start: usize,
+        len: usize,
+    ) -> Tensor<B, D> {
+        let mut x = x;
+        if let Some(table) = &self.position_embedding {
+            x = x + self.positions(table, start, len).unsqueeze::<D>();
+        }
+        if let Some(max_time) = self.sin_cos {
+            let d = self.token_embedding.weight.dims()[1];
+            let positions = (start..start + len).map(|p| p as f64);
+            let device = x.device();
+            x = x + sinusoid::<B>(positions, d, max_time, &device).unsqueeze::<D>();
+        }
+        x
     }
 
     /// Position vectors for `start..start + len`, clamped to the table, `(len, d)`.
@@ -61,10 +94,7 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> SequenceModel<B> for Gpt<B, M>
 
     fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let [_, len] = tokens.dims();
-        let mut x = self.token_embedding.forward(tokens);
-        if let Some(table) = &self.position_embedding {
-            x = x + self.positions(table, 0, len).unsqueeze::<3>();
-        }
+        let x = self.add_positions(self.token_embedding.forward(tokens), 0, len);
         self.head.forward(self.stack.forward(x))
     }
 
@@ -76,16 +106,14 @@ impl<B: Backend, M: Module<B> + SequenceLayer<B>> SequenceModel<B> for Gpt<B, M>
     }
 
     fn step(&self, tokens: Tensor<B, 1, Int>, state: Self::State) -> (Tensor<B, 2>, Self::State) {
-        let mut x = self.token_embedding.weight.val().select(0, tokens);
-        if let Some(table) = &self.position_embedding {
-            x = x + self.positions(table, state.position, 1);
-        }
+        let x = self.token_embedding.weight.val().select(0, tokens);
+        let x = self.add_positions(x, state.position, 1);
         let (h, layers) = self.stack.step(x, state.layers);
         (self.head.forward(h), LmState::after(state.position, layers))
     }
 
     fn out_dim(&self) -> usize {
-        self.out_dim
+        self.head.weight.dims()[1]
     }
 
     fn max_len(&self) -> Option<usize> {

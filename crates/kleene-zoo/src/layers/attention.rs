@@ -19,6 +19,7 @@ use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 use crate::init::{linear_normal, out_std, INIT_STD};
+use crate::models::dm_positions::{alibi_slopes, alibi_table};
 use crate::validate::{ensure, ensure_prob, positive, positive_f};
 use crate::{SequenceLayer, ZooError};
 
@@ -85,6 +86,20 @@ impl AttentionConfig {
     }
 }
 
+/// The position signal applied inside the attention (the transformer's `positions`; ALiBi
+/// and none are DeepMind's encodings, spec `chomsky-hierarchy.md` §5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttentionPositions {
+    /// None: the layer itself is order-blind but for the causal mask.
+    #[default]
+    None,
+    /// Rotary queries and keys.
+    Rotary,
+    /// ALiBi: `slope_h·(−(i−j) + 0.5·[j < i])` added to the scaled logits, DeepMind's
+    /// (non-causal) bias on the keys a causal query sees.
+    Alibi,
+}
+
 /// Multi-head causal self-attention, optionally rotary.
 #[derive(Module, Debug)]
 pub struct CausalSelfAttention<B: Backend> {
@@ -95,7 +110,9 @@ pub struct CausalSelfAttention<B: Backend> {
     /// Dropout on the attention weights (active only on autodiff backends).
     pub dropout: Dropout,
     n_heads: usize,
-    rotary: bool,
+    // A plain field (one empty record entry, as the `rotary: bool` it replaced): the
+    // checkpoint layout of the transformer is unchanged.
+    positions: AttentionPositions,
     rope_theta: f64,
 }
 
@@ -125,9 +142,29 @@ impl<B: Backend> CausalSelfAttention<B> {
             out_proj: linear_normal(d, d, true, out_std(n_layers), device),
             dropout: DropoutConfig::new(config.attn_dropout).init(),
             n_heads: config.n_heads,
-            rotary: config.rotary,
+            positions: if config.rotary {
+                AttentionPositions::Rotary
+            } else {
+                AttentionPositions::None
+            },
             rope_theta: config.rope_theta,
         }
+    }
+
+    /// The same layer with another position signal.
+    pub fn with_positions(self, positions: AttentionPositions) -> Self {
+        Self { positions, ..self }
+    }
+
+    /// `scores` plus the ALiBi biases of queries `start..start + q_len` on keys `0..k_len`.
+    fn alibi(&self, scores: Tensor<B, 4>, start: usize) -> Tensor<B, 4> {
+        if self.positions != AttentionPositions::Alibi {
+            return scores;
+        }
+        let [_, _, q_len, k_len] = scores.dims();
+        let slopes = alibi_slopes(self.n_heads);
+        let bias = alibi_table::<B>(&slopes, start, q_len, k_len, &scores.device());
+        scores + bias.unsqueeze::<4>()
     }
 
     fn rope(&self, x: Tensor<B, 4>, start: usize) -> Tensor<B, 4> {
@@ -180,11 +217,11 @@ impl<B: Backend> SequenceLayer<B> for CausalSelfAttention<B> {
                 .swap_dims(1, 2)
         };
         let (mut q, mut k, v) = (head(0), head(1), head(2));
-        if self.rotary {
+        if self.positions == AttentionPositions::Rotary {
             q = self.rope(q, 0);
             k = self.rope(k, 0);
         }
-        let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (dh as f64).sqrt());
+        let scores = self.alibi(q.matmul(k.swap_dims(2, 3)) * (1.0 / (dh as f64).sqrt()), 0);
         let future = Tensor::<B, 2, Bool>::tril_mask([l, l], 0, &device)
             .reshape([1, 1, l, l])
             .expand([b, h, l, l]);
@@ -209,7 +246,7 @@ impl<B: Backend> SequenceLayer<B> for CausalSelfAttention<B> {
         let qkv = self.qkv.forward(x);
         let head = |i: usize| qkv.clone().narrow(1, i * d, d).reshape([b, h, 1, dh]);
         let (mut q, mut k, v) = (head(0), head(1), head(2));
-        if self.rotary {
+        if self.positions == AttentionPositions::Rotary {
             q = self.rope(q, state.position);
             k = self.rope(k, state.position);
         }
@@ -222,6 +259,7 @@ impl<B: Backend> SequenceLayer<B> for CausalSelfAttention<B> {
             None => v,
         };
         let scores = q.matmul(keys.clone().swap_dims(2, 3)) * (1.0 / (dh as f64).sqrt());
+        let scores = self.alibi(scores, state.position);
         let attn = self.dropout.forward(softmax(scores, 3));
         let o = attn.matmul(values.clone()).reshape([b, d]);
         (

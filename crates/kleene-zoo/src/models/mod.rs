@@ -198,11 +198,25 @@ models! {
     Rnn = "rnn": rnn::{RnnConfig, RnnModel};
     /// LSTM, single or stacked.
     Lstm = "lstm": lstm::{LstmConfig, LstmModel};
-    /// Causal decoder-only transformer (learned positions) or "Transformer+" (rotary).
+    /// Causal decoder-only transformer (learned positions), "Transformer+" (rotary), or
+    /// DeepMind's parameter-free positions (none, sin_cos, alibi).
     Transformer = "transformer": transformer::{TransformerConfig, TransformerModel};
     /// Any mixer (`kleene model list`) in seq_icl's backbone (REGBENCH).
     Icl = "icl": icl::{IclModelConfig, IclModel};
+    /// Stack-RNN (Joulin & Mikolov 2015; DeepMind's Chomsky-hierarchy `stack_rnn`): Elman
+    /// controller with a differentiable stack (push / pop / no-op).
+    StackRnn = "stack_rnn": stack_rnn::{StackRnnConfig, StackRnnModel};
+    /// Tape-RNN (DeepMind's Chomsky-hierarchy `tape_rnn`): Elman controller with a circular
+    /// tape (write and stay / left / right / jump by the input length).
+    TapeRnn = "tape_rnn": tape_rnn::{TapeRnnConfig, TapeRnnModel};
+    /// DeepMind's Chomsky-hierarchy Transformer encoder (post-LN, d 64, 5 layers, 8 heads),
+    /// causal, with one of its positional encodings (none, sin_cos, alibi, relative, rotary).
+    DmTransformer = "dm_transformer": dm_transformer::{DmTransformerConfig, DmTransformerModel};
 }
+
+pub mod dm_attention;
+pub mod dm_positions;
+pub mod memory_controller;
 
 /// Version of the layout of [`AnyModel`]'s records (Burn records are positional: a record
 /// only loads into a model of the same layout). Checkpoints store it; see

@@ -11,6 +11,11 @@
 //!       A = softmax(q kᵀ/√d_h + causal mask) (dropout on A when training); o = W_out(A v)
 //! ```
 //! "Transformer" = learned absolute positions; "Transformer+" = rotary, no position table.
+//! DeepMind's parameter-free encodings (spec `chomsky-hierarchy.md` §5.6) are options too:
+//! `none`, `sin_cos` (its table added to `E[x_t]`, positions from 0) and `alibi` (its biases
+//! on the scaled logits); they are plain (non-record) fields, so the checkpoint layout of
+//! every transformer is unchanged. DeepMind's whole Transformer, with its `relative`
+//! encoding, is [`super::dm_transformer`].
 //! Init (GPT-2): every Linear and embedding `N(0, 0.02²)`, biases 0, `out_proj` and `fc2`
 //! weights `N(0, (0.02/√(2·n_layers))²)`, LayerNorm 1/0. The head is a separate bias-free
 //! `Linear(d, out_dim)` (seq_icl ties it to the embedding; here the output size generally
@@ -24,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Gpt, LmState, Mlp, NormKind, ResidualStack};
 use crate::init::{embedding_normal, linear_normal, out_std, INIT_STD};
-use crate::layers::attention::{AttentionConfig, CausalSelfAttention, KvCache};
+use crate::layers::attention::{AttentionConfig, AttentionPositions, CausalSelfAttention, KvCache};
 use crate::validate::{positive, positive_f};
 use crate::ZooError;
 
@@ -37,6 +42,13 @@ pub enum PositionKind {
     Learned,
     /// Rotary embeddings on queries and keys, no position table ("transformer+").
     Rotary,
+    /// No position signal but the causal mask (DeepMind's `NONE`).
+    None,
+    /// DeepMind's sin/cos table (`d/2` sines then `d/2` cosines of `t·rope_theta^(−2j/d)`,
+    /// positions `t = 0, 1, …`) added to the token embedding (DeepMind's `SIN_COS`).
+    SinCos,
+    /// DeepMind's ALiBi biases on the attention logits, slopes `2^(−8/h)…` (`ALIBI`).
+    Alibi,
 }
 
 /// Causal decoder-only pre-LN transformer (GPT-2 block of seq_icl's `lm_simple`).
@@ -52,11 +64,13 @@ pub struct TransformerConfig {
     pub n_heads: usize,
     /// MLP hidden width; `None` = `4 * d_model`.
     pub d_ff: Option<usize>,
-    /// `learned` (transformer) or `rotary` (transformer+). Default `learned`.
+    /// `learned` (transformer, the default), `rotary` (transformer+), or one of DeepMind's
+    /// parameter-free encodings `none`, `sin_cos`, `alibi` (spec `chomsky-hierarchy.md` §5.6;
+    /// DeepMind's `relative` encoding has per-layer parameters: `kind = "dm_transformer"`).
     pub positions: PositionKind,
     /// Size of the learned position table. Default 4098 (REGBENCH).
     pub max_len: usize,
-    /// Rotary base θ. Default 10000.
+    /// Rotary base θ, and the wavelength scale of `sin_cos`. Default 10000.
     pub rope_theta: f64,
     /// Dropout on the attention weights (training only). Default 0.0 (REGBENCH's
     /// `transformer` used 0.1, `transformer+` 0.0).
@@ -117,6 +131,12 @@ impl TransformerConfig {
                 "rotary positions need an even head dimension d_model / n_heads",
             ));
         }
+        if c.positions == PositionKind::SinCos && !c.d_model.is_multiple_of(2) {
+            return Err(ZooError::invalid(
+                "transformer.positions",
+                "sin_cos needs an even d_model (half sines, half cosines)",
+            ));
+        }
         if !(0.0..1.0).contains(&c.attn_dropout) {
             return Err(ZooError::invalid(
                 "transformer.attn_dropout",
@@ -147,14 +167,24 @@ impl<B: Backend> Gpt<B, CausalSelfAttention<B>> {
         let attention = config.attention();
         // All attention layers first, then (inside the stack) the MLPs: the order of the
         // random draws since the first release.
+        let inside = match config.positions {
+            PositionKind::Rotary => AttentionPositions::Rotary,
+            PositionKind::Alibi => AttentionPositions::Alibi,
+            PositionKind::Learned | PositionKind::None | PositionKind::SinCos => {
+                AttentionPositions::None
+            }
+        };
         let mixers = (0..config.n_layers)
-            .map(|_| CausalSelfAttention::new(&attention, d, config.n_layers, device))
+            .map(|_| {
+                CausalSelfAttention::new(&attention, d, config.n_layers, device)
+                    .with_positions(inside)
+            })
             .collect();
         let mut make_mlp = || Mlp {
             fc1: linear_normal(d, d_ff, true, INIT_STD, device),
             fc2: linear_normal(d_ff, d, true, out_std(config.n_layers), device),
         };
-        Self::from_parts(
+        let model = Self::from_parts(
             embedding_normal(vocab_size, d, INIT_STD, device),
             (config.positions == PositionKind::Learned)
                 .then(|| embedding_normal(config.max_len, d, INIT_STD, device)),
@@ -168,7 +198,12 @@ impl<B: Backend> Gpt<B, CausalSelfAttention<B>> {
             ),
             linear_normal(d, out_dim, false, INIT_STD, device),
             config.max_len,
-        )
+        );
+        if config.positions == PositionKind::SinCos {
+            model.with_sin_cos(config.rope_theta)
+        } else {
+            model
+        }
     }
 }
 
