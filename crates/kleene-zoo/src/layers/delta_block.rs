@@ -1,5 +1,5 @@
-//! The block shared by [`super::delta_net`], [`super::gated_delta_net`] and
-//! [`super::gated_delta_product`] (not a mixer of its own): flash-linear-attention's
+//! The block shared by `delta_net`, `gated_delta_net` and
+//! `gated_delta_product` (not a mixer of its own): flash-linear-attention's
 //! `GatedDeltaProduct` layer, of which DeltaNet (one Householder, no forget gate) and Gated
 //! DeltaNet (one Householder, forget gate) are special cases with the same parameters.
 //!

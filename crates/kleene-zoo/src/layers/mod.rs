@@ -2,7 +2,7 @@
 //! module (as burn-nn's `modules/linear.rs`). Every mixer has a whole-sequence `forward` and a
 //! recurrent `step` ([`SequenceLayer`]), and runs inside any backbone ([`crate::backbone`]).
 //!
-//! The list below is the only place that names them: from it [`mixers!`] generates the serde
+//! The list below is the only place that names them: from it `mixers!` generates the serde
 //! config enum [`MixerConfig`] (tagged by `layer`), the module enum [`Mixer`], the state enum
 //! [`MixerState`], the names, validation, init, and the forward / step dispatch. Adding a mixer
 //! is its file plus one line here (see docs/architecture.md). A mixer file provides:

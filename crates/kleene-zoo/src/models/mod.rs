@@ -1,6 +1,6 @@
 //! Whole models, token ids in, per-position logits out ([`SequenceModel`]), one file each with
 //! its serde config beside it. The list at the bottom is the only place that names them: from
-//! it [`models!`] generates [`ModelConfig`] (the `[model]` table, tagged by `kind`),
+//! it `models!` generates [`ModelConfig`] (the `[model]` table, tagged by `kind`),
 //! [`AnyModel`] (the Burn `Module` enum), [`AnyState`], the kind names, validation, init and
 //! the forward / step dispatch. Adding a model is its file plus one line there.
 //!
