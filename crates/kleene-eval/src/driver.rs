@@ -11,6 +11,8 @@
 //!   [`greedy_generation`]): `init_state` then one `step` per position, so memory on the
 //!   device does not grow with the length (10⁴, 10⁵ tokens and beyond).
 
+use std::borrow::Cow;
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use kleene_langs::regbench::RegbenchProblem;
@@ -134,6 +136,36 @@ where
     Ok(())
 }
 
+/// `ex` as the accuracy sees it: where the task declares an accuracy mask
+/// (`Task::accuracy_mask`, DM's `accuracy_mask`), a masked target scored at those
+/// positions only (and only where the target itself is scored); otherwise `ex` itself.
+/// Final targets score their one position either way.
+fn accuracy_view<'a>(task: &dyn Task, ex: &'a Example) -> Cow<'a, Example> {
+    let Some(accuracy) = task.accuracy_mask(ex) else {
+        return Cow::Borrowed(ex);
+    };
+    let in_mask = |t: usize| accuracy.get(t).copied().unwrap_or(false);
+    let target = match &ex.target {
+        Target::PerPosition(classes) => Target::Masked {
+            classes: classes.clone(),
+            mask: (0..classes.len()).map(in_mask).collect(),
+        },
+        Target::Masked { classes, mask } => Target::Masked {
+            classes: classes.clone(),
+            mask: mask
+                .iter()
+                .enumerate()
+                .map(|(t, &m)| m && in_mask(t))
+                .collect(),
+        },
+        Target::Final(_) => return Cow::Borrowed(ex),
+    };
+    Cow::Owned(Example {
+        tokens: ex.tokens.clone(),
+        target,
+    })
+}
+
 fn score_one(
     task: &dyn Task,
     scoring: Scoring,
@@ -241,8 +273,8 @@ where
     for_each_output(model, &seqs, opts, device, |i, logits| {
         let ex = &examples[i];
         let len = ex.tokens.len();
-        let correct =
-            score_one(task, opts.scoring, ex, logits, dim).map_err(|e| e.in_sequence(i))?;
+        let correct = score_one(task, opts.scoring, &accuracy_view(task, ex), logits, dim)
+            .map_err(|e| e.in_sequence(i))?;
         let last_ok = len > 0
             && final_token_correct(logits, len, dim, &ex.target).map_err(|e| e.in_sequence(i))?;
         tallies[i] = Tally {
@@ -267,8 +299,8 @@ fn split_metrics(
 ) -> SplitMetrics {
     let mut acc = SplitAccumulator::new();
     for (ex, tl) in examples.iter().zip(tallies) {
-        let len = ex.tokens.len();
-        acc.add(len, tl.scored, tl.correct, (len > 0).then_some(tl.last_ok));
+        let last = (!ex.tokens.is_empty()).then_some(tl.last_ok);
+        acc.add(task.input_len(ex), tl.scored, tl.correct, last);
     }
     acc.finish(split, task.target_kind(), scoring)
 }
@@ -468,6 +500,8 @@ where
     M: SequenceModel<B>,
 {
     let dim = model.out_dim();
+    let views: Vec<Cow<Example>> = batch.iter().map(|e| accuracy_view(task, e)).collect();
+    let batch: Vec<&Example> = views.iter().map(|v| v.as_ref()).collect();
     let sets: Vec<Option<Vec<Vec<bool>>>> = match opts.scoring {
         Scoring::Argmax => vec![None; batch.len()],
         Scoring::MultiLabel => batch
@@ -527,7 +561,7 @@ where
                         Target::Final(_) => false,
                     })
         };
-        if !batch.iter().any(wanted) {
+        if !batch.iter().any(|e| wanted(e)) {
             continue;
         }
         let dims = out.dims();
@@ -652,8 +686,8 @@ where
                 .collect::<Result<Vec<_>, _>>()?;
             let tallies = step_batch(model, task, &batch, &cfg.options, device, done)?;
             for (e, tl) in batch.iter().zip(tallies) {
-                let len = e.tokens.len();
-                acc.add(len, tl.scored, tl.correct, (len > 0).then_some(tl.last_ok));
+                let last = (!e.tokens.is_empty()).then_some(tl.last_ok);
+                acc.add(task.input_len(e), tl.scored, tl.correct, last);
             }
             done += n;
         }
