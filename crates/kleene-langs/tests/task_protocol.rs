@@ -23,6 +23,13 @@ fn input_len_of_every_sample_lies_in_the_requested_window() {
                 let Ok(e) = task.sample(split.min_len, hi, &mut rng) else {
                     continue;
                 };
+                // The oracle checks accept what the samplers produce.
+                if let Err(reason) = task.check_example(&e) {
+                    panic!(
+                        "{}: a sampled example fails its check: {reason}",
+                        task.name()
+                    );
+                }
                 let n = task.input_len(&e);
                 assert!(
                     (split.min_len.max(1)..=hi).contains(&n) || (split.min_len == 0 && n == 0),
@@ -119,4 +126,88 @@ fn protocols_declared_by_the_tasks() {
         Some(PublishedLayout::BoundedDyck(_))
     ));
     assert_eq!(layout("reverse-string"), None);
+}
+
+/// Step 4 of issue 16: `check_example` recomputes the label of every family from the
+/// input. One valid example per family, then a corrupted label that must be named.
+fn corrupted(name: &str, mut corrupt: impl FnMut(&mut Example)) -> String {
+    let task = task_by_name(name).unwrap();
+    let split = &task.splits()[0];
+    let mut e = task
+        .sample(
+            split.min_len,
+            split.max_len.min(split.min_len + 20),
+            &mut seeded_rng(9),
+        )
+        .unwrap();
+    task.check_example(&e).unwrap();
+    corrupt(&mut e);
+    task.check_example(&e).unwrap_err()
+}
+
+#[test]
+fn corrupted_labels_are_caught_with_their_position() {
+    // parity-check: the final label flipped.
+    let err = corrupted("parity-check", |e| {
+        let Target::Final(c) = &mut e.target else {
+            unreachable!()
+        };
+        *c = 1 - *c;
+    });
+    assert!(err.contains("the oracle says"), "{err}");
+    // associative recall: the answer (a value id) moved to another value.
+    let mut at = 0;
+    let err = corrupted("associative-recall", |e| {
+        let Target::Masked { classes: c, .. } = &mut e.target else {
+            unreachable!()
+        };
+        let last = c.len() - 1;
+        // Values are ids 20..=38 for vocab 40: stay among them.
+        c[last] = if c[last] == 38 { 20 } else { c[last] + 1 };
+        at = last;
+    });
+    assert!(
+        err.contains(&format!("position {at}")) && err.contains("oracle"),
+        "{err}"
+    );
+    // induction head: the copied token changed.
+    let err = corrupted("induction-head", |e| {
+        let Target::Masked { classes: c, .. } = &mut e.target else {
+            unreachable!()
+        };
+        let last = c.len() - 1;
+        c[last] = if c[last] == 1 { 2 } else { 1 };
+    });
+    assert!(
+        err.contains("answer class") && err.contains("oracle"),
+        "{err}"
+    );
+    // MQAR: one answer changed.
+    let err = corrupted("mqar", |e| {
+        let Target::Masked { classes, mask } = &mut e.target else {
+            unreachable!()
+        };
+        let p = mask.iter().rposition(|&m| m).unwrap();
+        classes[p] = if classes[p] == 1 { 2 } else { 1 };
+    });
+    assert!(err.contains("has value"), "{err}");
+    // REGBENCH: a next-token class that disagrees with the next input token.
+    let err = corrupted("regbench", |e| {
+        let Target::Masked { classes, .. } = &mut e.target else {
+            unreachable!()
+        };
+        classes[0] = if classes[0] == 1 { 2 } else { 1 };
+    });
+    assert!(
+        err.contains("position 0") && err.contains("next input token"),
+        "{err}"
+    );
+    // A next-token class of a synthetic task that is not the following input token.
+    let err = corrupted("induction-head", |e| {
+        let Target::Masked { classes, .. } = &mut e.target else {
+            unreachable!()
+        };
+        classes[0] = if classes[0] == 1 { 2 } else { 1 };
+    });
+    assert!(err.contains("position 0"), "{err}");
 }
