@@ -18,9 +18,9 @@ use std::time::Instant;
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use kleene_langs::bhattamishra::SuiteTask;
-use kleene_langs::bounded_dyck::{BoundedDyck, BoundedDyckConfig};
-use kleene_langs::flipflop::{self, FlipFlop, FlipFlopConfig};
-use kleene_langs::{io, Example, LangError, SplitSpec, Task};
+use kleene_langs::bounded_dyck::BoundedDyck;
+use kleene_langs::flipflop::{self, FlipFlop};
+use kleene_langs::{io, Example, LangError, PublishedLayout, SplitSpec, Task};
 
 mod check;
 use check::check;
@@ -73,25 +73,25 @@ pub enum Format {
 /// The concrete family of a task, for the family's published layout.
 enum Family {
     Suite(Box<SuiteTask>),
-    FlipFlop,
+    FlipFlop(FlipFlop),
     BoundedDyck(BoundedDyck),
     /// Any other task: JSONL only.
     Other,
 }
 
-fn family_of(task: &dyn Task) -> Family {
+/// The task's published layout: the Bhattamishra suite's from the suite itself, the
+/// others as the task declares it (`Task::published_layout`).
+fn family_of(task: &dyn Task) -> Result<Family, LangError> {
     if let Some(t) = kleene_langs::bhattamishra::by_name(task.name()) {
-        return Family::Suite(Box::new(t));
+        return Ok(Family::Suite(Box::new(t)));
     }
-    if task.name() == "flipflop" {
-        return Family::FlipFlop;
-    }
-    if task.name() == "bounded-dyck" {
-        return Family::BoundedDyck(
-            BoundedDyck::new(BoundedDyckConfig::default()).expect("default"),
-        );
-    }
-    Family::Other
+    Ok(match task.published_layout() {
+        Some(PublishedLayout::FlipFlop(config)) => Family::FlipFlop(FlipFlop::new(config)?),
+        Some(PublishedLayout::BoundedDyck(config)) => {
+            Family::BoundedDyck(BoundedDyck::new(config)?)
+        }
+        None => Family::Other,
+    })
 }
 
 /// Runs a data command; returns the process exit code.
@@ -153,7 +153,7 @@ fn generate(
     force: bool,
 ) -> Result<(), LangError> {
     let task = kleene_langs::task_by_name(name)?;
-    let family = family_of(task.as_ref());
+    let family = family_of(task.as_ref())?;
     // Empty files would only be rejected later by `data check`.
     if size == Some(0) {
         return Err(LangError::InvalidConfig {
@@ -216,8 +216,7 @@ fn generate(
         .progress_chars("=> "),
     );
     // Flip-flop's published text is streamed to disk (the train split is 820 MB).
-    if format == Format::Published && matches!(family, Family::FlipFlop) {
-        let ff = FlipFlop::new(FlipFlopConfig::default())?;
+    if let (Format::Published, Family::FlipFlop(ff)) = (format, &family) {
         let mut files = 0;
         for spec in &splits {
             bar.set_message(format!("{} {}", task.name(), spec.name));
@@ -300,7 +299,7 @@ fn output_paths(
             let dir = out.join(suite_folder(s));
             vec![dir.join(src), dir.join(tgt)]
         }
-        Family::FlipFlop => vec![out.join("flipflop").join(format!("{split}.txt"))],
+        Family::FlipFlop(_) => vec![out.join("flipflop").join(format!("{split}.txt"))],
         Family::BoundedDyck(d) => vec![out.join(format!("{}.{split}", d.file_stem()))],
         Family::Other => Vec::new(),
     }
@@ -325,7 +324,7 @@ fn write_split(
                 io::write_published_split(task, &out.join(suite_folder(s)), split, examples)?;
             Ok(vec![a, b])
         }
-        Family::FlipFlop => {
+        Family::FlipFlop(_) => {
             let path = out.join("flipflop").join(format!("{split}.txt"));
             flipflop::write_text(&path, examples)?;
             Ok(vec![path])

@@ -7,8 +7,9 @@
 //!   accuracy (argmax, one-hot regression, multi-label sigmoid > 0.5), per-length curves,
 //!   bounded-Dyck close accuracy, REGBENCH accuracy / TVD / generation acceptance,
 //!   flip-flop summaries. No Burn.
-//! - [`driver`]: runs a model on a task and feeds the metrics (parallel `forward` batched by
-//!   length, or recurrent `step` in constant device memory).
+//! - [`driver`]: runs a model on a task and feeds the metrics: one runner (parallel
+//!   `forward` batched by length, or recurrent `step` in constant device memory) and one
+//!   file per protocol (splits, lengths, bounded-Dyck close accuracy, REGBENCH).
 //! - [`results`] and [`report`]: serde types written to a run directory and aggregated
 //!   into markdown tables and SVG plots (mean, min, max over seeds).
 //!

@@ -219,7 +219,10 @@ impl ExperimentReport {
             for r in &mine {
                 if let Some(c) = &r.curve {
                     for p in &c.points {
-                        by_len.entry(p.length).or_default().push(p.accuracy);
+                        by_len
+                            .entry(p.length)
+                            .or_default()
+                            .push(p.reported(r.reported_accuracy));
                     }
                 }
             }

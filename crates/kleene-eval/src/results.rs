@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kleene_langs::TargetKind;
+use kleene_langs::{ReportedAccuracy, TargetKind};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::accuracy::{AccuracyCounts, Scoring};
@@ -46,6 +46,10 @@ impl SplitMetrics {
     }
 }
 
+fn is_sequence_accuracy(r: &ReportedAccuracy) -> bool {
+    *r == ReportedAccuracy::Sequence
+}
+
 /// A single named number of a run (close accuracy, TVD, acceptance, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scalar {
@@ -75,6 +79,10 @@ pub struct RunResult {
     /// trained with different losses are not seeds of one model ([`check_comparable`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<String>,
+    /// The accuracy the task's paper reports (`Task::protocol`): the one report tables and
+    /// plots show for the curve. Omitted from the JSON when it is sequence accuracy.
+    #[serde(default, skip_serializing_if = "is_sequence_accuracy")]
+    pub reported_accuracy: ReportedAccuracy,
     /// Why the run has no evaluation: it diverged in training (the trainer's message, e.g.
     /// `loss is NaN at step 12 ...`). A sweep records such a run so that it goes on and a
     /// re-run skips it; a report lists it apart instead of averaging it.

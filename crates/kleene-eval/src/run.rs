@@ -105,6 +105,7 @@ where
     M: SequenceModel<B>,
 {
     let mut result = RunResult::new(&info.run, &info.experiment, &info.model, info.seed);
+    result.reported_accuracy = task.protocol().reported_accuracy;
     let specs = plan_splits(plan, task)?;
     let regbench = match &plan.regbench {
         Some(p) => Some(Regbench::new(p.config.clone())?),

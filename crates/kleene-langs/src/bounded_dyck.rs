@@ -467,6 +467,16 @@ impl Task for BoundedDyck {
     fn name(&self) -> &str {
         &self.name
     }
+    /// Yao et al. (2021) report close accuracy (the 80% rule) beside token accuracy.
+    fn protocol(&self) -> crate::TaskProtocol {
+        crate::TaskProtocol {
+            close_accuracy: true,
+            ..Default::default()
+        }
+    }
+    fn published_layout(&self) -> Option<crate::PublishedLayout> {
+        Some(crate::PublishedLayout::BoundedDyck(self.config().clone()))
+    }
     fn description(&self) -> &str {
         &self.description
     }

@@ -367,6 +367,13 @@ impl Task for FlipFlop {
     fn name(&self) -> &str {
         &self.name
     }
+    fn published_layout(&self) -> Option<crate::PublishedLayout> {
+        Some(crate::PublishedLayout::FlipFlop(self.config().clone()))
+    }
+    /// Instruction/bit pairs (the unit of the splits), two tokens each.
+    fn input_len(&self, example: &Example) -> usize {
+        example.tokens.len() / 2
+    }
     fn description(&self) -> &str {
         &self.description
     }

@@ -20,6 +20,7 @@ pub mod chomsky;
 pub mod error;
 pub mod flipflop;
 pub mod io;
+pub mod protocol;
 pub mod regbench;
 pub mod registry;
 pub mod regular;
@@ -27,5 +28,6 @@ pub mod synthetics;
 pub mod task;
 
 pub use error::LangError;
+pub use protocol::{PublishedLayout, ReportedAccuracy, TaskProtocol};
 pub use registry::{all_tasks, register_task, task_by_name, TaskInfo};
 pub use task::{seeded_rng, Example, SplitSpec, Target, TargetKind, Task};

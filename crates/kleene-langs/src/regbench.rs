@@ -31,7 +31,9 @@ pub use problem::RegbenchProblem;
 pub use sampler::{LanguageDedup, RegbenchConfig, SampledDfa};
 
 use crate::registry::TaskInfo;
-use crate::task::{seeded_rng, split_seed, Example, SplitSpec, TargetKind, Task};
+use crate::task::{
+    check_example_shape, seeded_rng, split_seed, Example, SplitSpec, Target, TargetKind, Task,
+};
 use crate::LangError;
 
 /// Vocabulary size: `.` (pad, id 0), `a`..`r` (ids 1..=18), `|` (id 19).
@@ -251,6 +253,15 @@ impl Task for Regbench {
         &self.name
     }
 
+    /// The DFA-aware metrics (accuracy against each problem's DFA, TVD) re-draw the
+    /// problems from this config.
+    fn protocol(&self) -> crate::TaskProtocol {
+        crate::TaskProtocol {
+            regbench: Some(self.config().clone()),
+            ..Default::default()
+        }
+    }
+
     fn description(&self) -> &str {
         "REGBENCH: in-context learning of random DFAs, next-token LM over |-joined strings"
     }
@@ -265,6 +276,54 @@ impl Task for Regbench {
 
     fn target_kind(&self) -> TargetKind {
         TargetKind::Masked
+    }
+
+    /// Strings per problem: the `|` separators of the input plus one (a string is never
+    /// empty, so the dropped last token is never a separator).
+    fn input_len(&self, example: &Example) -> usize {
+        if example.tokens.is_empty() {
+            return 0;
+        }
+        1 + example.tokens.iter().filter(|&&t| t == SEPARATOR).count()
+    }
+
+    /// Checks the shape, then the next-token labels the input determines: every class is
+    /// the following input token, the mask is off exactly where that class is the
+    /// separator, and the last class (the next symbol of the last string) is a symbol.
+    /// Whether the strings belong to the problem's DFA needs the DFA, which a data file
+    /// does not carry.
+    fn check_example(&self, example: &Example) -> Result<(), String> {
+        check_example_shape(
+            self.vocab().len(),
+            self.classes().len(),
+            TargetKind::Masked,
+            example,
+        )?;
+        let Target::Masked { classes, mask } = &example.target else {
+            return Err("target is not masked".into());
+        };
+        let tokens = &example.tokens;
+        let n = tokens.len();
+        if let Some(t) = (0..n.saturating_sub(1)).find(|&t| classes[t] != tokens[t + 1]) {
+            return Err(format!(
+                "class {} at position {t}: the next input token is {}",
+                classes[t],
+                tokens[t + 1]
+            ));
+        }
+        if let Some(t) = (0..n).find(|&t| mask[t] != (classes[t] != SEPARATOR)) {
+            return Err(format!(
+                "mask is {} at position {t}: it is false exactly where the next token is `|`",
+                mask[t]
+            ));
+        }
+        if n > 0 && classes[n - 1] == SEPARATOR {
+            return Err(format!(
+                "class `|` at the last position {}: a problem ends inside a string",
+                n - 1
+            ));
+        }
+        Ok(())
     }
 
     /// The length unit is **strings per problem** (10..=19 by default).

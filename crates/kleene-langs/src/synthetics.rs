@@ -49,6 +49,46 @@ pub fn safari_vocab(v: usize) -> Vec<String> {
 
 /// Turns a full sequence into an example: input = all but last, classes = all but first,
 /// mask true only at the last position (the answer), or everywhere for `all_positions`.
+/// Checks the next-token shape of [`shifted_example`] (every class the following input
+/// token, the last position scored, the others all scored or none) and that the answer,
+/// the last class, is `answer` (recomputed from the input by the task's oracle).
+pub(crate) fn check_shifted(example: &Example, answer: u32) -> Result<(), String> {
+    let Target::Masked { classes, mask } = &example.target else {
+        return Err("target is not masked".into());
+    };
+    let tokens = &example.tokens;
+    let n = tokens.len();
+    if n == 0 {
+        return Err("empty example".into());
+    }
+    if let Some(t) = (0..n - 1).find(|&t| classes[t] != tokens[t + 1]) {
+        return Err(format!(
+            "class {} at position {t}: the next input token is {}",
+            classes[t],
+            tokens[t + 1]
+        ));
+    }
+    if !mask[n - 1] {
+        return Err(format!(
+            "mask is false at position {}: the answer is always scored",
+            n - 1
+        ));
+    }
+    if let Some(t) = (1..n - 1).find(|&t| mask[t] != mask[0]) {
+        return Err(format!(
+            "mask at position {t} differs from position 0: either every position or only the answer is scored"
+        ));
+    }
+    if classes[n - 1] != answer {
+        return Err(format!(
+            "answer class {} at position {}: the oracle says {answer}",
+            classes[n - 1],
+            n - 1
+        ));
+    }
+    Ok(())
+}
+
 /// The safari synthetic tasks' two splits: `train` and `test`, both at exactly `len` tokens.
 pub(crate) fn safari_splits(len: usize, train_size: usize, test_size: usize) -> Vec<SplitSpec> {
     [("train", train_size), ("test", test_size)]

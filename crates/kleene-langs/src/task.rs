@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::{PublishedLayout, TaskProtocol};
 use crate::LangError;
 
 /// The RNG every generator uses. ChaCha8 is portable: the same seed gives the
@@ -128,6 +129,35 @@ pub trait Task: Send + Sync {
     /// Membership oracle: whether `tokens` is a string of the task's language, if the
     /// task is a language (None for tasks that are not, e.g. associative recall).
     fn is_member(&self, _tokens: &[u32]) -> Option<bool> {
+        None
+    }
+
+    /// The length of `example` in the task's length unit (the unit of [`SplitSpec`] and of
+    /// [`Task::sample`]'s window): e.g. the input symbols without a query token, or DM's
+    /// input length `n` without the output positions. Training windows, length curricula
+    /// and per-length evaluation group examples by it. Default: the token count.
+    fn input_len(&self, example: &Example) -> usize {
+        example.tokens.len()
+    }
+
+    /// The positions accuracy scores, when they differ from the positions the loss
+    /// scores (the target's own; DM's `accuracy_mask`, e.g. stopping after an END class
+    /// while the loss covers every output position). Same length as `example.tokens`;
+    /// only positions the target scores may be true. Default `None`: accuracy scores
+    /// exactly the positions the loss scores.
+    fn accuracy_mask(&self, _example: &Example) -> Option<Vec<bool>> {
+        None
+    }
+
+    /// The task's evaluation protocol: the accuracy its paper reports and the
+    /// protocol-specific metrics that run by default. Default: sequence accuracy only.
+    fn protocol(&self) -> TaskProtocol {
+        TaskProtocol::default()
+    }
+
+    /// The published text layout of the task's family, if it has one besides JSONL
+    /// (the Bhattamishra suite's is found by [`crate::bhattamishra::by_name`]).
+    fn published_layout(&self) -> Option<PublishedLayout> {
         None
     }
 

@@ -189,12 +189,13 @@ pub struct EvalConfig {
     pub long_lengths: Vec<usize>,
     /// Sequences per long length. Default 64.
     pub long_samples_per_len: usize,
-    /// Bounded-Dyck close accuracy (80% rule) per split: `true`, `false`, or unset = on
-    /// for the `bounded-dyck` task only. Default unset.
+    /// Bounded-Dyck close accuracy (80% rule) per split: `true`, `false`, or unset = the
+    /// task's default (`Task::protocol`, on for `bounded-dyck`). Default unset.
     pub close_accuracy: Option<bool>,
     /// Probability-mass threshold of close accuracy. Default 0.8.
     pub close_threshold: f64,
-    /// REGBENCH DFA accuracy and TVD per split: unset = on for the `regbench*` tasks.
+    /// REGBENCH DFA accuracy and TVD per split: unset = the task's default (on for the
+    /// tasks whose `Task::protocol` gives a REGBENCH config, the `regbench*` tasks).
     pub regbench: Option<bool>,
     /// REGBENCH greedy-generation acceptance per split (slower). Default false.
     pub generation: bool,

@@ -29,6 +29,10 @@ pub struct Batch {
     pub row_seq: Vec<usize>,
     /// Class id per row (CE, MSE; 0 for BCE).
     pub classes: Vec<i64>,
+    /// Whether each row counts in the accuracy metrics: the task's accuracy mask
+    /// (`Task::accuracy_mask`, e.g. DM's stop after END) where it declares one, else every
+    /// row the loss scores.
+    pub in_accuracy: Vec<bool>,
     /// `(rows, out_dim)` one-hot (MSE) or next-symbol sets (BCE).
     pub dense: Option<Vec<f32>>,
     /// Width of `dense` rows.
@@ -62,6 +66,7 @@ impl Batch {
         let mut rows = Vec::new();
         let mut row_seq = Vec::new();
         let mut classes = Vec::new();
+        let mut in_accuracy = Vec::new();
         let mut dense = Vec::new();
         let mut lengths = Vec::with_capacity(b);
         for (i, ex) in examples.iter().enumerate() {
@@ -83,10 +88,16 @@ impl Batch {
             } else {
                 None
             };
+            let accuracy_mask = task.accuracy_mask(ex);
             let mut push = |t: usize, class: u32| -> Result<(), TrainError> {
                 rows.push((i * l + t) as i64);
                 row_seq.push(i);
                 classes.push(class as i64);
+                in_accuracy.push(
+                    accuracy_mask
+                        .as_ref()
+                        .is_none_or(|m| m.get(t).copied().unwrap_or(false)),
+                );
                 match (&sets, loss) {
                     (Some(sets), _) => {
                         let set = &sets[t];
@@ -145,6 +156,7 @@ impl Batch {
             rows,
             row_seq,
             classes,
+            in_accuracy,
             dense: has_dense.then_some(dense),
             out_dim,
         })
@@ -189,9 +201,11 @@ impl<'a> BatchSource<'a> {
                         )
                     })?;
                 let all = task.generate_split(&spec, seed)?;
+                // The window is in the task's length unit (input symbols, not the query
+                // token or DM's output positions).
                 let kept: Vec<Example> = all
                     .into_iter()
-                    .filter(|e| (min_len..=max_len).contains(&e.tokens.len()))
+                    .filter(|e| (min_len..=max_len).contains(&task.input_len(e)))
                     .collect();
                 if kept.len() < batch_size {
                     return Err(TrainError::invalid(
@@ -223,6 +237,12 @@ impl<'a> BatchSource<'a> {
             split,
             cached_epoch: None,
         })
+    }
+
+    /// The fixed training set of split mode: the `train` split's examples whose length in
+    /// the task's unit (`Task::input_len`) lies in the window. Empty when streaming.
+    pub fn training_set(&self) -> &[Example] {
+        &self.split
     }
 
     /// The examples of (0-based) step `step`.
@@ -399,6 +419,41 @@ mod tests {
         assert_eq!(b.classes, vec![4, 2, 8, 9]);
         assert_eq!(b.row_seq, vec![0, 1, 2, 2]);
         assert!(b.dense.is_none());
+    }
+
+    #[test]
+    fn accuracy_rows_follow_the_tasks_accuracy_mask() {
+        // binary-addition, 1 + 1: output [0, 1, END, 0] at positions 3..7; the loss scores
+        // all four, DM's accuracy stops after END.
+        let add = kleene_langs::task_by_name("binary-addition").unwrap();
+        let e = ex(
+            &[1, 2, 1, 3, 3, 3, 3],
+            Target::Masked {
+                classes: vec![0, 0, 0, 0, 1, 2, 0],
+                mask: vec![false, false, false, true, true, true, true],
+            },
+        );
+        let b = Batch::from_examples(&[e], add.as_ref(), LossKind::CrossEntropy, 4, 3).unwrap();
+        assert_eq!(b.rows, vec![3, 4, 5, 6]);
+        assert_eq!(b.in_accuracy, vec![true, true, true, false]);
+        // A wrong row after END does not count; one before it does.
+        use crate::trainer::{accuracy_rows, sequence_correct};
+        let wrong_after_end = [true, true, true, false];
+        assert_eq!(accuracy_rows(&b, &wrong_after_end), (3, 3));
+        assert_eq!(sequence_correct(&b, &wrong_after_end), vec![true]);
+        let wrong_before_end = [true, false, true, true];
+        assert_eq!(accuracy_rows(&b, &wrong_before_end), (2, 3));
+        assert_eq!(sequence_correct(&b, &wrong_before_end), vec![false]);
+        // Toy declares no accuracy mask: every loss row counts.
+        let b = Batch::from_examples(
+            &[ex(&[0, 1], Target::PerPosition(vec![1, 0]))],
+            &Toy,
+            LossKind::CrossEntropy,
+            2,
+            2,
+        )
+        .unwrap();
+        assert_eq!(b.in_accuracy, vec![true, true]);
     }
 
     #[test]

@@ -16,8 +16,7 @@ use kleene_eval::{
     evaluate_run, CloseAccuracyConfig, CurveConfig, EvalOptions, EvalPlan, GenerationConfig,
     LongLengthConfig, RegbenchPlan, Report, RunInfo, RunResult, Scoring,
 };
-use kleene_langs::regbench::{Regbench, RegbenchConfig};
-use kleene_langs::Task;
+use kleene_langs::{ReportedAccuracy, Task};
 use kleene_zoo::SequenceModel;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +42,20 @@ pub struct EvalRow {
     /// Splits: mean over sequences of the fraction of scored positions right
     /// ("relaxed"); lengths: correct scored positions / scored positions.
     pub pos_acc: f64,
+    /// Correct scored positions / scored positions (DM's per-token accuracy over the
+    /// positions the task's accuracy mask scores).
+    #[serde(default)]
+    pub token_acc: f64,
+}
+
+impl EvalRow {
+    /// The accuracy a task reporting `which` shows for this row.
+    pub fn reported(&self, which: ReportedAccuracy) -> f64 {
+        match which {
+            ReportedAccuracy::Sequence => self.seq_acc,
+            ReportedAccuracy::Token => self.token_acc,
+        }
+    }
 }
 
 /// A run's evaluation: the kleene-eval [`RunResult`] and, for the terminal, its rows with
@@ -79,6 +92,7 @@ impl EvalReport {
                 examples: (s.counts.sequences + s.counts.empty_sequences) as usize,
                 seq_acc: s.strict_accuracy,
                 pos_acc: s.relaxed_accuracy,
+                token_acc: s.token_accuracy,
             })
             .collect();
         if let Some(curve) = &result.curve {
@@ -89,6 +103,7 @@ impl EvalReport {
                 examples: p.n,
                 seq_acc: p.accuracy,
                 pos_acc: p.token_accuracy,
+                token_acc: p.token_accuracy,
             }));
         }
         EvalReport {
@@ -102,14 +117,16 @@ impl EvalReport {
         }
     }
 
-    /// Mean sequence accuracy over rows inside / beyond the training window.
+    /// Mean of the task's reported accuracy ([`RunResult::reported_accuracy`]: sequence
+    /// accuracy, or DM's per-token accuracy) over rows inside / beyond the training window.
     pub fn in_out_means(&self) -> (Option<f64>, Option<f64>) {
+        let which = self.result.reported_accuracy;
         let mean = |f: &dyn Fn(&EvalRow) -> bool| {
             let v: Vec<f64> = self
                 .rows
                 .iter()
                 .filter(|r| f(r))
-                .map(|r| r.seq_acc)
+                .map(|r| r.reported(which))
                 .collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         };
@@ -154,15 +171,19 @@ impl EvalReport {
             }
         }
         let (inside, beyond) = self.in_out_means();
+        let which = match self.result.reported_accuracy {
+            ReportedAccuracy::Sequence => "sequence",
+            ReportedAccuracy::Token => "token",
+        };
         if let Some(i) = inside {
             s.push_str(&format!(
-                "\nmean sequence accuracy, training lengths: {:.1}%\n",
+                "\nmean {which} accuracy, training lengths: {:.1}%\n",
                 100.0 * i
             ));
         }
         if let Some(o) = beyond {
             s.push_str(&format!(
-                "mean sequence accuracy, longer lengths:   {:.1}%\n",
+                "mean {which} accuracy, longer lengths:   {:.1}%\n",
                 100.0 * o
             ));
         }
@@ -183,15 +204,6 @@ impl EvalReport {
         paths.extend(Report::from_runs(std::slice::from_ref(&self.result))?.write_all(run_dir)?);
         Ok(paths)
     }
-}
-
-/// The config of a REGBENCH task of the registry (`regbench`, `regbench-1k`, ...), to
-/// re-draw its DFAs for the DFA-aware metrics.
-fn regbench_config(task_name: &str) -> Option<RegbenchConfig> {
-    std::iter::once(Regbench::default())
-        .chain([1000, 2500, 10_000, 20_000, 40_000].map(Regbench::with_train_size))
-        .find(|r| r.name() == task_name)
-        .map(|r| r.config().clone())
 }
 
 /// `[eval]` keys that still apply next to `[eval.paper]`; every other key would be ignored.
@@ -262,13 +274,15 @@ pub fn eval_plan(
         seed: eval.seed,
         options: options.clone(),
     });
-    let close = eval.close_accuracy.unwrap_or(task.name() == "bounded-dyck");
+    // The task declares its protocol-specific metrics (`Task::protocol`); the config
+    // may turn them on or off.
+    let protocol = task.protocol();
+    let close = eval.close_accuracy.unwrap_or(protocol.close_accuracy);
     let bounded_dyck = close.then(|| CloseAccuracyConfig {
         threshold: eval.close_threshold,
         ..Default::default()
     });
-    let rb_config = regbench_config(task.name());
-    let regbench = match (eval.regbench, rb_config) {
+    let regbench = match (eval.regbench, protocol.regbench) {
         (Some(false), _) => None,
         (None, None) => None,
         (Some(true), None) => {
@@ -415,6 +429,7 @@ pub fn evaluate<B: Backend, M: SequenceModel<B>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kleene_langs::regbench::Regbench;
 
     fn cfg(task: &str, eval: &str, training: &str) -> RunConfig {
         let text = format!(

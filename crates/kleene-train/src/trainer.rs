@@ -172,15 +172,25 @@ pub fn row_correct<B: Backend>(kind: LossKind, x: Tensor<B, 2>, batch: &Batch) -
     }
 }
 
-/// Sequence-level accuracy: a sequence is correct when all its scored rows are.
+/// Sequence-level accuracy: a sequence is correct when all its rows in the accuracy
+/// ([`Batch::in_accuracy`]) are.
 pub fn sequence_correct(batch: &Batch, rows_ok: &[bool]) -> Vec<bool> {
     let mut ok = vec![true; batch.batch_size];
     for (r, &good) in rows_ok.iter().enumerate() {
-        if !good {
+        if !good && batch.in_accuracy[r] {
             ok[batch.row_seq[r]] = false;
         }
     }
     ok
+}
+
+/// `(correct, counted)` rows of the accuracy metrics: the rows in the task's accuracy mask.
+pub fn accuracy_rows(batch: &Batch, rows_ok: &[bool]) -> (u64, u64) {
+    rows_ok
+        .iter()
+        .zip(&batch.in_accuracy)
+        .filter(|(_, &counted)| counted)
+        .fold((0, 0), |(ok, n), (&good, _)| (ok + u64::from(good), n + 1))
 }
 
 /// Trains `model` on `task` as `cfg` says, writing into `run_dir`.
@@ -334,8 +344,9 @@ where
         }
         let ok = row_correct(t.loss, x.detach(), &batch);
         let seq_ok = sequence_correct(&batch, &ok);
-        acc.rows_ok += ok.iter().filter(|&&b| b).count() as u64;
-        acc.rows += ok.len() as u64;
+        let (rows_ok, rows) = accuracy_rows(&batch, &ok);
+        acc.rows_ok += rows_ok;
+        acc.rows += rows;
         acc.seqs_ok += seq_ok.iter().filter(|&&b| b).count() as u64;
         acc.seqs += seq_ok.len() as u64;
         acc.tokens += batch.real_tokens() as u64;

@@ -14,11 +14,11 @@ const MAX_ERRORS_PER_FILE: usize = 20;
 
 pub(super) fn check(name: &str, dir: &Path) -> Result<i32, LangError> {
     let task = kleene_langs::task_by_name(name)?;
-    let family = family_of(task.as_ref());
+    let family = family_of(task.as_ref())?;
     // Accept the parent folder of the family's layout too.
     let sub = match &family {
         Family::Suite(s) => Some(suite_folder(s)),
-        Family::FlipFlop => Some("flipflop".to_string()),
+        Family::FlipFlop(_) => Some("flipflop".to_string()),
         _ => None,
     };
     let mut dir = dir.to_path_buf();
@@ -105,7 +105,7 @@ pub(super) fn check(name: &str, dir: &Path) -> Result<i32, LangError> {
                     Err(e) => errors.push(e),
                 }
             }
-            Family::FlipFlop => {
+            Family::FlipFlop(_) => {
                 files += 1;
                 match flipflop::read_text(path) {
                     Ok(ex) => {

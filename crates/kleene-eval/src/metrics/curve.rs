@@ -22,6 +22,16 @@ pub struct LengthPoint {
     pub token_accuracy: f64,
 }
 
+impl LengthPoint {
+    /// The accuracy at this length that a task reporting `which` shows.
+    pub fn reported(&self, which: kleene_langs::ReportedAccuracy) -> f64 {
+        match which {
+            kleene_langs::ReportedAccuracy::Sequence => self.accuracy,
+            kleene_langs::ReportedAccuracy::Token => self.token_accuracy,
+        }
+    }
+}
+
 /// A length the task could not sample (e.g. odd lengths of aⁿbⁿ), with the reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SkippedLength {

@@ -15,6 +15,7 @@
 //! the files and [`Fidelity::Definition`] follows the textbook language (see each language).
 
 mod boolean;
+mod catalog;
 mod counter;
 mod dyck;
 mod dyck_law;
@@ -240,302 +241,50 @@ impl SuiteLanguage {
         SuiteLanguage::AnBnCnDn,
     ];
 
+    /// The language's row of the catalog.
+    fn row(self) -> &'static catalog::CatalogRow {
+        let row = &catalog::CATALOG[self as usize];
+        debug_assert_eq!(
+            row.language, self,
+            "catalog rows follow the declaration order"
+        );
+        row
+    }
+
     /// The folder name of the published release (`generated_ds/<folder>`).
     pub fn folder(self) -> &'static str {
-        use SuiteLanguage::*;
-        match self {
-            Tomita1 => "Tomita-1",
-            Tomita2 => "Tomita-2",
-            Tomita3 => "Tomita-3",
-            Tomita4 => "Tomita-4",
-            Tomita5 => "Tomita-5",
-            Tomita6 => "Tomita-6",
-            Tomita7 => "Tomita-7",
-            D2 => "D-2",
-            D3 => "D-3",
-            D4 => "D-4",
-            D12 => "D-12",
-            Parity => "Parity",
-            AaStar => "AAStar",
-            AaaaStar => "AAAAStar",
-            AbabStar => "ABABStar",
-            AaStarToEeStar => "AAStarBBStarCCStarDDStarEEStar",
-            AbStarDBcStar => "ABStar_D_BCStar",
-            ZeroOneTwoStar02Star => "012Star_0_2Star",
-            Dyck1 => "Dyck1",
-            Shuffle2 => "Shuffle2",
-            Shuffle4 => "Shuffle4",
-            Shuffle6 => "Shuffle6",
-            Boolean3 => "Boolean3",
-            Boolean5 => "Boolean5",
-            AnBn => "anbn",
-            AnBnCn => "anbncn",
-            AnBnCnDn => "anbncndn",
-        }
+        self.row().folder
     }
 
     /// The short command-line name.
     pub fn name(self) -> &'static str {
-        use SuiteLanguage::*;
-        match self {
-            Tomita1 => "tomita-1",
-            Tomita2 => "tomita-2",
-            Tomita3 => "tomita-3",
-            Tomita4 => "tomita-4",
-            Tomita5 => "tomita-5",
-            Tomita6 => "tomita-6",
-            Tomita7 => "tomita-7",
-            D2 => "d-2",
-            D3 => "d-3",
-            D4 => "d-4",
-            D12 => "d-12",
-            Parity => "parity",
-            AaStar => "aastar",
-            AaaaStar => "aaaastar",
-            AbabStar => "ababstar",
-            AaStarToEeStar => "aastar-to-eestar",
-            AbStarDBcStar => "abstar-d-bcstar",
-            ZeroOneTwoStar02Star => "012star-0-2star",
-            Dyck1 => "dyck-1",
-            Shuffle2 => "shuffle-2",
-            Shuffle4 => "shuffle-4",
-            Shuffle6 => "shuffle-6",
-            Boolean3 => "boolean-3",
-            Boolean5 => "boolean-5",
-            AnBn => "anbn",
-            AnBnCn => "anbncn",
-            AnBnCnDn => "anbncndn",
-        }
+        self.row().name
     }
 
     /// Whether the published files depart from the definition (so a `-exact` variant exists).
     pub fn has_definition_variant(self) -> bool {
-        use SuiteLanguage::*;
-        matches!(
-            self,
-            Shuffle2 | Shuffle4 | Shuffle6 | Tomita3 | ZeroOneTwoStar02Star
-        )
+        self.row().exact_description.is_some()
     }
 
     fn description(self, fidelity: Fidelity) -> String {
-        use SuiteLanguage::*;
-        let d = match self {
-            Tomita1 => "Tomita-1: 1* (next-symbol bits [0,1])",
-            Tomita2 => "Tomita-2: (10)* (next-symbol bits [0,1])",
-            Tomita3 => {
-                if fidelity == Fidelity::Faithful {
-                    "Tomita-3: no odd run of 1s followed by an odd run of 0s (bits: symbol keeps the string in L, as published)"
-                } else {
-                    "Tomita-3: no odd run of 1s followed by an odd run of 0s (bits: prefix can still be completed)"
-                }
-            }
-            Tomita4 => "Tomita-4: no 000 substring (next-symbol bits [0,1])",
-            Tomita5 => "Tomita-5: even #0 and even #1 (prefix-membership bit)",
-            Tomita6 => "Tomita-6: #0 - #1 = 0 mod 3 (prefix-membership bit)",
-            Tomita7 => "Tomita-7: 0*1*0*1* (next-symbol bits [0,1])",
-            D2 => "D_2 = (a(ab)*b)*, depth <= 2 over {a,b} (bits [a,b] legal)",
-            D3 => "D_3: balanced a/b of depth <= 3 (bits [a,b] legal)",
-            D4 => "D_4: balanced a/b of depth <= 4 (bits [a,b] legal)",
-            D12 => "D_12: balanced a/b of depth <= 12 (bits [a,b] legal)",
-            Parity => "Parity: even number of 1s over {0,1} (prefix-membership bit)",
-            AaStar => "(aa)*: prefix-membership bit",
-            AaaaStar => "(aaaa)*: prefix-membership bit",
-            AbabStar => "(abab)*: prefix-membership bit",
-            AaStarToEeStar => "aa*bb*cc*dd*ee*: class = next letter of abcdeT",
-            AbStarDBcStar => "{a,b}*d{b,c}*: bits [a,b,c,d] legal",
-            ZeroOneTwoStar02Star => {
-                if fidelity == Fidelity::Faithful {
-                    "{0,1,2}*02*: c/e (e iff the symbol is 2 and the prefix is in L, as published)"
-                } else {
-                    "{0,1,2}*02*: c/e (e iff the prefix is in L)"
-                }
-            }
-            Dyck1 => "Dyck-1 over (): bit = a ) may follow",
-            Shuffle2 | Shuffle4 | Shuffle6 => {
-                if fidelity == Fidelity::Faithful {
-                    "Shuffle-k as published (nested Dyck-k strings): bit j = bracket j open"
-                } else {
-                    "Shuffle-k (true shuffle of k Dyck-1 languages): bit j = bracket j open"
-                }
-            }
-            Boolean3 => "Boolean-3: prefix-notation expressions with ~ + > (completion bit)",
-            Boolean5 => "Boolean-5: prefix-notation expressions with ~ + > * ^ (completion bit)",
-            AnBn => "a^n b^n: class = next-symbol set (a, b, T=end)",
-            AnBnCn => "a^n b^n c^n: class = next-symbol set (a, b, c, T=end)",
-            AnBnCnDn => "a^n b^n c^n d^n: class = next-symbol set (a, b, c, d, T=end)",
-        };
-        d.to_string()
+        let row = self.row();
+        match (fidelity, row.exact_description) {
+            (Fidelity::Definition, Some(exact)) => exact.to_string(),
+            _ => row.description.to_string(),
+        }
     }
 
     fn build(self, fidelity: Fidelity) -> Box<dyn Language> {
-        use SuiteLanguage::*;
-        let exact = fidelity == Fidelity::Definition;
-        match self {
-            Tomita1 => Box::new(tomita::Tomita::new(1, exact)),
-            Tomita2 => Box::new(tomita::Tomita::new(2, exact)),
-            Tomita3 => Box::new(tomita::Tomita::new(3, exact)),
-            Tomita4 => Box::new(tomita::Tomita::new(4, exact)),
-            Tomita5 => Box::new(tomita::Tomita::new(5, exact)),
-            Tomita6 => Box::new(tomita::Tomita::new(6, exact)),
-            Tomita7 => Box::new(tomita::Tomita::new(7, exact)),
-            D2 => Box::new(dyck::DepthBounded::new(2)),
-            D3 => Box::new(dyck::DepthBounded::new(3)),
-            D4 => Box::new(dyck::DepthBounded::new(4)),
-            D12 => Box::new(dyck::DepthBounded::new(12)),
-            Parity => Box::new(modular::Parity),
-            AaStar => Box::new(modular::UnitStar::new(b"aa")),
-            AaaaStar => Box::new(modular::UnitStar::new(b"aaaa")),
-            AbabStar => Box::new(modular::UnitStar::new(b"abab")),
-            AaStarToEeStar => Box::new(starfree::LetterRuns),
-            AbStarDBcStar => Box::new(starfree::PreMidPost::ab_d_bc()),
-            ZeroOneTwoStar02Star => Box::new(starfree::PreMidPost::zero_one_two(exact)),
-            Dyck1 => Box::new(dyck::Brackets::new(1, exact)),
-            Shuffle2 => Box::new(dyck::Brackets::new(2, exact)),
-            Shuffle4 => Box::new(dyck::Brackets::new(4, exact)),
-            Shuffle6 => Box::new(dyck::Brackets::new(6, exact)),
-            Boolean3 => Box::new(boolean::Boolean::new(3, 0.5)),
-            Boolean5 => Box::new(boolean::Boolean::new(5, 0.3)),
-            AnBn => Box::new(counter::Counter::new(2)),
-            AnBnCn => Box::new(counter::Counter::new(3)),
-            AnBnCnDn => Box::new(counter::Counter::new(4)),
-        }
+        (self.row().build)(fidelity == Fidelity::Definition)
     }
 
     /// The published splits: windows (characters), requested sizes and generation rules
     /// (spec §1.4; sizes as configured, except D-2 whose committed files are 5000/1000/1000).
     pub fn published_splits(self) -> Vec<SuiteSplit> {
-        use SuiteLanguage::*;
-        // Lists de-duplicated through a Python set come out in arbitrary order.
-        let set_order = matches!(
-            self,
-            D3 | D4
-                | D12
-                | AaStarToEeStar
-                | AbStarDBcStar
-                | ZeroOneTwoStar02Star
-                | Boolean3
-                | Boolean5
-        );
-        let own = |name: &str, lo, hi, size, dedup| SuiteSplit {
-            spec: SplitSpec {
-                name: name.to_string(),
-                min_len: lo,
-                max_len: hi,
-                size,
-            },
-            dedup,
-            corpus_offset: None,
-            set_order: set_order || dedup == Dedup::DrawThenDedup,
-        };
-        let corpus = |name: &str, lo, hi, size, offset, dedup| SuiteSplit {
-            spec: SplitSpec {
-                name: name.to_string(),
-                min_len: lo,
-                max_len: hi,
-                size,
-            },
-            dedup,
-            corpus_offset: Some(offset),
-            set_order,
-        };
-        // Tomita: `leak=True` branch. Train keeps duplicates; every bin is drawn then
-        // de-duplicated; bins >= 1 all use [101,150].
-        let tomita = |train: usize, test: usize, bins: usize| {
-            let mut v = vec![
-                own("train", 1, 100, train, Dedup::None),
-                own("bin0", 1, 100, test, Dedup::DrawThenDedup),
-            ];
-            for b in 1..bins {
-                v.push(own(
-                    &format!("bin{b}"),
-                    101,
-                    150,
-                    test,
-                    Dedup::DrawThenDedup,
-                ));
-            }
-            v
-        };
-        let unit_star = |lo: usize, train: usize, test: usize| {
-            vec![
-                own("train", lo, 500, train, Dedup::None),
-                own("bin0", lo, 500, test, Dedup::DrawThenDedup),
-                own("bin1", 501, 600, test, Dedup::DrawThenDedup),
-            ]
-        };
-        // Counter languages: windows in n converted to characters (k letters per n).
-        let counter = |k: usize, lw: usize, uw: usize, incr: usize| {
-            vec![
-                own("train", k * lw, k * uw, 1000, Dedup::DrawThenDedup),
-                own("bin0", k * lw, k * uw, 50, Dedup::DrawThenDedup),
-                own(
-                    "bin1",
-                    k * (uw + 1),
-                    k * (uw + incr),
-                    50,
-                    Dedup::DrawThenDedup,
-                ),
-                own(
-                    "bin2",
-                    k * (uw + incr),
-                    k * (uw + 2 * incr),
-                    50,
-                    Dedup::DrawThenDedup,
-                ),
-            ]
-        };
-        // Corpus split: train + bin0 cut from one de-duplicated list, then one more bin
-        // whose lower bound stays at lw.
-        let corpus_split =
-            |lo: usize, hi: usize, bin1_hi: usize, train: usize, test: usize, dedup| {
-                vec![
-                    corpus("train", lo, hi, train, 0, dedup),
-                    corpus("bin0", lo, hi, test, train, dedup),
-                    own("bin1", lo, bin1_hi, test, dedup),
-                ]
-            };
-        let brackets = |w: [(usize, usize); 4]| {
-            let names = ["train", "bin0", "bin1", "bin2"];
-            let sizes = [10000, 2000, 2000, 2000];
-            (0..4)
-                .map(|i| own(names[i], w[i].0, w[i].1, sizes[i], Dedup::UntilUnique))
-                .collect::<Vec<_>>()
-        };
-        match self {
-            Tomita1 => tomita(1000, 50, 2),
-            Tomita2 => tomita(1000, 25, 2),
-            Tomita3 | Tomita4 | Tomita7 => tomita(10000, 2000, 2),
-            Tomita5 => tomita(10000, 2000, 4),
-            Tomita6 => tomita(10000, 10000, 4),
-            // D-2's committed files come from an older run (5000/1000/1000 lines, config
-            // `unique: False`): no de-duplication. With the current generator's
-            // de-duplication D-2 runs dry (few distinct short strings) after ~1400 strings.
-            D2 => corpus_split(2, 100, 200, 5000, 1000, Dedup::None),
-            D3 | D4 | D12 => corpus_split(2, 100, 200, 10000, 2000, Dedup::UntilUnique),
-            Parity => vec![
-                corpus("train", 2, 50, 10000, 0, Dedup::UntilUnique),
-                corpus("bin0", 2, 50, 2000, 10000, Dedup::UntilUnique),
-                own("bin1", 51, 100, 2000, Dedup::UntilUnique),
-            ],
-            AaStar => unit_star(2, 250, 50),
-            AaaaStar | AbabStar => unit_star(4, 125, 25),
-            AaStarToEeStar => corpus_split(5, 200, 300, 10000, 2000, Dedup::UntilUnique),
-            AbStarDBcStar | ZeroOneTwoStar02Star => {
-                corpus_split(2, 50, 100, 10000, 2000, Dedup::UntilUnique)
-            }
-            Dyck1 => brackets([(2, 50), (2, 50), (52, 100), (102, 150)]),
-            Shuffle2 => brackets([(2, 50), (2, 50), (52, 100), (100, 150)]),
-            Shuffle4 | Shuffle6 => brackets([(2, 100), (2, 100), (102, 150), (150, 200)]),
-            Boolean3 | Boolean5 => vec![
-                corpus("train", 2, 50, 10000, 0, Dedup::UntilUnique),
-                corpus("bin0", 2, 50, 2000, 10000, Dedup::UntilUnique),
-                own("bin1", 51, 100, 2000, Dedup::UntilUnique),
-                own("bin2", 100, 150, 2000, Dedup::UntilUnique),
-            ],
-            AnBn => counter(2, 2, 100, 100),
-            AnBnCn => counter(3, 3, 150, 150),
-            AnBnCnDn => counter(4, 4, 200, 200),
-        }
+        let row = self.row();
+        (row.splits)(&catalog::SplitRules {
+            set_order: row.set_order,
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use super::transduction::{Level, Transduction};
 ///
 /// - input symbols `0`, `1`, `+` (id 2); classes `0`, `1`, `END` (id 2);
 /// - output length `n + 1`; DM's accuracy mask stops after the termination class
-///   ([`super::ChomskyTask::accuracy_mask`]);
+///   ([`crate::Task::accuracy_mask`]);
 /// - length unit: DM's input length `n` (`sample_batch(length = n)`), both operands and
 ///   the separator;
 /// - sampling (`n >= 3`): `ℓ₁ ~ U{1..n-2}`, `ℓ₂ = n-1-ℓ₁`, operands uniform on

@@ -12,7 +12,7 @@ use super::transduction::{Level, Transduction};
 /// - input symbols `0`, `1`, `*` (id 2); classes `0`, `1`, `END` (id 2);
 /// - output length `n` (not `n + 1`: the product of an ℓ₁-bit and an ℓ₂-bit number has
 ///   at most `ℓ₁ + ℓ₂ = n - 1` bits); DM's accuracy mask stops after the termination
-///   class ([`super::ChomskyTask::accuracy_mask`]);
+///   class ([`crate::Task::accuracy_mask`]);
 /// - length unit: DM's input length `n` (`sample_batch(length = n)`);
 /// - sampling as binary addition; for `n <= 2` DM fixes the output whatever the input:
 ///   `[END]` for `n = 1`, `[0, END]` for `n = 2`.

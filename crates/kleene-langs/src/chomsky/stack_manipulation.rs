@@ -20,7 +20,7 @@ pub const TERMINATION: u32 = 2;
 /// - input symbols `0`, `1` (stack bits), `POP` = 2, `PUSH0` = 3, `PUSH1` = 4;
 /// - classes `0`, `1`, `END` ([`TERMINATION`] = 2);
 /// - output length `n + 1`; DM's accuracy mask stops after the termination class
-///   ([`super::ChomskyTask::accuracy_mask`]);
+///   ([`crate::Task::accuracy_mask`]);
 /// - length unit: DM's input length `n` (`sample_batch(length = n)`), bits and actions
 ///   together;
 /// - sampling (`n >= 2`): `k ~ U{1..n-1}` uniform bits, then `n - k` actions uniform over

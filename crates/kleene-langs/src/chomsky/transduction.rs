@@ -6,6 +6,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::{ReportedAccuracy, TaskProtocol};
 use crate::task::{check_example_shape, Example, SplitSpec, Target, TargetKind, Task};
 use crate::LangError;
 
@@ -109,7 +110,7 @@ impl Default for ChomskyConfig {
 ///   the classes are the output class ids; masked-out positions hold class 0.
 ///
 /// The mask is DM's *loss* mask (its loss is not masked past a termination token); DM's
-/// accuracy mask of the three termination tasks is [`ChomskyTask::accuracy_mask`].
+/// accuracy mask of the three termination tasks is [`Task::accuracy_mask`].
 pub struct ChomskyTask {
     transduction: Box<dyn Transduction>,
     config: ChomskyConfig,
@@ -175,8 +176,9 @@ impl ChomskyTask {
         }
     }
 
-    /// The input length `n` of an encoded example: the position of its first empty token.
-    pub fn input_len(&self, example: &Example) -> Result<usize, String> {
+    /// The input length `n` of an encoded example: the position of its first empty token,
+    /// or why it has none (checked by [`Task::check_example`]).
+    fn find_input_len(&self, example: &Example) -> Result<usize, String> {
         let empty = self.empty_token();
         example
             .tokens
@@ -185,24 +187,6 @@ impl ChomskyTask {
             .ok_or_else(|| {
                 "no empty token: the input must be followed by its output positions".into()
             })
-    }
-
-    /// DM's accuracy mask (`accuracy_mask` in `tasks/dcf/stack_manipulation.py`,
-    /// `tasks/cs/binary_addition.py`, `binary_multiplication.py`): the output positions up
-    /// to and including the first termination class; for the other tasks, every output
-    /// position (the target's mask). Same length as `example.tokens`.
-    pub fn accuracy_mask(&self, example: &Example) -> Result<Vec<bool>, String> {
-        let Target::Masked { classes, mask } = &example.target else {
-            return Err("target is not masked".into());
-        };
-        let Some(end) = self.transduction.termination_class() else {
-            return Ok(mask.clone());
-        };
-        let n = self.input_len(example)?;
-        let stop = (n..classes.len())
-            .find(|&p| classes[p] == end)
-            .ok_or_else(|| format!("no termination class {end} among the output classes"))?;
-        Ok((0..classes.len()).map(|p| mask[p] && p <= stop).collect())
     }
 
     fn window_error(&self, min_len: usize, max_len: usize) -> LangError {
@@ -259,6 +243,39 @@ impl Task for ChomskyTask {
         Ok(self.encode(&input, &output))
     }
 
+    /// DM's input length `n`: the position of the first empty token (the whole example
+    /// when it has none, which [`Task::check_example`] rejects).
+    fn input_len(&self, example: &Example) -> usize {
+        self.find_input_len(example).unwrap_or(example.tokens.len())
+    }
+
+    /// DM's accuracy mask (`accuracy_mask` in `tasks/dcf/stack_manipulation.py`,
+    /// `tasks/cs/binary_addition.py`, `binary_multiplication.py`): the output positions up
+    /// to and including the first termination class. `None` (every output position, the
+    /// target's mask) for the other tasks, and for an example with no termination class
+    /// among its outputs (which DM's samplers never produce).
+    fn accuracy_mask(&self, example: &Example) -> Option<Vec<bool>> {
+        let end = self.transduction.termination_class()?;
+        let Target::Masked { classes, mask } = &example.target else {
+            return None;
+        };
+        let n = self.input_len(example);
+        let stop = (n..classes.len()).find(|&p| classes[p] == end)?;
+        Some(
+            (0..classes.len())
+                .map(|p| mask.get(p).copied().unwrap_or(false) && p <= stop)
+                .collect(),
+        )
+    }
+
+    /// DM reports per-token accuracy over the output positions (after its accuracy mask).
+    fn protocol(&self) -> TaskProtocol {
+        TaskProtocol {
+            reported_accuracy: ReportedAccuracy::Token,
+            ..TaskProtocol::default()
+        }
+    }
+
     fn splits(&self) -> Vec<SplitSpec> {
         let c = &self.config;
         vec![
@@ -282,7 +299,7 @@ impl Task for ChomskyTask {
     fn check_example(&self, example: &Example) -> Result<(), String> {
         let classes_len = self.transduction.classes().len();
         check_example_shape(self.vocab().len(), classes_len, TargetKind::Masked, example)?;
-        let n = self.input_len(example)?;
+        let n = self.find_input_len(example)?;
         if n == 0 {
             return Err("no input tokens before the first empty token".into());
         }

@@ -5,7 +5,7 @@ use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::task::{Example, SplitSpec, Target, TargetKind, Task};
+use crate::task::{check_example_shape, Example, SplitSpec, Target, TargetKind, Task};
 use crate::LangError;
 
 /// A language whose label is one class of the whole string (final automaton state or
@@ -224,6 +224,36 @@ impl Task for RegularTask {
             tokens,
             target: Target::Final(label),
         })
+    }
+
+    /// Checks the shape, then recomputes the label with the language's oracle.
+    fn check_example(&self, example: &Example) -> Result<(), String> {
+        check_example_shape(
+            self.vocab().len(),
+            self.classes().len(),
+            TargetKind::Final,
+            example,
+        )?;
+        let expected = self.label(&example.tokens).map_err(|e| match e {
+            LangError::InvalidConfig { reason, .. } => reason,
+            other => other.to_string(),
+        })?;
+        match example.target {
+            Target::Final(c) if c != expected => Err(format!(
+                "label {c} at the last position ({}): the oracle says {expected}",
+                example.tokens.len().saturating_sub(1)
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Input symbols, without the query token (the unit of the splits and of `sample`).
+    fn input_len(&self, example: &Example) -> usize {
+        let n = example.tokens.len();
+        match (self.query_token_id(), example.tokens.last()) {
+            (Some(q), Some(&last)) if last == q => n - 1,
+            _ => n,
+        }
     }
 
     fn splits(&self) -> Vec<SplitSpec> {

@@ -4,8 +4,10 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{safari_splits, safari_vocab, shifted_example, unique_sequences, TrainLoss};
-use crate::task::{Example, SplitSpec, TargetKind, Task};
+use super::{
+    check_shifted, safari_splits, safari_vocab, shifted_example, unique_sequences, TrainLoss,
+};
+use crate::task::{check_example_shape, Example, SplitSpec, TargetKind, Task};
 use crate::LangError;
 
 /// Associative-recall settings (seq_icl `pipeline/assoc_recall`).
@@ -140,6 +142,57 @@ impl AssociativeRecall {
         seq
     }
 
+    /// The oracle: the value of the query key in `tokens` (pairs, `=>`, query key), or
+    /// why `tokens` is not such an input, naming the position.
+    pub fn answer(&self, tokens: &[u32]) -> Result<u32, String> {
+        let n = tokens.len();
+        if n < 4 || !n.is_multiple_of(2) {
+            return Err(format!(
+                "{n} input tokens: key-value pairs, `=>` and a key make an even count >= 4"
+            ));
+        }
+        if tokens[n - 2] != self.copy_token() {
+            return Err(format!(
+                "token {} at position {}: expected `=>`",
+                tokens[n - 2],
+                n - 2
+            ));
+        }
+        let (keys, values) = (self.key_ids(), self.value_ids());
+        let mut map = vec![None; self.num_keys as usize + 1];
+        for p in (0..n - 2).step_by(2) {
+            let (k, v) = (tokens[p], tokens[p + 1]);
+            if !keys.contains(&k) {
+                return Err(format!("token {k} at position {p} is not a key"));
+            }
+            if !values.contains(&v) {
+                return Err(format!("token {v} at position {} is not a value", p + 1));
+            }
+            match map[k as usize] {
+                Some(old) if old != v => {
+                    return Err(format!(
+                        "key {k} has value {v} at position {} but {old} before",
+                        p + 1
+                    ))
+                }
+                _ => map[k as usize] = Some(v),
+            }
+        }
+        let query = tokens[n - 1];
+        if !keys.contains(&query) {
+            return Err(format!(
+                "query token {query} at position {} is not a key",
+                n - 1
+            ));
+        }
+        map[query as usize].ok_or_else(|| {
+            format!(
+                "query key {query} at position {} has no pair before it",
+                n - 1
+            )
+        })
+    }
+
     fn pairs_for(
         &self,
         min_len: usize,
@@ -192,6 +245,24 @@ impl Task for AssociativeRecall {
             self.config.num_test_examples,
         )
     }
+    /// Tokens of key-value pairs: the input without the `=>` and the query key.
+    fn input_len(&self, example: &Example) -> usize {
+        example.tokens.len().saturating_sub(2)
+    }
+
+    /// Checks the shape, then recomputes the answer: the value paired with the query key
+    /// (each example has one key -> value map, so every occurrence of a key carries the
+    /// same value).
+    fn check_example(&self, example: &Example) -> Result<(), String> {
+        check_example_shape(
+            self.vocab().len(),
+            self.classes().len(),
+            TargetKind::Masked,
+            example,
+        )?;
+        check_shifted(example, self.answer(&example.tokens)?)
+    }
+
     /// Distinct sequences per split; the `train` split scores every position unless
     /// [`TrainLoss::AnswerOnly`].
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {

@@ -4,8 +4,10 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{safari_splits, safari_vocab, shifted_example, unique_sequences, TrainLoss};
-use crate::task::{Example, SplitSpec, TargetKind, Task};
+use super::{
+    check_shifted, safari_splits, safari_vocab, shifted_example, unique_sequences, TrainLoss,
+};
+use crate::task::{check_example_shape, Example, SplitSpec, TargetKind, Task};
 use crate::LangError;
 
 /// Induction-head settings (seq_icl `pipeline/induction_head`).
@@ -97,6 +99,29 @@ impl InductionHead {
         seq
     }
 
+    /// The oracle: the token after the first `=>` of `tokens` (random tokens with one
+    /// `=>`, then the final `=>`), or why `tokens` is not such an input.
+    pub fn answer(&self, tokens: &[u32]) -> Result<u32, String> {
+        let n = tokens.len();
+        let copy = self.copy_token();
+        if n < 4 || tokens[n - 1] != copy {
+            return Err(format!(
+                "the input ({n} tokens) must end with `=>` after at least 3 tokens"
+            ));
+        }
+        let copies: Vec<usize> = (0..n - 1).filter(|&p| tokens[p] == copy).collect();
+        match copies.as_slice() {
+            [p] if *p + 2 < n => Ok(tokens[p + 1]),
+            [p] => Err(format!(
+                "`=>` at position {p} leaves no token to copy before the final `=>`"
+            )),
+            [] => Err("no `=>` before the final one".into()),
+            [_, second, ..] => Err(format!(
+                "a second `=>` at position {second} before the final one"
+            )),
+        }
+    }
+
     fn len_for(
         &self,
         min_len: usize,
@@ -147,6 +172,22 @@ impl Task for InductionHead {
             self.config.num_test_examples,
         )
     }
+    /// Random tokens before the final `=>`.
+    fn input_len(&self, example: &Example) -> usize {
+        example.tokens.len().saturating_sub(1)
+    }
+
+    /// Checks the shape, then recomputes the answer (the token after the first `=>`).
+    fn check_example(&self, example: &Example) -> Result<(), String> {
+        check_example_shape(
+            self.vocab().len(),
+            self.classes().len(),
+            TargetKind::Masked,
+            example,
+        )?;
+        check_shifted(example, self.answer(&example.tokens)?)
+    }
+
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {
         let all = split.name == "train" && self.config.train_loss == TrainLoss::AllPositions;
         let seqs = unique_sequences(&self.name, split, seed, |rng| {

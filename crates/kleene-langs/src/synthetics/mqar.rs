@@ -4,7 +4,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::task::{seeded_rng, split_seed, Example, SplitSpec, Target, TargetKind, Task};
+use crate::task::{
+    check_example_shape, seeded_rng, split_seed, Example, SplitSpec, Target, TargetKind, Task,
+};
 use crate::LangError;
 
 /// One data segment: a split with its own sequence length and number of pairs.
@@ -301,6 +303,73 @@ impl Task for Mqar {
             })
             .collect()
     }
+    /// Checks the shape, then recomputes every answer: the pairs are the first `kv` of
+    /// the context (`kv` = the scored positions, one query per key; every pass repeats
+    /// them), and each scored position holds a key whose class is its value.
+    fn check_example(&self, example: &Example) -> Result<(), String> {
+        check_example_shape(
+            self.vocab().len(),
+            self.classes().len(),
+            TargetKind::Masked,
+            example,
+        )?;
+        let Target::Masked { classes, mask } = &example.target else {
+            return Err("target is not masked".into());
+        };
+        let tokens = &example.tokens;
+        let kv = mask.iter().filter(|&&m| m).count();
+        let context = 2 * kv * self.config.num_passes;
+        if kv == 0 || context > tokens.len() {
+            return Err(format!(
+                "{kv} scored positions: one per key, after {context} tokens of pairs, in {} tokens",
+                tokens.len()
+            ));
+        }
+        let value_of = |key: u32| {
+            (0..kv)
+                .find(|&i| tokens[2 * i] == key)
+                .map(|i| tokens[2 * i + 1])
+        };
+        for p in 0..context {
+            let first = p % (2 * kv);
+            if tokens[p] != tokens[first] {
+                return Err(format!(
+                    "token {} at position {p}: each pass repeats the pairs (position {first} holds {})",
+                    tokens[p], tokens[first]
+                ));
+            }
+        }
+        for p in 0..tokens.len() {
+            if !mask[p] {
+                if classes[p] != 0 {
+                    return Err(format!(
+                        "class {} at unscored position {p}: unscored positions hold class 0",
+                        classes[p]
+                    ));
+                }
+                continue;
+            }
+            if p < context {
+                return Err(format!(
+                    "scored position {p} lies inside the key-value pairs"
+                ));
+            }
+            let Some(value) = value_of(tokens[p]) else {
+                return Err(format!(
+                    "query token {} at position {p} is not a key",
+                    tokens[p]
+                ));
+            };
+            if classes[p] != value {
+                return Err(format!(
+                    "class {} at position {p}: key {} has value {value}",
+                    classes[p], tokens[p]
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Each split uses its segment's pair count (or the `tokens_per_pair` rule) and
     /// its own RNG stream. Zoology does not de-duplicate MQAR data; neither do we.
     fn generate_split(&self, split: &SplitSpec, seed: u64) -> Result<Vec<Example>, LangError> {
