@@ -305,7 +305,7 @@ fn score(report: &EvalReport) -> f64 {
         .rows
         .iter()
         .filter(|r| r.min_len >= TEST_MIN)
-        .map(|r| r.pos_acc)
+        .map(|r| r.token_acc)
         .collect();
     100.0 * rows.iter().sum::<f64>() / rows.len().max(1) as f64
 }

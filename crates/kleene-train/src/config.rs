@@ -443,10 +443,11 @@ impl RunConfig {
                 format!("{} is not in (0, 1]", e.close_threshold),
             ));
         }
-        // The task-independent model checks (sizes 1: the model's own fields only); the
-        // checks against the task's vocabulary and outputs run in `run::model_config`.
+        // The task-independent model checks: the vocabulary as large and the outputs as few
+        // as can be, so that only the model's own fields can fail here; the checks against
+        // the task's vocabulary and outputs run in `run::model_config`.
         self.model
-            .validate(1, 1)
+            .validate(usize::MAX, 1)
             .map_err(|e| model_field_error(&self.model, e))
     }
 

@@ -61,8 +61,10 @@ pub struct TapeRnnConfig {
     pub mlp_layers_size: Vec<usize>,
     /// How many of the last vocabulary ids are not input tokens (the blank, and the
     /// computation token when the task adds one); the first of them ends the input when the
-    /// jump length is counted (module docs). Default 1 (DeepMind's wrapper without
-    /// computation tokens); 0 = every token is an input token.
+    /// jump length is counted (module docs). Default 2: kleene's trainer and evaluator give
+    /// the model one id more than the task's vocabulary (the padding id, last), so the task's
+    /// blank is the second-to-last id; DeepMind's own layout without computation tokens is 1.
+    /// 0 = every token is an input token.
     pub marker_tokens: usize,
 }
 
@@ -74,7 +76,7 @@ impl Default for TapeRnnConfig {
             memory_size: 30,
             n_tapes: 1,
             mlp_layers_size: vec![64, 64],
-            marker_tokens: 1,
+            marker_tokens: 2,
         }
     }
 }
