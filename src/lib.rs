@@ -41,7 +41,7 @@
 //!
 //! The run directory holds `config.toml`, `metrics.jsonl`, `checkpoint/`, `result.json`,
 //! `eval.md` and `report.md` (docs/training.md). Lower level: [`train::train`] trains any
-//! [`zoo::SequenceModel`] on any [`langs::Task`], [`train::evaluate`] evaluates one.
+//! [`zoo::SequenceModel`] on any [`langs::Task`], [`train::evaluate()`] evaluates one.
 //!
 //! # Layers
 //! The facade re-exports the layered crates, each usable alone:

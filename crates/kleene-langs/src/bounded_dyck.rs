@@ -54,8 +54,8 @@ pub struct BoundedDyckConfig {
     pub k: usize,
     /// Depth bound of the language (used by [`Task::sample`] and membership). Default 10.
     pub m: usize,
-    /// Default: Sarrof's yaml — train [1,700] 2M tokens, dev [1,700] 200K, test
-    /// [701,1400] 1M, test20 [701,1400] depth 15 1M.
+    /// Default: Sarrof's yaml — train \[1,700\] 2M tokens, dev \[1,700\] 200K, test
+    /// \[701,1400\] 1M, test20 \[701,1400\] depth 15 1M.
     pub splits: Vec<BoundedDyckSplit>,
 }
 

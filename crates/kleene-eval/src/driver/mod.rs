@@ -1,4 +1,4 @@
-//! Protocol drivers: run any [`SequenceModel`] on any [`Task`] and feed the plain-Rust
+//! Protocol drivers: run any [`kleene_zoo::SequenceModel`] on any [`kleene_langs::Task`] and feed the plain-Rust
 //! metrics of [`crate::metrics`]. The only Burn code of the crate lives here.
 //!
 //! Two ways to run a model:
@@ -11,8 +11,8 @@
 //!   [`greedy_generation`]): `init_state` then one `step` per position, so memory on the
 //!   device does not grow with the length (10⁴, 10⁵ tokens and beyond).
 //!
-//! One runner ([`runner`]: parallel and recurrent) serves every protocol; each protocol
-//! has its file: [`splits`], [`lengths`], [`dyck`], [`regbench`].
+//! One runner (`runner.rs`: parallel and recurrent) serves every protocol; each protocol
+//! has its file: `splits.rs`, `lengths.rs`, `dyck.rs`, `regbench.rs`.
 
 mod dyck;
 mod lengths;

@@ -15,9 +15,9 @@ use super::EvalOptions;
 
 /// Evaluates `model` on given examples of `task` (parallel forward).
 ///
-/// Strict, relaxed and token accuracy follow the task's [`Target`]s (see
+/// Strict, relaxed and token accuracy follow the task's [`kleene_langs::Target`]s (see
 /// [`crate::metrics::accuracy`]); `final_token_accuracy` scores the last position of every
-/// sequence. With [`Scoring::MultiLabel`] the task must provide `next_symbol_sets`.
+/// sequence. With `Scoring::MultiLabel` the task must provide `next_symbol_sets`.
 pub fn evaluate_examples<B, M>(
     model: &M,
     task: &dyn Task,

@@ -1,15 +1,15 @@
 //! The 27-language suite of Bhattamishra et al. (2020), as released in the `generated_ds`
 //! folder of Sarrof et al. (2024) (spec: `shared/spec/bhattamishra-flipflop-dyck.md` §1).
 //!
-//! Every language is a [`Language`] (alphabet, membership oracle, published target string,
+//! Every language is a `Language` (alphabet, membership oracle, published target string,
 //! legal-next-symbol sets, sampler). [`SuiteTask`] wraps one language with the published
 //! splits and implements [`Task`]:
 //! - tokens: one per character, ids = positions in the **sorted** alphabet;
 //! - target: [`Target::PerPosition`], one class per character: the published target string
-//!   cut into chunks of [`Language::chunk`] characters, class ids = positions of the chunk
+//!   cut into chunks of `Language::chunk` characters, class ids = positions of the chunk
 //!   strings in the **sorted** class list ([`Task::classes`]);
 //! - split lengths count characters (for aⁿbⁿ… the published windows are in n; we
-//!   convert them to characters, e.g. n ∈ [2,100] -> [4,200]).
+//!   convert them to characters, e.g. n ∈ \[2,100\] -> \[4,200\]).
 //!
 //! Where the published data departs from the definition, [`Fidelity::Faithful`] matches
 //! the files and [`Fidelity::Definition`] follows the textbook language (see each language).

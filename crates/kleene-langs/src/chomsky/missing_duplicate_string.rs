@@ -11,12 +11,12 @@ pub const MASKED: u32 = 2;
 pub const PADDING: u32 = 3;
 
 /// `missing_duplicate_string`: a binary string `w` written twice with one position
-/// replaced by [`MASKED`]; the output is the bit that was there.
+/// replaced by `MASKED`; the output is the bit that was there.
 ///
-/// - input symbols `0`, `1`, `?` ([`MASKED`] = 2), `#` ([`PADDING`] = 3); classes `0`, `1`;
+/// - input symbols `0`, `1`, `?` (`MASKED` = 2), `#` (`PADDING` = 3); classes `0`, `1`;
 /// - output length 1;
 /// - length unit: DM's input length `n` (`sample_batch(length = n)`):
-///   `|w| = ⌊n/2⌋`, and an odd `n` ends with one [`PADDING`];
+///   `|w| = ⌊n/2⌋`, and an odd `n` ends with one `PADDING`;
 /// - `n = 1` is DM's fixed case: input `[1]`, output 1.
 ///
 /// Example: `[0,1,1,0,0,2,1,0] -> 1` (w = 0110, index 5).

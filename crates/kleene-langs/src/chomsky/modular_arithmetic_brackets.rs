@@ -234,7 +234,7 @@ pub(crate) fn checked_modulus(task: &str, modulus: u32) -> Result<u32, LangError
 }
 
 /// `modular_arithmetic_brackets` (the registry builds it with `mult = True`): a bracketed
-/// expression of DM's grammar (see [`generate_expression`]) in, its value mod `m` out.
+/// expression of DM's grammar (see `generate_expression`) in, its value mod `m` out.
 ///
 /// - input symbols (`m + 6`): digits `0..m`, then `+`, `-`, `*`, `(`, `)`, and `x`, a slot
 ///   DM's alphabet has but never emits; classes `0..m` (the paper uses `m = 5`);

@@ -18,7 +18,7 @@ pub const TERMINATION: u32 = 2;
 /// the output is the final stack top to bottom, the termination class, then zeros.
 ///
 /// - input symbols `0`, `1` (stack bits), `POP` = 2, `PUSH0` = 3, `PUSH1` = 4;
-/// - classes `0`, `1`, `END` ([`TERMINATION`] = 2);
+/// - classes `0`, `1`, `END` (`TERMINATION` = 2);
 /// - output length `n + 1`; DM's accuracy mask stops after the termination class
 ///   ([`crate::Task::accuracy_mask`]);
 /// - length unit: DM's input length `n` (`sample_batch(length = n)`), bits and actions
