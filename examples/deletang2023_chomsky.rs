@@ -238,7 +238,7 @@ fn model_table(name: &str, full: bool) -> String {
             if full { 30 } else { 64 }
         ),
         "tape_rnn" => format!(
-            "kind = \"tape_rnn\"\nhidden_size = {h}\nmemory_size = {}",
+            "kind = \"tape_rnn\"\nhidden_size = {h}\nmemory_size = {}\nmarker_tokens = 2",
             if full { 40 } else { 64 }
         ),
         "transformer" => transformer("sin_cos"),

@@ -1,4 +1,4 @@
-//! The Tape-RNN's default `marker_tokens` fits the token layout kleene trains it on: the task's
+//! The Tape-RNN's `marker_tokens = 2` fits the token layout kleene trains it on: the task's
 //! tokens (input, then the blanks of a Chomsky task) and one padding id after the task's
 //! vocabulary. Run causally, it counts the input length up to the first marker; at every
 //! scored position that count must be DeepMind's `n`, the length it would be told.
@@ -13,7 +13,7 @@ use kleene_zoo::{SequenceModel, TapeRnnConfig};
 type B = CpuInference;
 
 #[test]
-fn the_default_markers_end_the_input_at_the_first_blank() {
+fn two_markers_end_the_input_at_the_first_blank() {
     let device = Default::default();
     for name in ["reverse-string", "duplicate-string", "parity-check"] {
         let task = task_by_name(name).unwrap();
@@ -21,6 +21,7 @@ fn the_default_markers_end_the_input_at_the_first_blank() {
         let config = TapeRnnConfig {
             hidden_size: 16,
             memory_size: 12,
+            marker_tokens: 2,
             ..Default::default()
         };
         let model = TapeRnnModel::<B>::new(&config, vocab, task.classes().len(), &device);

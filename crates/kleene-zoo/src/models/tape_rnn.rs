@@ -61,10 +61,12 @@ pub struct TapeRnnConfig {
     pub mlp_layers_size: Vec<usize>,
     /// How many of the last vocabulary ids are not input tokens (the blank, and the
     /// computation token when the task adds one); the first of them ends the input when the
-    /// jump length is counted (module docs). Default 2: kleene's trainer and evaluator give
-    /// the model one id more than the task's vocabulary (the padding id, last), so the task's
-    /// blank is the second-to-last id; DeepMind's own layout without computation tokens is 1.
-    /// 0 = every token is an input token.
+    /// jump length is counted (module docs). Default 1: only the last id, which is kleene's
+    /// padding id (the trainer and evaluator give the model one id more than the task's
+    /// vocabulary), so the jump is the length read so far. Set 2 for tasks whose last token is
+    /// a blank or query token (DeepMind's Chomsky tasks, SD-SSM's regular tasks): then the
+    /// jump is fixed at the input length from the first blank on, as DeepMind's. 0 = every
+    /// token is an input token.
     pub marker_tokens: usize,
 }
 
@@ -76,7 +78,7 @@ impl Default for TapeRnnConfig {
             memory_size: 30,
             n_tapes: 1,
             mlp_layers_size: vec![64, 64],
-            marker_tokens: 2,
+            marker_tokens: 1,
         }
     }
 }
