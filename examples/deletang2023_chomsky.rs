@@ -5,7 +5,7 @@
 //! score: per-token accuracy over the output positions, averaged over the test lengths.
 //!
 //! ```sh
-//! cargo run --release --example deletang2023_chomsky                 # CPU-sized, reduced
+//! cargo run --release --example deletang2023_chomsky                 # CPU-sized, reduced (~70 min)
 //! cargo run --release --example deletang2023_chomsky -- --full       # DeepMind's settings (cluster/GPU)
 //! ```
 //! Options: `--full`, `--tasks reverse-string,bucket-sort`, `--models rnn,lstm,stack_rnn,...`
@@ -22,7 +22,7 @@
 //! extra sweeps); kleene prints the maximum over its seeds beside the mean [min, max], so the
 //! spread DeepMind's table hides is visible.
 //!
-//! CPU default (reduced, ~1 hour on 2 cores): widths 64 (Transformer 32, 2 layers), 1,000 steps
+//! CPU default (reduced, about 70 minutes on 2 cores): widths 64 (Transformer 32, 2 layers), 1,000 steps
 //! of batch 32 at lr 1e-3, one seed, the sin/cos Transformer only, test lengths 41, 87, ..., 455
 //! (every 46th) with 32 sequences each. `--full` (DeepMind's): widths 256 (Transformer 64, 5
 //! layers, 8 heads), 1,000,000 steps of batch 128, lr in {1e-4, 3e-4, 5e-4}, 10 seeds, all five
