@@ -415,16 +415,6 @@ where
     })
 }
 
-/// The checkpoint directory of `run_dir`, or an error saying it has none.
-fn checkpoint_of(run_dir: &Path) -> Result<PathBuf, TrainError> {
-    Checkpoint::find(run_dir).ok_or_else(|| {
-        TrainError::checkpoint(
-            Checkpoint::dir(run_dir),
-            "no checkpoint in this run directory",
-        )
-    })
-}
-
 /// Loads only the model weights of a run's checkpoint (for evaluation), into `model` on any
 /// backend (training or inference). A record of another model kind or with other parameter
 /// shapes is an error naming the difference, never a panic; [`load_checkpoint_model_as`]
@@ -438,11 +428,7 @@ where
     B: Backend,
     M: Module<B>,
 {
-    let dir = checkpoint_of(run_dir)?;
-    let (state, files) = Checkpoint::load(&dir)?;
-    check_record_format(&state, &dir)?;
-    let model = load_record_checked::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
-    Ok((model, state.step))
+    load_checkpoint_weights(model, None, run_dir, device)
 }
 
 /// [`load_checkpoint_model`] after checking that the checkpoint was trained with `expected`
@@ -457,26 +443,50 @@ where
     B: Backend,
     M: Module<B>,
 {
-    let dir = checkpoint_of(run_dir)?;
-    let (state, _) = Checkpoint::load(&dir)?;
-    let stored: kleene_zoo::ModelConfig = toml::from_str(&state.model_toml).map_err(|e| {
+    load_checkpoint_weights(model, Some(expected), run_dir, device)
+}
+
+/// Reads the checkpoint of `run_dir` once: its model config compared with `expected` (if
+/// any), its record format checked, its weights loaded into `model`.
+fn load_checkpoint_weights<B, M>(
+    model: M,
+    expected: Option<&kleene_zoo::ModelConfig>,
+    run_dir: &Path,
+    device: &B::Device,
+) -> Result<(M, u64), TrainError>
+where
+    B: Backend,
+    M: Module<B>,
+{
+    let dir = Checkpoint::find(run_dir).ok_or_else(|| {
         TrainError::checkpoint(
-            &dir,
-            format!(
-                "its [model] is not a model config of this version: {}",
-                e.message().trim()
-            ),
+            Checkpoint::dir(run_dir),
+            "no checkpoint in this run directory",
         )
     })?;
-    let differences = crate::model_file::config_differences(&stored, expected);
-    if !differences.is_empty() {
-        return Err(TrainError::checkpoint(
-            &dir,
-            format!(
-                "it was trained with another model: {}",
-                differences.join(", ")
-            ),
-        ));
+    let (state, files) = Checkpoint::load(&dir)?;
+    if let Some(expected) = expected {
+        let stored: kleene_zoo::ModelConfig = toml::from_str(&state.model_toml).map_err(|e| {
+            TrainError::checkpoint(
+                &dir,
+                format!(
+                    "its [model] is not a model config of this version: {}",
+                    e.message().trim()
+                ),
+            )
+        })?;
+        let differences = crate::model_file::config_differences(&stored, expected);
+        if !differences.is_empty() {
+            return Err(TrainError::checkpoint(
+                &dir,
+                format!(
+                    "it was trained with another model: {}",
+                    differences.join(", ")
+                ),
+            ));
+        }
     }
-    load_checkpoint_model(model, run_dir, device)
+    check_record_format(&state, &dir)?;
+    let model = load_record_checked::<B, M>(model, files.model, device, &dir.join("model.bin"))?;
+    Ok((model, state.step))
 }
