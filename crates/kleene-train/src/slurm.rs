@@ -84,9 +84,9 @@ impl SlurmOptions {
         })
     }
 
-    /// Refuses values that would break the script (a newline, an empty value), counts of 0
-    /// and more array tasks than runs; `field` names are the CLI flags.
-    fn validate(&self, runs: usize) -> Result<(), TrainError> {
+    /// Refuses values that would break the script (a newline, an empty value, a path that is
+    /// not UTF-8), counts of 0 and more array tasks than runs; `field` names are the CLI flags.
+    fn validate(&self, runs: usize, sweep_file: &Path) -> Result<(), TrainError> {
         let texts = [
             ("--partition", self.partition.as_deref()),
             ("--time", self.time.as_deref()),
@@ -128,7 +128,11 @@ impl SlurmOptions {
                 ));
             }
         }
-        for (what, path) in [("kleene binary", &self.kleene), ("workdir", &self.workdir)] {
+        for (what, path) in [
+            ("kleene binary", self.kleene.as_path()),
+            ("workdir", self.workdir.as_path()),
+            ("sweep file", sweep_file),
+        ] {
             if path.to_str().is_none_or(|p| p.contains(['\n', '\r'])) {
                 return Err(TrainError::invalid(
                     what,
@@ -194,7 +198,7 @@ pub fn array_script(
     sweep_file: &Path,
     opts: &SlurmOptions,
 ) -> Result<String, TrainError> {
-    opts.validate(sweep.runs.len())?;
+    opts.validate(sweep.runs.len(), sweep_file)?;
     let tasks = opts.array_tasks.unwrap_or(sweep.runs.len());
     let out_dir = absolute(&opts.workdir, &sweep.out_dir);
     let logs = out_dir.join("slurm").join("logs");
@@ -274,7 +278,7 @@ pub fn report_script(
     sweep_file: &Path,
     opts: &SlurmOptions,
 ) -> Result<String, TrainError> {
-    opts.validate(sweep.runs.len())?;
+    opts.validate(sweep.runs.len(), sweep_file)?;
     let out_dir = absolute(&opts.workdir, &sweep.out_dir);
     let logs = out_dir.join("slurm").join("logs");
     let mut lines = vec![
@@ -411,4 +415,33 @@ fn sbatch(args: &[&str], script: &Path) -> Result<String, TrainError> {
         return Err(failed(format!("printed `{}`, not a job id", stdout.trim())));
     }
     Ok(id)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::sweep::SweepRun;
+    use crate::RunConfig;
+
+    #[test]
+    fn a_sweep_file_path_that_is_not_utf8_is_an_error_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let model = kleene_zoo::ModelConfig::default_for("mamba").unwrap();
+        let sweep = Sweep {
+            out_dir: PathBuf::from("out"),
+            runs: vec![SweepRun {
+                index: 0,
+                name: "run".into(),
+                run_dir: PathBuf::from("out/run"),
+                config: RunConfig::new("parity", model),
+            }],
+        };
+        let mut opts = SlurmOptions::new().unwrap();
+        opts.workdir = PathBuf::from("/tmp");
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"grid-\xff.toml"));
+        let err = array_script(&sweep, bad, &opts).unwrap_err().to_string();
+        assert!(err.contains("sweep file") && err.contains("UTF-8"), "{err}");
+        assert!(report_script(&sweep, bad, &opts).is_err());
+        assert!(array_script(&sweep, Path::new("grid.toml"), &opts).is_ok());
+    }
 }
