@@ -64,6 +64,9 @@ pub use kleene_zoo as zoo;
 pub use burn;
 /// The RNG crate of [`langs::Task::sample`] (`ChaCha8Rng`).
 pub use rand_chacha;
+/// serde, for the config of a model kind of your own ([`train::ModelKind::Config`]): derive
+/// with `#[serde(crate = "kleene::serde")]` to need no `serde` in your own `Cargo.toml`.
+pub use serde;
 
 /// What a program using kleene needs, in one `use kleene::prelude::*;`.
 pub mod prelude {
@@ -89,11 +92,12 @@ pub mod prelude {
     pub use kleene_train::run::{WgpuBackend, WgpuInference};
     pub use kleene_train::trainer::{load_checkpoint_model, load_checkpoint_model_as};
     pub use kleene_train::{
-        evaluate, run, train, BackendKind, EvalReport, LossKind, RunConfig, RunSummary, TrainError,
-        TrainOptions, TrainOutcome,
+        evaluate, register_model, registered_models, run, train, BackendKind, EvalReport,
+        EvaluateOptions, LossKind, ModelKind, RunConfig, RunSummary, TrainError, TrainOptions,
+        TrainOutcome,
     };
     pub use kleene_zoo::{
-        AnyModel, AnyState, LstmConfig, MambaConfig, ModelConfig, RnnConfig, SdSsmConfig,
-        SequenceLayer, SequenceModel, TransformerConfig, ZooError,
+        AnyModel, AnyState, CustomModelConfig, LstmConfig, MambaConfig, ModelConfig, RnnConfig,
+        SdSsmConfig, SequenceLayer, SequenceModel, TransformerConfig, ZooError,
     };
 }

@@ -337,8 +337,15 @@ pub fn table_label(model: &toml::Table) -> String {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let mut parts: Vec<String> = model.get("kind").map(show).into_iter().collect();
-    let mut keys: Vec<&String> = model.keys().filter(|k| *k != "kind").collect();
+    // A registered kind (`kind = "custom"`) is labelled by its registered name.
+    let custom =
+        model.get("kind").and_then(|k| k.as_str()) == Some("custom") && model.contains_key("name");
+    let head = if custom { "name" } else { "kind" };
+    let mut parts: Vec<String> = model.get(head).map(show).into_iter().collect();
+    let mut keys: Vec<&String> = model
+        .keys()
+        .filter(|k| *k != "kind" && *k != head)
+        .collect();
     keys.sort();
     parts.extend(keys.into_iter().map(|k| format!("{k}={}", show(&model[k]))));
     parts.join(" ")
@@ -394,16 +401,51 @@ pub fn evaluate_with_info<B: Backend, M: SequenceModel<B>>(
     Ok(report)
 }
 
-/// [`evaluate_with_info`] with the task as experiment, `model` as label and the
-/// evaluation seed as the run's seed.
-#[allow(clippy::too_many_arguments)]
+/// What [`evaluate`] needs besides the model and the task: the evaluation settings, the
+/// training loss (it decides how outputs are read), the training lengths (the report marks
+/// longer lengths) and the training step (recorded in the report).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvaluateOptions {
+    /// The `[eval]` settings. Default: [`EvalConfig::default`].
+    pub eval: EvalConfig,
+    /// The loss the model was trained with. Default: cross-entropy.
+    pub loss: LossKind,
+    /// Shortest and longest training length. Default `(1, 40)`.
+    pub train_window: (usize, usize),
+    /// Training steps done, for the report. Default 0.
+    pub step: u64,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        Self {
+            eval: EvalConfig::default(),
+            loss: LossKind::CrossEntropy,
+            train_window: (1, 40),
+            step: 0,
+        }
+    }
+}
+
+impl EvaluateOptions {
+    /// The options of a run: its `[eval]`, its loss and its training window on `task`.
+    pub fn for_run(cfg: &RunConfig, task: &dyn Task, step: u64) -> Result<Self, TrainError> {
+        Ok(Self {
+            eval: cfg.eval.clone(),
+            loss: cfg.training.loss,
+            train_window: crate::trainer::train_window(task, cfg)?,
+            step,
+        })
+    }
+}
+
+/// Evaluates `model` on `task` as `opts` say (the task as experiment, `model` as label, the
+/// evaluation seed as the run's seed); `on_row` sees every row. See [`evaluate_with_info`]
+/// to name the run.
 pub fn evaluate<B: Backend, M: SequenceModel<B>>(
     model: &M,
     task: &dyn Task,
-    eval: &EvalConfig,
-    loss: LossKind,
-    train_window: (usize, usize),
-    step: u64,
+    opts: &EvaluateOptions,
     device: &B::Device,
     on_row: impl FnMut(&EvalRow),
 ) -> Result<EvalReport, TrainError> {
@@ -411,15 +453,15 @@ pub fn evaluate<B: Backend, M: SequenceModel<B>>(
         run: task.name().to_string(),
         experiment: task.name().to_string(),
         model: "model".to_string(),
-        seed: eval.seed,
+        seed: opts.eval.seed,
     };
     evaluate_with_info(
         model,
         task,
-        eval,
-        loss,
-        train_window,
-        step,
+        &opts.eval,
+        opts.loss,
+        opts.train_window,
+        opts.step,
         &info,
         device,
         on_row,

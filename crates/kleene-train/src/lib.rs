@@ -22,6 +22,7 @@ pub mod limits;
 pub mod loss;
 pub mod metrics;
 pub mod model_file;
+pub mod model_kind;
 pub mod optim;
 pub mod progress;
 pub mod resume;
@@ -35,7 +36,8 @@ pub mod trainer;
 
 pub use config::RunConfig;
 pub use error::TrainError;
-pub use evaluate::{evaluate, evaluate_with_info, EvalReport, EvalRow};
+pub use evaluate::{evaluate, evaluate_with_info, EvalReport, EvalRow, EvaluateOptions};
 pub use loss::LossKind;
+pub use model_kind::{register_model, registered_models, ModelKind};
 pub use run::{run, BackendKind, RunSummary};
 pub use trainer::{train, TrainOptions, TrainOutcome};

@@ -6,7 +6,7 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::prelude::{Backend, Bool, Int, Tensor};
 use burn::tensor::backend::AutodiffBackend;
 use kleene_scan::ScanBackend;
-use kleene_zoo::{AnyModel, ModelConfig};
+use kleene_zoo::{AnyModel, ModelConfig, SequenceModel};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{model_field_error, RunConfig};
@@ -90,7 +90,7 @@ pub fn model_config(cfg: &RunConfig) -> Result<ModelConfig, TrainError> {
     check_against_task(cfg, task.as_ref())
 }
 
-fn check_against_task(
+pub(crate) fn check_against_task(
     cfg: &RunConfig,
     task: &dyn kleene_langs::Task,
 ) -> Result<ModelConfig, TrainError> {
@@ -99,6 +99,9 @@ fn check_against_task(
     cfg.model
         .validate(input_vocab(task), out)
         .map_err(|e| model_field_error(&cfg.model, e))?;
+    if let ModelConfig::Custom(custom) = &cfg.model {
+        crate::model_kind::lookup(custom)?.check(custom, input_vocab(task), out)?;
+    }
     let plan = eval_plan(&cfg.eval, task, cfg.training.loss, window)?;
     let splits = kleene_eval::plan_splits(&plan, task).map_err(|e| {
         let field = if cfg.eval.paper.is_some() {
@@ -203,7 +206,7 @@ pub fn run_on<B>(
     run_dir: &Path,
     opts: &TrainOptions,
     device: &B::Device,
-    on_row: impl FnMut(&EvalRow),
+    mut on_row: impl FnMut(&EvalRow),
 ) -> Result<RunSummary, TrainError>
 where
     B: AutodiffBackend + ScanBackend,
@@ -211,7 +214,35 @@ where
 {
     let task = kleene_langs::task_by_name(&cfg.task.name)?;
     let model = build::<B>(cfg, task.as_ref(), device)?;
-    let out = train::<B, _>(model, task.as_ref(), cfg, run_dir, opts, device)?;
+    train_and_evaluate::<B, _>(
+        model,
+        cfg,
+        task.as_ref(),
+        run_dir,
+        opts,
+        device,
+        &mut on_row,
+    )
+}
+
+/// Trains the freshly built (seeded) `model` as `cfg` says, then evaluates it and writes the
+/// reports: the part of [`run_on`] shared by the zoo's and the registered model kinds.
+pub(crate) fn train_and_evaluate<B, M>(
+    model: M,
+    cfg: &RunConfig,
+    task: &dyn kleene_langs::Task,
+    run_dir: &Path,
+    opts: &TrainOptions,
+    device: &B::Device,
+    on_row: &mut dyn FnMut(&EvalRow),
+) -> Result<RunSummary, TrainError>
+where
+    B: AutodiffBackend + ScanBackend,
+    B::InnerBackend: ScanBackend,
+    M: AutodiffModule<B> + SequenceModel<B>,
+    M::InnerModule: SequenceModel<B::InnerBackend>,
+{
+    let out = train::<B, _>(model, task, cfg, run_dir, opts, device)?;
     // A signal that came as the last step ended: the checkpoint is written, stop before
     // the evaluation (a resume of the finished run evaluates it).
     if let (Some(signal), Some(checkpoint)) = (crate::interrupt::requested(), &out.checkpoint) {
@@ -221,7 +252,7 @@ where
             checkpoint: checkpoint.clone(),
         });
     }
-    let window = train_window(task.as_ref(), cfg)?;
+    let window = train_window(task, cfg)?;
     let valid = out.model.valid();
     if opts.progress {
         // Evaluation reports its rows only at the end; say that it started.
@@ -229,12 +260,12 @@ where
     }
     let report = evaluate_with_info::<B::InnerBackend, _>(
         &valid,
-        task.as_ref(),
+        task,
         &cfg.eval,
         cfg.training.loss,
         window,
         out.step,
-        &run_info(cfg, task.as_ref(), run_dir),
+        &run_info(cfg, task, run_dir),
         device,
         on_row,
     )?;
@@ -252,7 +283,7 @@ where
 pub fn eval_run_dir<B>(
     run_dir: &Path,
     device: &B::Device,
-    on_row: impl FnMut(&EvalRow),
+    mut on_row: impl FnMut(&EvalRow),
 ) -> Result<EvalReport, TrainError>
 where
     B: AutodiffBackend + ScanBackend,
@@ -261,16 +292,35 @@ where
     let cfg = RunConfig::load(&run_dir.join("config.toml"))?;
     let task = kleene_langs::task_by_name(&cfg.task.name)?;
     let model = build::<B>(&cfg, task.as_ref(), device)?;
+    evaluate_checkpoint::<B, _>(model, &cfg, task.as_ref(), run_dir, device, &mut on_row)
+}
+
+/// Loads the checkpoint of `run_dir` into `model` (built from `cfg`), evaluates it and
+/// rewrites the reports: the part of [`eval_run_dir`] shared with registered model kinds.
+pub(crate) fn evaluate_checkpoint<B, M>(
+    model: M,
+    cfg: &RunConfig,
+    task: &dyn kleene_langs::Task,
+    run_dir: &Path,
+    device: &B::Device,
+    on_row: &mut dyn FnMut(&EvalRow),
+) -> Result<EvalReport, TrainError>
+where
+    B: AutodiffBackend + ScanBackend,
+    B::InnerBackend: ScanBackend,
+    M: AutodiffModule<B> + SequenceModel<B>,
+    M::InnerModule: SequenceModel<B::InnerBackend>,
+{
     let (model, step) = load_checkpoint_model::<B, _>(model, run_dir, device)?;
-    let window = train_window(task.as_ref(), &cfg)?;
+    let window = train_window(task, cfg)?;
     let report = evaluate_with_info::<B::InnerBackend, _>(
         &model.valid(),
-        task.as_ref(),
+        task,
         &cfg.eval,
         cfg.training.loss,
         window,
         step,
-        &run_info(&cfg, task.as_ref(), run_dir),
+        &run_info(cfg, task, run_dir),
         device,
         on_row,
     )?;
@@ -289,6 +339,10 @@ pub fn run(
     // A config built in code (`RunConfig::new`, struct literals) has not been through
     // `RunConfig::parse`'s checks.
     cfg.validate()?;
+    if let ModelConfig::Custom(custom) = &cfg.model {
+        let mut on_row = on_row;
+        return crate::model_kind::lookup(custom)?.run(backend, cfg, run_dir, opts, &mut on_row);
+    }
     match backend {
         BackendKind::Ndarray => {
             run_on::<CpuBackend>(cfg, run_dir, opts, &Default::default(), on_row)
@@ -310,6 +364,11 @@ pub fn eval(
     run_dir: &Path,
     on_row: impl FnMut(&EvalRow),
 ) -> Result<EvalReport, TrainError> {
+    let cfg = RunConfig::load(&run_dir.join("config.toml"))?;
+    if let ModelConfig::Custom(custom) = &cfg.model {
+        let mut on_row = on_row;
+        return crate::model_kind::lookup(custom)?.eval(backend, &cfg, run_dir, &mut on_row);
+    }
     match backend {
         BackendKind::Ndarray => eval_run_dir::<CpuBackend>(run_dir, &Default::default(), on_row),
         #[cfg(feature = "flex")]
@@ -323,7 +382,7 @@ pub fn eval(
     }
 }
 
-fn unavailable(kind: BackendKind) -> TrainError {
+pub(crate) fn unavailable(kind: BackendKind) -> TrainError {
     let (name, feature) = match kind {
         BackendKind::Wgpu => ("wgpu", "wgpu"),
         BackendKind::Cuda => ("cuda", "cuda"),

@@ -14,7 +14,9 @@ use kleene_train::checkpoint::Checkpoint;
 use kleene_train::metrics::read_metrics;
 use kleene_train::run::init_seeded;
 use kleene_train::trainer::{input_vocab, output_dim};
-use kleene_train::{evaluate, train, LossKind, RunConfig, TrainError, TrainOptions};
+use kleene_train::{
+    evaluate, train, EvaluateOptions, LossKind, RunConfig, TrainError, TrainOptions,
+};
 
 type B = Autodiff<NdArray<f32>>;
 
@@ -66,17 +68,14 @@ fn learns_echo_and_evaluates_longer_lengths() {
     let last = out.last.unwrap();
     assert_eq!(last.step, 60);
     let valid = out.model.valid();
-    let report = evaluate::<NdArray<f32>, _>(
-        &valid,
-        &EchoTask,
-        &cfg.eval,
-        LossKind::CrossEntropy,
-        (1, 8),
-        out.step,
-        &Default::default(),
-        |_| {},
-    )
-    .unwrap();
+    let opts = EvaluateOptions {
+        eval: cfg.eval.clone(),
+        loss: LossKind::CrossEntropy,
+        train_window: (1, 8),
+        step: out.step,
+    };
+    let report =
+        evaluate::<NdArray<f32>, _>(&valid, &EchoTask, &opts, &Default::default(), |_| {}).unwrap();
     assert_eq!(report.rows.len(), 1); // every split but `train`
     assert_eq!(report.rows[0].name, "longer");
     assert_eq!(report.rows[0].examples, 64);

@@ -7,8 +7,12 @@ pub enum ZooError {
     #[error("invalid model config: field `{field}`: {reason}")]
     InvalidConfig { field: String, reason: String },
     /// The model or variant name is not known.
-    #[error("unknown model `{0}` (known: mamba, sdssm, complex_diagonal, rnn, lstm, transformer, transformer_plus, stack_rnn, tape_rnn, dm_transformer, and the ICL-zoo layers s4d, h3, hyena, gilr, lru, rwkv, retnet, gla, linear_attention)")]
+    #[error("unknown model `{0}` (`kleene model list` lists the model kinds and the mixers)")]
     UnknownModel(String),
+    /// A `kind = "custom"` model asked of the zoo, which cannot build it: the program
+    /// registers the kind (kleene-train's `register_model`) and builds it through that.
+    #[error("model `{0}` is a custom model kind: the zoo cannot build it; register it with kleene::train::register_model in the program that runs it")]
+    CustomModel(String),
     /// A config text could not be parsed (TOML/JSON syntax, unknown field, unknown
     /// variant); the message comes from the parser and names the field and line.
     #[error("cannot parse model config: {0}")]

@@ -53,6 +53,7 @@ pub use error::ZooError;
 pub use kleene_scan::ScanBackend;
 pub use layers::{Mixer, MixerConfig, MixerState};
 pub use models::complex_diagonal::ComplexDiagonalConfig;
+pub use models::custom::CustomModelConfig;
 pub use models::dm_positions::DmPositions;
 pub use models::dm_transformer::DmTransformerConfig;
 pub use models::icl::IclModelConfig;

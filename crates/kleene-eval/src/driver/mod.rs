@@ -44,7 +44,12 @@ pub struct EvalOptions {
     pub batch_size: usize,
     /// How a position is judged. Default [`Scoring::Argmax`].
     pub scoring: Scoring,
-    /// Input id used to right-pad shorter sequences in a batch. Default 0.
+    /// Input id used to right-pad shorter sequences in a batch. Default 0: an id every
+    /// model's embedding has (a real token of every task). Which id pads never changes a
+    /// scored output: padding sits after every real token and models are causal (the
+    /// [`kleene_zoo::SequenceModel`] contract, tested for every zoo model), and padded
+    /// positions are not scored. kleene-train passes its training padding id instead (the
+    /// task's vocabulary size, the extra embedding row its models have).
     pub pad_token: u32,
 }
 

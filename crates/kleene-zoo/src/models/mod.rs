@@ -62,6 +62,10 @@ macro_rules! models {
         #[serde(tag = "kind")]
         pub enum ModelConfig {
             $( $(#[doc = $doc])* #[serde(rename = $kind)] $variant($config), )*
+            /// A model kind the program registered itself (kleene-train's
+            /// `register_model`), by name, with its settings ([`custom`]).
+            #[serde(rename = "custom")]
+            Custom(CustomModelConfig),
         }
 
         /// Any model of the zoo; a Burn `Module` (records, optimizers, `valid()` all work).
@@ -94,6 +98,7 @@ macro_rules! models {
             pub fn description(kind: &str) -> Option<&'static str> {
                 match kind {
                     $( $kind => Some(concat!($($doc),*).trim_start()), )*
+                    "custom" => Some("A model kind registered by the program (kleene-train's register_model), by `name`."),
                     _ => None,
                 }
             }
@@ -102,6 +107,7 @@ macro_rules! models {
             pub fn kind(&self) -> &'static str {
                 match self {
                     $( Self::$variant(_) => $kind, )*
+                    Self::Custom(_) => "custom",
                 }
             }
 
@@ -119,6 +125,7 @@ macro_rules! models {
                 positive("out_dim", out_dim)?;
                 match self {
                     $( Self::$variant(c) => c.validate(vocab_size, out_dim), )*
+                    Self::Custom(c) => c.validate(),
                 }
             }
 
@@ -136,6 +143,7 @@ macro_rules! models {
                     $( Self::$variant(c) => AnyModel::$variant(
                         IntoBuilt::into_built($module::new(c, vocab_size, out_dim, device))?,
                     ), )*
+                    Self::Custom(c) => return Err(ZooError::CustomModel(c.name.clone())),
                 })
             }
         }
@@ -214,6 +222,8 @@ models! {
     DmTransformer = "dm_transformer": dm_transformer::{DmTransformerConfig, DmTransformerModel};
 }
 
+pub mod custom;
+pub use custom::CustomModelConfig;
 pub mod dm_attention;
 pub mod dm_positions;
 pub mod memory_controller;
