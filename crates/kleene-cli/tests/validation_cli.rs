@@ -148,3 +148,13 @@ fn sweep_dry_run_validates_every_grid_point() {
     let (out, stderr) = kleene_in(dir.path(), &["sweep", "s.toml", "--dry-run"]);
     assert!(out.status.success(), "{stderr}");
 }
+
+#[test]
+fn a_custom_model_kind_is_refused_by_the_command_line_naming_the_field() {
+    // Custom kinds are registered by the program that runs them; this binary has none.
+    refused(
+        "kind = \"mamba\"\nd_model = 8\nn_layers = 1",
+        "kind = \"custom\"\nname = \"gated_rnn\"\nd_model = 8",
+        "model.name",
+    );
+}

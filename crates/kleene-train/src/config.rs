@@ -284,6 +284,18 @@ impl RunConfig {
         }
     }
 
+    /// The run directory the config names: `out_dir` (which [`RunConfig::load`] defaults to
+    /// `runs/<file stem>`). For [`crate::run()`]'s `run_dir` when the config should decide it;
+    /// an error naming `out_dir` when it is unset (a config built with [`RunConfig::new`]).
+    pub fn run_dir(&self) -> Result<PathBuf, TrainError> {
+        self.out_dir.clone().ok_or_else(|| {
+            TrainError::invalid(
+                "out_dir",
+                "unset: set it (e.g. runs/NAME), or pass the run directory to run() directly",
+            )
+        })
+    }
+
     /// Parses and validates a config file; `out_dir` defaults to `runs/<stem>`.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;

@@ -328,7 +328,9 @@ where
     Ok(report)
 }
 
-/// [`run_on`] with the backend picked at run time.
+/// [`run_on`] with the backend picked at run time. `run_dir` is where the run is written
+/// (the CLI passes the config's `out_dir`; [`RunConfig::run_dir`] gives it). A config whose
+/// model is `kind = "custom"` runs through its registration ([`crate::register_model`]).
 pub fn run(
     backend: BackendKind,
     cfg: &RunConfig,

@@ -268,9 +268,11 @@ pub fn register() -> Result<(), Box<dyn Error>> {
 }
 
 /// The run config, written as a user would write it in a TOML file.
-pub fn config_toml(steps: u64) -> String {
+pub fn config_toml(steps: u64, out_dir: &Path) -> String {
     format!(
-        r#"[task]
+        r#"out_dir = "{}"
+
+[task]
 name = "last-letter"
 
 [model]
@@ -284,7 +286,8 @@ steps = {steps}
 batch_size = 32
 lr = 0.01
 seed = 0
-"#
+"#,
+        out_dir.display()
     )
 }
 
@@ -301,9 +304,9 @@ pub fn demo(steps: u64, out: &Path) -> Result<Demo, Box<dyn Error>> {
     register()?;
     std::fs::create_dir_all(out)?;
     let config_path = out.join("gated_rnn.toml");
-    std::fs::write(&config_path, config_toml(steps))?;
+    std::fs::write(&config_path, config_toml(steps, &out.join("run")))?;
     let cfg = RunConfig::load(&config_path)?;
-    let run_dir = out.join("run");
+    let run_dir = cfg.run_dir()?;
     let trained = run(
         BackendKind::Ndarray,
         &cfg,

@@ -91,7 +91,7 @@ fn the_high_level_path_takes_the_registered_language_and_layer_by_name() {
         demo.sweep_markdown
     );
     // A misspelt setting is an error naming it, before anything is trained.
-    let bad = config_toml(5).replace("n_layers = 1", "n_layer = 1");
+    let bad = config_toml(5, Path::new("unused")).replace("n_layers = 1", "n_layer = 1");
     let cfg = RunConfig::parse(&bad, Path::new("gated_rnn.toml")).unwrap();
     let err = kleene::train::run::model_config(&cfg)
         .unwrap_err()
@@ -99,7 +99,7 @@ fn the_high_level_path_takes_the_registered_language_and_layer_by_name() {
     assert!(err.contains("n_layer"), "{err}");
     // A name nobody registered says so.
     let cfg = RunConfig::parse(
-        &config_toml(5).replace("\"gated_rnn\"", "\"gru\""),
+        &config_toml(5, Path::new("unused")).replace("\"gated_rnn\"", "\"gru\""),
         Path::new("gru.toml"),
     )
     .unwrap();
