@@ -254,3 +254,43 @@ fn symbols_are_roughly_uniform() {
     let frac = ones as f64 / total as f64;
     assert!((frac - 0.5).abs() < 0.01, "fraction of ones {frac}");
 }
+
+/// Any token string, sampled or not (blanks, digits where operators go, operators where
+/// digits go), gets the label DeepMind's `_evaluate_expression` gives it: 600 cases from a
+/// numpy transcription of upstream (tests/fixtures/dm_modular_arithmetic.py), moduli 5 and 7.
+#[test]
+fn modular_arithmetic_reads_any_input_as_upstream() {
+    use kleene_langs::regular::FinalLabelLanguage;
+    let text = include_str!("fixtures/dm_modular_arithmetic.json");
+    let fixture: serde_json::Value = serde_json::from_str(text).unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 600);
+    let mut malformed = 0;
+    for case in cases {
+        let modulus = case["modulus"].as_u64().unwrap() as usize;
+        let tokens: Vec<u32> = case["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect();
+        let task = regular::ModularArithmetic::new(modulus);
+        let m = modulus as u32;
+        let well_formed = tokens.len() % 2 == 1
+            && tokens.iter().enumerate().all(|(i, &t)| {
+                if i % 2 == 0 {
+                    t < m
+                } else {
+                    (m..m + 3).contains(&t)
+                }
+            });
+        malformed += usize::from(!well_formed);
+        assert_eq!(
+            task.label(&tokens),
+            case["label"].as_u64().unwrap() as u32,
+            "modulus {modulus}, tokens {tokens:?}"
+        );
+    }
+    // The fixture exercises the malformed cases, not only sampled strings.
+    assert!(malformed > 300, "{malformed}");
+}

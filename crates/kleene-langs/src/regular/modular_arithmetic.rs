@@ -85,26 +85,65 @@ impl FinalLabelLanguage for ModularArithmetic {
             }
         }
     }
-    /// Sum over '+'/'-'-separated terms of the product of their factors, mod m.
-    /// Tokens that are not operators at odd positions or digits at even positions are
-    /// treated as the grammar says (the blank never appears in sampled strings; if it
-    /// does it acts as '+').
+    /// Sum over '+'/'-'-separated terms of the product of their factors, mod m, read as
+    /// DeepMind's `_evaluate_expression` (tasks/regular/modular_arithmetic.py) reads any
+    /// input, sampled or not, step for step:
+    /// 1. a blank at an operator (odd) position is `+`, at a digit (even) position `0`;
+    /// 2. every `-` becomes `+` and negates the token after it (`.at[2:].multiply(1 - 2 *
+    ///    mask[1:-1])`: a `-` at position 0 negates nothing);
+    /// 3. terms are split at every `+` (at any position, counted up to each even position);
+    ///    the even-position tokens of a term are multiplied (so any other token at an
+    ///    operator position, a digit included, acts as `*`; a term with no factor counts
+    ///    1, as `segment_prod`'s empty product); the terms up to the last one are summed.
+    ///
+    /// Products and sums are reduced mod m exactly (upstream's int32 products could overflow
+    /// after about 27 non-zero factors; sampled strings never get near, spec
+    /// regular-tasks-sdssm.md §2.4).
     fn label(&self, symbols: &[u32]) -> u32 {
-        let m = self.modulus;
-        let Some((&first, rest)) = symbols.split_first() else {
+        let m = i64::from(self.modulus);
+        if symbols.is_empty() {
             return 0;
-        };
-        let mut total = 0u32;
-        let mut term = first % m;
-        for pair in rest.chunks_exact(2) {
-            let (op, x) = (pair[0], pair[1] % m);
-            if op == self.times() {
-                term = term * x % m;
-            } else {
-                total = (total + term) % m;
-                term = if op == self.minus() { (m - x) % m } else { x };
+        }
+        let (plus, minus, blank) = (m, m + 1, m + 3);
+        let mut e: Vec<i64> = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| match i64::from(s) {
+                s if s == blank && i % 2 == 1 => plus,
+                s if s == blank => 0,
+                s => s,
+            })
+            .collect();
+        if e.len() >= 2 {
+            let negates: Vec<bool> = e.iter().map(|&x| x == minus).collect();
+            for x in e.iter_mut().filter(|x| **x == minus) {
+                *x = plus;
+            }
+            for i in 1..e.len() - 1 {
+                if negates[i] {
+                    e[i + 1] = -e[i + 1];
+                }
             }
         }
-        (total + term) % m
+        // Term id of each even position: the `+`s at positions 0..=2i.
+        let mut pluses = 0usize;
+        let mut products: Vec<i64> = vec![1; e.len() / 2 + 1];
+        let mut last_term = 0usize;
+        for (i, &x) in e.iter().enumerate() {
+            if x == plus {
+                pluses += 1;
+            }
+            if i % 2 == 0 {
+                if let Some(p) = products.get_mut(pluses) {
+                    *p = (*p * x.rem_euclid(m)).rem_euclid(m);
+                }
+                last_term = pluses;
+            }
+        }
+        let total: i64 = products
+            .iter()
+            .take(last_term + 1)
+            .fold(0, |acc, p| (acc + p).rem_euclid(m));
+        total as u32
     }
 }
