@@ -1,15 +1,19 @@
 //! The Mamba-2 mixer (`layers/mamba2.rs`): forward and the recurrent step against a float64
-//! reference of the whole mixer in plain loops (`mamba2_reference`, the step form of spec §6.2),
+//! transcription of upstream's `Mamba2Simple` on fixed weights (`tests/fixtures/mamba2/`, written
+//! by `gen_mamba2_fixture.py` beside them, checked there against upstream's own class), and
+//! against a float64 reference of the whole mixer in plain loops (`mamba2_reference`, the step form of spec §6.2),
 //! that reference against the SSD chunked form of `ssd_minimal_discrete` (§6.3, §6.5) and
 //! against causal linear attention for `A → 0`; step == forward, causality, gradients, init,
 //! and config errors.
 
+mod fla_fixture;
 mod icl_common;
 mod mamba2_reference;
 
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use fla_fixture::{array, fixture_in, max_rel, tensor, Loader};
 use icl_common::*;
 use kleene_zoo::layers::{Mamba2, Mamba2Config};
 use kleene_zoo::{SequenceLayer, ZooError};
@@ -97,6 +101,40 @@ fn reference(p: &Params, x: &Tensor<B, 3>, core: Core) -> Vec<f32> {
         .flatten()
         .map(|v| v as f32)
         .collect()
+}
+
+/// Forward and step equal upstream's `Mamba2Simple` (transcribed in float64, ssd_minimal path,
+/// chunk 5 over 13 steps) to 1e-4: one group (P 8, 2 heads) and two groups (P 3, 4 heads).
+#[test]
+fn forward_and_step_match_mamba2_simple() {
+    for name in ["mamba2_g1", "mamba2_g2"] {
+        let json = fixture_in("mamba2", name);
+        let c = &json["config"];
+        let get = |k: &str| c[k].as_u64().unwrap() as usize;
+        let cfg = config(get("headdim"), get("ngroups"), get("d_state"), get("d_conv"));
+        let cfg = Mamba2Config {
+            expand: get("expand"),
+            ..cfg
+        };
+        let d = get("d_model");
+        let mut m = cfg.init::<B>(d, 1, &dev()).unwrap();
+        let mut l = Loader::new(&json);
+        m.in_proj = l.linear("in_proj", false);
+        m.conv_weight = l.param("conv1d.weight");
+        m.conv_bias = l.param("conv1d.bias");
+        m.dt_bias = l.param("dt_bias");
+        m.a_log = l.param("A_log");
+        m.d_skip = l.param("D");
+        m.norm_weight = l.param("norm.weight");
+        m.out_proj = l.linear("out_proj", false);
+        l.assert_all_used();
+        let x: Tensor<B, 3> = tensor(&json["x"]);
+        let (_, want) = array(&json["y"]);
+        let e = max_rel(&to_vec(m.forward(x.clone())), &want);
+        assert!(e < 1e-4, "{name}: forward differs from Mamba2Simple by {e:e}");
+        let e = max_rel(&to_vec(run_steps(&m, x)), &want);
+        assert!(e < 1e-4, "{name}: step differs from Mamba2Simple by {e:e}");
+    }
 }
 
 #[test]
