@@ -50,7 +50,11 @@ fn random_mixer<Bk: Backend>(
     let mut m = perturb(cfg.init::<Bk>(d_model, 2, device).unwrap(), 0.3);
     let h = m.dims().heads;
     m.dt_bias = Param::from_tensor(Tensor::random([h], Distribution::Normal(0.0, 1.0), device));
-    m.a_log = Param::from_tensor(Tensor::random([h], Distribution::Uniform(-1.0, 1.5), device));
+    m.a_log = Param::from_tensor(Tensor::random(
+        [h],
+        Distribution::Uniform(-1.0, 1.5),
+        device,
+    ));
     m
 }
 
@@ -111,7 +115,12 @@ fn forward_and_step_match_mamba2_simple() {
         let json = fixture_in("mamba2", name);
         let c = &json["config"];
         let get = |k: &str| c[k].as_u64().unwrap() as usize;
-        let cfg = config(get("headdim"), get("ngroups"), get("d_state"), get("d_conv"));
+        let cfg = config(
+            get("headdim"),
+            get("ngroups"),
+            get("d_state"),
+            get("d_conv"),
+        );
         let cfg = Mamba2Config {
             expand: get("expand"),
             ..cfg
@@ -131,7 +140,10 @@ fn forward_and_step_match_mamba2_simple() {
         let x: Tensor<B, 3> = tensor(&json["x"]);
         let (_, want) = array(&json["y"]);
         let e = max_rel(&to_vec(m.forward(x.clone())), &want);
-        assert!(e < 1e-4, "{name}: forward differs from Mamba2Simple by {e:e}");
+        assert!(
+            e < 1e-4,
+            "{name}: forward differs from Mamba2Simple by {e:e}"
+        );
         let e = max_rel(&to_vec(run_steps(&m, x)), &want);
         assert!(e < 1e-4, "{name}: step differs from Mamba2Simple by {e:e}");
     }
@@ -145,9 +157,15 @@ fn forward_and_step_match_the_f64_reference() {
         let x = randn::<B, 3>([2, 23, d], &dev());
         let want = reference(&params_of(&m, d), &x, Core::Step);
         let e = rel_err(&to_vec(m.forward(x.clone())), &want);
-        assert!(e < 1e-4, "{what}: forward differs from the f64 reference by {e:e}");
+        assert!(
+            e < 1e-4,
+            "{what}: forward differs from the f64 reference by {e:e}"
+        );
         let e = rel_err(&to_vec(run_steps(&m, x)), &want);
-        assert!(e < 1e-4, "{what}: step differs from the f64 reference by {e:e}");
+        assert!(
+            e < 1e-4,
+            "{what}: step differs from the f64 reference by {e:e}"
+        );
     }
 }
 
@@ -290,23 +308,113 @@ fn bad_configs_name_the_field() {
     let base = Mamba2Config::default;
     // headdim 16 does not divide d_inner = 2·12 = 24.
     assert_eq!(field(base(), 12), "mamba2.headdim");
-    assert_eq!(field(Mamba2Config { headdim: 0, ..base() }, 16), "mamba2.headdim");
+    assert_eq!(
+        field(
+            Mamba2Config {
+                headdim: 0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.headdim"
+    );
     // 32 / 16 = 2 heads: 3 groups do not divide them.
-    assert_eq!(field(Mamba2Config { ngroups: 3, ..base() }, 16), "mamba2.ngroups");
-    assert_eq!(field(Mamba2Config { ngroups: 0, ..base() }, 16), "mamba2.ngroups");
-    assert_eq!(field(Mamba2Config { d_state: 0, ..base() }, 16), "mamba2.d_state");
-    assert_eq!(field(Mamba2Config { d_conv: 0, ..base() }, 16), "mamba2.d_conv");
-    assert_eq!(field(Mamba2Config { expand: 0, ..base() }, 16), "mamba2.expand");
-    let range = |a_init_range| Mamba2Config { a_init_range, ..base() };
+    assert_eq!(
+        field(
+            Mamba2Config {
+                ngroups: 3,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.ngroups"
+    );
+    assert_eq!(
+        field(
+            Mamba2Config {
+                ngroups: 0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.ngroups"
+    );
+    assert_eq!(
+        field(
+            Mamba2Config {
+                d_state: 0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.d_state"
+    );
+    assert_eq!(
+        field(
+            Mamba2Config {
+                d_conv: 0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.d_conv"
+    );
+    assert_eq!(
+        field(
+            Mamba2Config {
+                expand: 0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.expand"
+    );
+    let range = |a_init_range| Mamba2Config {
+        a_init_range,
+        ..base()
+    };
     assert_eq!(field(range([0.0, 16.0]), 16), "mamba2.a_init_range[0]");
     assert_eq!(field(range([4.0, 2.0]), 16), "mamba2.a_init_range[1]");
-    assert_eq!(field(Mamba2Config { dt_min: -1.0, ..base() }, 16), "mamba2.dt_min");
-    assert_eq!(field(Mamba2Config { dt_max: 1e-4, ..base() }, 16), "mamba2.dt_max");
     assert_eq!(
-        field(Mamba2Config { dt_init_floor: 0.0, ..base() }, 16),
+        field(
+            Mamba2Config {
+                dt_min: -1.0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.dt_min"
+    );
+    assert_eq!(
+        field(
+            Mamba2Config {
+                dt_max: 1e-4,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.dt_max"
+    );
+    assert_eq!(
+        field(
+            Mamba2Config {
+                dt_init_floor: 0.0,
+                ..base()
+            },
+            16
+        ),
         "mamba2.dt_init_floor"
     );
-    assert_eq!(field(Mamba2Config { norm_eps: 0.0, ..base() }, 16), "mamba2.norm_eps");
+    assert_eq!(
+        field(
+            Mamba2Config {
+                norm_eps: 0.0,
+                ..base()
+            },
+            16
+        ),
+        "mamba2.norm_eps"
+    );
     // The message says what headdim must divide.
     let e = base().validate(12).unwrap_err().to_string();
     assert!(e.contains("24"), "{e}");

@@ -7,6 +7,8 @@
 //! - [`Core::Ssd`]: `ssd_minimal_discrete` (§6.3) with chunk length `Q`, the sequence padded;
 //! - [`Core::LinearAttention`]: `y_t = Σ_{s≤t} (C_t·B_s) Δ_s x_s` (A = 0, spec §6.5).
 #![allow(dead_code)]
+// Index loops on purpose: they spell out the einsums of `ssd_minimal_discrete` index by index.
+#![allow(clippy::needless_range_loop)]
 
 /// The mixer's parameters in f64, in Burn's layouts (`Linear` weights `(in, out)`).
 #[derive(Debug, Clone)]
@@ -201,7 +203,8 @@ pub fn core_ssd(s: &SsmInput, q: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
             .map(|t| if t < len { s.dt[t][hh] * s.a[hh] } else { 0.0 })
             .collect();
         // segsum within a chunk: Σ_{l=j+1..i} a_l, summed directly (the stable form).
-        let segsum = |base: usize, i: usize, j: usize| -> f64 { (j + 1..=i).map(|l| a[base + l]).sum() };
+        let segsum =
+            |base: usize, i: usize, j: usize| -> f64 { (j + 1..=i).map(|l| a[base + l]).sum() };
         let a_cum = |base: usize, i: usize| -> f64 { (0..=i).map(|l| a[base + l]).sum() };
         // 1. intra-chunk outputs; 2. chunk-end states.
         let mut states = vec![vec![0.0; hd * n]; chunks];
@@ -209,7 +212,9 @@ pub fn core_ssd(s: &SsmInput, q: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
             let base = c * q;
             for l in 0..q {
                 for s_ in 0..=l {
-                    let cb: f64 = (0..n).map(|nn| cv(base + l, hh, nn) * bv(base + s_, hh, nn)).sum();
+                    let cb: f64 = (0..n)
+                        .map(|nn| cv(base + l, hh, nn) * bv(base + s_, hh, nn))
+                        .sum();
                     let w = cb * segsum(base, l, s_).exp();
                     for pp in 0..hd {
                         y[base + l][hh * hd + pp] += w * xt(base + s_, hh, pp);
@@ -221,7 +226,8 @@ pub fn core_ssd(s: &SsmInput, q: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
                 let decay = (total - a_cum(base, s_)).exp();
                 for pp in 0..hd {
                     for nn in 0..n {
-                        states[c][pp * n + nn] += bv(base + s_, hh, nn) * decay * xt(base + s_, hh, pp);
+                        states[c][pp * n + nn] +=
+                            bv(base + s_, hh, nn) * decay * xt(base + s_, hh, pp);
                     }
                 }
             }
@@ -273,7 +279,9 @@ pub fn core_linear_attention(s: &SsmInput) -> Vec<Vec<f64>> {
             let mut y = vec![0.0; h * hd];
             for hh in 0..h {
                 for s_ in 0..=t {
-                    let cb: f64 = (0..n).map(|nn| s.c[t][hh * n + nn] * s.b[s_][hh * n + nn]).sum();
+                    let cb: f64 = (0..n)
+                        .map(|nn| s.c[t][hh * n + nn] * s.b[s_][hh * n + nn])
+                        .sum();
                     for pp in 0..hd {
                         y[hh * hd + pp] += cb * s.dt[s_][hh] * s.x[s_][hh * hd + pp];
                     }
@@ -303,7 +311,11 @@ pub fn mixer(p: &Params, u: &[Vec<f64>], core: Core) -> Vec<Vec<f64>> {
             let ms = g.iter().map(|v| v * v).sum::<f64>() / di as f64;
             let r = 1.0 / (ms + p.eps).sqrt();
             (0..d)
-                .map(|j| (0..di).map(|c| g[c] * r * p.norm_w[c] * p.out_proj[c * d + j]).sum())
+                .map(|j| {
+                    (0..di)
+                        .map(|c| g[c] * r * p.norm_w[c] * p.out_proj[c * d + j])
+                        .sum()
+                })
                 .collect()
         })
         .collect()
