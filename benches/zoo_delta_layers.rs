@@ -1,5 +1,5 @@
-//! The delta-rule mixers (DeltaNet, Gated DeltaNet, Gated DeltaProduct; issue 14) against the
-//! Mamba mixer at the same size: one forward + backward at d_model 64, L 512, batch 8 on
+//! The delta-rule mixers (DeltaNet, Gated DeltaNet, Gated DeltaProduct; issue 14) and Mamba-2
+//! (issue 15) against the Mamba mixer at the same size: one forward + backward at d_model 64, L 512, batch 8 on
 //! `Autodiff<NdArray<f32>>` (goal: within 2x Mamba), and the same against length, L = 512,
 //! 2048, 8192 at batch 1 (goal: linear), in **process CPU time** (all threads,
 //! `CLOCK_PROCESS_CPUTIME_ID`; run with `RAYON_NUM_THREADS=1` so CPU time is the work done).
@@ -40,7 +40,7 @@ fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
     .require_grad()
 }
 
-/// Mamba (the anchor) and every delta-rule mixer with its defaults at width 64.
+/// Mamba (the anchor), every delta-rule mixer and Mamba-2 with their defaults at width 64.
 fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
     let device = Default::default();
     [
@@ -48,6 +48,7 @@ fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
         "delta_net",
         "gated_delta_net",
         "gated_delta_product",
+        "mamba2",
     ]
     .into_iter()
     .map(|name| {

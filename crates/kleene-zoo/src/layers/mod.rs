@@ -163,6 +163,8 @@ mixers! {
     Lstm = "lstm": lstm::{LstmMixerConfig, Lstm};
     /// Mamba-1 selective SSM (Gu & Dao 2023).
     Mamba = "mamba": mamba::{MambaMixerConfig, MambaMixer};
+    /// Mamba-2 (SSD): scalar decay per head, multi-head x, shared B/C, gated RMSNorm (Dao & Gu 2024).
+    Mamba2 = "mamba2": mamba2::{Mamba2Config, Mamba2};
     /// Causal multi-head softmax attention, learned or rotary positions (KV-cache step).
     Attention = "attention": attention::{AttentionConfig, CausalSelfAttention};
     /// DeltaNet: delta rule with L2-normalised keys, β ∈ (0,1) or (0,2) (Yang et al. 2024).

@@ -254,6 +254,7 @@ macro_rules! backend_tests {
     icl_linear_attention => "icl_linear_attention",
     icl_lstm => "icl_lstm",
     icl_mamba => "icl_mamba",
+    icl_mamba2 => "icl_mamba2",
     icl_attention => "icl_attention",
     icl_delta_net => "icl_delta_net",
     icl_gated_delta_net => "icl_gated_delta_net",

@@ -1,7 +1,7 @@
 //! Reading the fixtures of `tests/fixtures/` (float64 transcriptions of upstream layers:
-//! flash-linear-attention's in `delta/`, the Grazzi et al. Mamba in `mamba_neg/`, each written by
-//! the script beside it): arrays,
-//! parameters by fla's names (PyTorch `Linear` weights transposed to Burn's layout), and the
+//! flash-linear-attention's in `delta/`, the Grazzi et al. Mamba in `mamba_neg/`, mamba's
+//! `Mamba2Simple` in `mamba2/`, each written by the script beside it): arrays, parameters by
+//! fla's names (PyTorch `Linear` weights transposed to Burn's layout), and the
 //! comparison the tests use.
 #![allow(dead_code)] // each test file uses the part it needs
 

@@ -251,6 +251,12 @@ pub fn small_mixer(name: &str) -> kleene_zoo::MixerConfig {
         }
         MixerConfig::LinearAttention(c) => c.n_heads = 2,
         MixerConfig::Mamba(c) => c.d_state = 4,
+        MixerConfig::Mamba2(c) => {
+            // At d 8: 4 heads in 2 groups (per-head Δ/A/D broadcast and group mapping exercised).
+            c.headdim = 4;
+            c.ngroups = 2;
+            c.d_state = 4;
+        }
         MixerConfig::DeltaNet(c) => c.n_heads = 2,
         MixerConfig::GatedDeltaNet(c) => c.n_heads = 2,
         MixerConfig::GatedDeltaProduct(c) => c.n_heads = 2,
