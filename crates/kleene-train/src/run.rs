@@ -252,24 +252,19 @@ where
             checkpoint: checkpoint.clone(),
         });
     }
-    let window = train_window(task, cfg)?;
-    let valid = out.model.valid();
     if opts.progress {
         // Evaluation reports its rows only at the end; say that it started.
         eprintln!("evaluating ({:?} protocol) ...", cfg.eval.protocol);
     }
-    let report = evaluate_with_info::<B::InnerBackend, _>(
-        &valid,
+    let report = evaluate_and_write(
+        &out.model.valid(),
+        cfg,
         task,
-        &cfg.eval,
-        cfg.training.loss,
-        window,
         out.step,
-        &run_info(cfg, task, run_dir),
+        run_dir,
         device,
         on_row,
     )?;
-    report.write(run_dir)?;
     Ok(RunSummary {
         steps: out.step,
         final_loss: out.last.as_ref().map(|l| l.loss),
@@ -312,13 +307,25 @@ where
     M::InnerModule: SequenceModel<B::InnerBackend>,
 {
     let (model, step) = load_checkpoint_model::<B, _>(model, run_dir, device)?;
-    let window = train_window(task, cfg)?;
-    let report = evaluate_with_info::<B::InnerBackend, _>(
-        &model.valid(),
+    evaluate_and_write(&model.valid(), cfg, task, step, run_dir, device, on_row)
+}
+
+/// Evaluates a trained model as the run's `[eval]` says and writes the run's reports.
+fn evaluate_and_write<B: Backend, M: SequenceModel<B>>(
+    model: &M,
+    cfg: &RunConfig,
+    task: &dyn kleene_langs::Task,
+    step: u64,
+    run_dir: &Path,
+    device: &B::Device,
+    on_row: &mut dyn FnMut(&EvalRow),
+) -> Result<EvalReport, TrainError> {
+    let report = evaluate_with_info::<B, _>(
+        model,
         task,
         &cfg.eval,
         cfg.training.loss,
-        window,
+        train_window(task, cfg)?,
         step,
         &run_info(cfg, task, run_dir),
         device,
