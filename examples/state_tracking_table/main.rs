@@ -456,9 +456,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let plan: Vec<Plan> = tasks
         .iter()
         .flat_map(|t| {
-            models.iter().flat_map(move |m| {
-                (0..s.seeds).map(move |seed| (t.name, m.name, s.layers, seed))
-            })
+            models
+                .iter()
+                .flat_map(move |m| (0..s.seeds).map(move |seed| (t.name, m.name, s.layers, seed)))
         })
         .collect();
     let runs = run_all(args.backend, &plan, &s, &root, jobs)?;

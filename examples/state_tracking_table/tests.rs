@@ -103,10 +103,18 @@ fn shipped_sweep_files_are_the_default_grid_and_load() {
     for m in &MODELS {
         for file in ["base.toml", "sweep.toml"] {
             let want = std::fs::read_to_string(fresh.path().join(m.name).join(file)).unwrap();
-            let got = std::fs::read_to_string(shipped.join(m.name).join(file)).unwrap_or_else(
-                |e| panic!("{}/{file}: {e} (regenerate: STATE_TRACKING_TABLE_BLESS=1)", m.name),
+            let got =
+                std::fs::read_to_string(shipped.join(m.name).join(file)).unwrap_or_else(|e| {
+                    panic!(
+                        "{}/{file}: {e} (regenerate: STATE_TRACKING_TABLE_BLESS=1)",
+                        m.name
+                    )
+                });
+            assert_eq!(
+                got, want,
+                "{}/{file} differs from the example's default grid",
+                m.name
             );
-            assert_eq!(got, want, "{}/{file} differs from the example's default grid", m.name);
         }
         let sweep = kt::sweep::load(&shipped.join(m.name).join("sweep.toml")).unwrap();
         assert_eq!(sweep.runs.len(), 4 * 3, "{}", m.name);
@@ -136,7 +144,9 @@ fn tiny() -> Settings {
 fn staged_runs_score_every_checkpoint_and_end_where_one_run_ends() {
     let root = tempfile::tempdir().unwrap();
     let s = tiny();
-    let plan: Vec<Plan> = (0..2).map(|seed| ("pdssm-parity", "lstm", 1, seed)).collect();
+    let plan: Vec<Plan> = (0..2)
+        .map(|seed| ("pdssm-parity", "lstm", 1, seed))
+        .collect();
     let runs = run_all(kt::BackendKind::Ndarray, &plan, &s, root.path(), 2).unwrap();
     assert_eq!(runs.len(), 2);
     for r in &runs {

@@ -109,12 +109,12 @@ pub fn task_by_name(name: &str) -> Result<Box<dyn Task>, LangError> {
         Some(i) => Ok(all.into_iter().nth(i).expect("index from position").task),
         // PD-SSM's `(G, k)` family takes any `k` (only its published grid is listed): built
         // here, or an error naming `k`.
-        None => match crate::regular::extra_transitions_task(
-            name,
-            crate::regular::group_task_config(),
-        ) {
-            Some(task) => Ok(Box::new(task?)),
-            None => Err(LangError::UnknownTask(name.to_string())),
-        },
+        None => {
+            match crate::regular::extra_transitions_task(name, crate::regular::group_task_config())
+            {
+                Some(task) => Ok(Box::new(task?)),
+                None => Err(LangError::UnknownTask(name.to_string())),
+            }
+        }
     }
 }

@@ -90,7 +90,10 @@ fn letters_are_distinct_group_elements_and_start_with_the_generating_pair() {
         assert_eq!(distinct.len(), k, "{g}-k{k}: a letter repeats");
         let all = elements(group);
         for l in letters {
-            assert!(all.contains(l), "{g}-k{k}: letter {l:?} is not in the group");
+            assert!(
+                all.contains(l),
+                "{g}-k{k}: letter {l:?} is not in the group"
+            );
         }
         let pair: &[Vec<u8>] = match group {
             NonSolvableGroup::A5 => &[vec![1, 2, 3, 4, 0], vec![1, 0, 3, 2, 4]],
