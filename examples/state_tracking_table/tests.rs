@@ -17,10 +17,14 @@ fn available(m: &Model) -> bool {
 /// Parses `text` and validates its model against its task, as a run does before training.
 fn check_config(text: &str) {
     let cfg = RunConfig::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"));
+    check_run_config(&cfg);
+}
+
+fn check_run_config(cfg: &RunConfig) {
     let task = kleene::langs::task_by_name(&cfg.task.name).unwrap();
     let vocab = kt::trainer::input_vocab(task.as_ref());
     let out = kt::trainer::output_dim(task.as_ref(), cfg.training.loss).unwrap();
-    kt::run::model_config(&cfg)
+    kt::run::model_config(cfg)
         .unwrap()
         .validate(vocab, out)
         .unwrap_or_else(|e| panic!("{}: {e}", cfg.task.name));
@@ -119,9 +123,15 @@ fn shipped_sweep_files_are_the_default_grid_and_load() {
         let sweep = kt::sweep::load(&shipped.join(m.name).join("sweep.toml")).unwrap();
         assert_eq!(sweep.runs.len(), 4 * 3, "{}", m.name);
         for run in &sweep.runs {
-            check_config(&std::fs::read_to_string(shipped.join(m.name).join("base.toml")).unwrap());
+            check_run_config(&run.config);
             assert!(TASKS.iter().any(|t| t.name == run.config.task.name));
         }
+        let tasks: std::collections::BTreeSet<&str> = sweep
+            .runs
+            .iter()
+            .map(|r| r.config.task.name.as_str())
+            .collect();
+        assert_eq!(tasks.len(), 4, "{}", m.name);
     }
 }
 
