@@ -1,7 +1,7 @@
 //! The example's machinery on tiny settings (`cargo test --example state_tracking_table`;
 //! `test = true` in Cargo.toml, so `cargo test --workspace` runs these too).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kleene::train::{self as kt, RunConfig};
 use kleene::zoo::MixerConfig;
@@ -191,4 +191,59 @@ fn staged_runs_score_every_checkpoint_and_end_where_one_run_ends() {
     let svg = std::fs::read_to_string(&svgs[0]).unwrap();
     assert!(svg.starts_with("<svg") || svg.contains("<svg"), "{svg}");
     assert!(svg.contains("LSTM"));
+}
+
+fn fake(task: &'static str, model: &'static str, layers: usize, seed: u64, scores: &[f64]) -> Run {
+    Run {
+        task,
+        model,
+        layers,
+        seed,
+        dir: PathBuf::new(),
+        checkpoints: scores
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as u64, v))
+            .collect(),
+    }
+}
+
+#[test]
+fn tables_show_the_best_checkpoint_per_seed_beside_the_published_cell() {
+    let s = Settings::new(false);
+    // Seed scores = best checkpoints 95 and 90: max 95, mean 92.5, std 2.5.
+    let runs = [
+        fake("a5-k2", "gdp11", 1, 0, &[40.0, 95.0, 60.0]),
+        fake("a5-k2", "gdp11", 1, 1, &[90.0, 20.0]),
+        fake("a5-k2", "gdp11", 2, 0, &[10.0]),
+    ];
+    let md = table::groups_markdown(&runs, &s);
+    let depth1 = md
+        .lines()
+        .find(|l| l.starts_with("| Gated DeltaProduct [-1,1] | 1 |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(depth1.contains("| 95.0 / 92.5 ± 2.5 (97.9) |"), "{depth1}");
+    assert!(depth1.contains("| – (1.23) |"), "{depth1}");
+    let depth2 = md
+        .lines()
+        .find(|l| l.starts_with("| Gated DeltaProduct [-1,1] | 2 |"))
+        .unwrap();
+    assert!(depth2.contains("| 10.0 / 10.0 ± 0.0 (—) |"), "{depth2}");
+    // Models without runs have no row.
+    assert!(!md.contains("ℂ diagonal"), "{md}");
+
+    // Table 2: the average column needs every task.
+    let mamba = MODELS.iter().find(|m| m.name == "mamba").unwrap();
+    let all: Vec<&TableTask> = TASKS.iter().collect();
+    let runs: Vec<Run> = TASKS
+        .iter()
+        .zip([10.0, 20.0, 30.0, 40.0])
+        .map(|(t, v)| fake(t.name, "mamba", 2, 0, &[v]))
+        .collect();
+    let md = table::markdown(&runs, &[mamba], &all, &s, true);
+    let row = md.lines().find(|l| l.starts_with("| Mamba |")).unwrap();
+    assert!(row.contains("| 10.0 / 10.0 ± 0.0 (50.7 ± 7.8) |"), "{row}");
+    // kleene 25.0 = (10 + 20 + 30 + 40) / 4; published (50.7 + 100 + 38.1 + 54.5) / 4 = 60.825.
+    assert!(row.ends_with("| 25.0 (60.8) |"), "{row}");
+    assert!(md.contains("final checkpoint's"), "{md}");
 }
