@@ -425,6 +425,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = std::time::Instant::now();
     if groups {
+        if args.sweeps.is_some() || args.second_list.is_some() {
+            return Err(
+                "--groups runs its own seven tasks and no sweep files: drop --tasks, \
+                        --write-sweeps and --from-sweeps"
+                    .into(),
+            );
+        }
         let plan: Vec<Plan> = GROUP_PUBLISHED
             .iter()
             .filter(|(m, _, _)| models.iter().any(|x| x.name == *m) || args.list.is_none())
