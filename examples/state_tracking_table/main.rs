@@ -40,7 +40,9 @@
 //! xLSTM[1:1] have no kleene model.
 //!
 //! CPU default (reduced): width 32, 2 blocks, batch 32, 600 steps (warm-up 60), evaluated at
-//! steps 150, 300, 450, 600 on lengths 40, 64, ..., 256 with 32 sequences each, 3 seeds.
+//! steps 150, 300, 450, 600 on lengths 40, 64, ..., 256 with 32 sequences each, 3 seeds: 132
+//! runs for the 11 models, about 30-40 minutes on 2 idle cores (estimated from the measured
+//! parity column, docs/examples.md; the pending models add about a third).
 //! `--full`: width 128, 2 blocks, batch 256, 100,000 steps (warm-up 10,000), evaluated every
 //! 5,000 steps on every length 40..=256 with 38 sequences (≈ 8192), 5 seeds (seeds 0..4).
 
