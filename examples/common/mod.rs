@@ -56,7 +56,26 @@ pub fn parse_args_two_lists(first: &str, second: &str) -> Result<ExampleArgs, Bo
     parse_all(Some(first), Some(second), false)
 }
 
+/// As [`parse_args_two_lists`] with `--write-sweeps` / `--from-sweeps`, over `args` (the
+/// command line without the program name, less any flags the example took itself).
+pub fn parse_args_from(
+    args: &[String],
+    first: &str,
+    second: &str,
+) -> Result<ExampleArgs, Box<dyn Error>> {
+    parse_all_from(args.iter().cloned(), Some(first), Some(second), true)
+}
+
 fn parse_all(
+    list_flag: Option<&str>,
+    second_flag: Option<&str>,
+    sweeps: bool,
+) -> Result<ExampleArgs, Box<dyn Error>> {
+    parse_all_from(std::env::args().skip(1), list_flag, second_flag, sweeps)
+}
+
+fn parse_all_from(
+    mut it: impl Iterator<Item = String>,
     list_flag: Option<&str>,
     second_flag: Option<&str>,
     sweeps: bool,
@@ -73,7 +92,6 @@ fn parse_all(
         second_list: None,
     };
     let split = |v: String| v.split(',').map(|s| s.trim().to_string()).collect();
-    let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
         match a.as_str() {

@@ -90,7 +90,8 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
-/// Looks a task up by its name or any alias.
+/// Looks a task up by its name or any alias (and PD-SSM's `a5-k<k>` / `s5-k<k>` for any
+/// `k`, see [`crate::regular::extra_transitions_task`]).
 ///
 /// Exact task names win over aliases, so a family's alias can never shadow another
 /// family's task of that name (e.g. the Bhattamishra alias `d4` vs the SD-SSM task `d4`).
@@ -106,6 +107,14 @@ pub fn task_by_name(name: &str) -> Result<Box<dyn Task>, LangError> {
     });
     match index {
         Some(i) => Ok(all.into_iter().nth(i).expect("index from position").task),
-        None => Err(LangError::UnknownTask(name.to_string())),
+        // PD-SSM's `(G, k)` family takes any `k` (only its published grid is listed): built
+        // here, or an error naming `k`.
+        None => {
+            match crate::regular::extra_transitions_task(name, crate::regular::group_task_config())
+            {
+                Some(task) => Ok(Box::new(task?)),
+                None => Err(LangError::UnknownTask(name.to_string())),
+            }
+        }
     }
 }

@@ -119,6 +119,14 @@ impl RegularTask {
         }
     }
 
+    /// The same task under another name and description (a registered variant of a
+    /// language, e.g. PD-SSM's layout of parity without the query token).
+    pub fn renamed(mut self, name: &str, description: &str) -> Self {
+        self.name = name.to_string();
+        self.description = description.to_string();
+        self
+    }
+
     pub fn config(&self) -> &RegularConfig {
         &self.config
     }
