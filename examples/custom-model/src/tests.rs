@@ -97,6 +97,20 @@ fn the_high_level_path_takes_the_registered_language_and_layer_by_name() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("n_layer"), "{err}");
+    // A second registration of the name is refused, naming it.
+    let again = register_model("gated_rnn", GatedRnnKind)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        again.contains("`gated_rnn` is already a registered model kind"),
+        "{again}"
+    );
+    assert!(
+        kleene::train::registered_models()
+            .iter()
+            .any(|(name, description)| name == "gated_rnn"
+                && description.contains("gated linear RNN"))
+    );
     // A name nobody registered says so.
     let cfg = RunConfig::parse(
         &config_toml(5, Path::new("unused")).replace("\"gated_rnn\"", "\"gru\""),
