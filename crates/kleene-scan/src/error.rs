@@ -37,6 +37,20 @@ pub enum ScanError {
         /// Number of matrices in `m`.
         vocab: usize,
     },
+    /// An index (not a token id) is outside `0..bound`.
+    #[error("{op}: id {id} at flat position {position} of `{field}` is outside 0..{bound}")]
+    IndexOutOfRange {
+        /// The op that was called.
+        op: &'static str,
+        /// The offending input field.
+        field: &'static str,
+        /// Flat (row-major) index into the field.
+        position: usize,
+        /// The id found there.
+        id: i64,
+        /// The exclusive upper bound.
+        bound: usize,
+    },
     /// A size that must be at least 1 is 0.
     #[error("{op}: `{field}` has a zero-sized dimension {got:?}; every size must be >= 1")]
     Empty {
