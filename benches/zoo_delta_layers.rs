@@ -40,7 +40,8 @@ fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
     .require_grad()
 }
 
-/// Mamba (the anchor) and every delta-rule mixer with its defaults at width 64.
+/// Mamba (the anchor), every delta-rule mixer and PD-SSM (issue 15) with its defaults at width
+/// 64.
 fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
     let device = Default::default();
     [
@@ -48,6 +49,7 @@ fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
         "delta_net",
         "gated_delta_net",
         "gated_delta_product",
+        "pd_ssm",
     ]
     .into_iter()
     .map(|name| {
