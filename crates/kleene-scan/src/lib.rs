@@ -55,7 +55,10 @@ pub use delta::{
     DeltaRuleBackend, DeltaRuleGrads, DeltaRuleInput, DeltaRulePrimitives,
 };
 pub use error::ScanError;
-pub use pd::{pd_scan, try_pd_scan, PdDims, PdForm, PdScanBackend, PdScanGrads, PdScanInput, PdScanPrimitives};
+pub use pd::{
+    pd_scan, try_pd_scan, PdDims, PdForm, PdScanBackend, PdScanGrads, PdScanInput,
+    PdScanPrimitives, PdSurrogate,
+};
 pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {

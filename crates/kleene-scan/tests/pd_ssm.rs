@@ -246,7 +246,7 @@ fn gradients_match_finite_differences_of_the_oracle() {
             let p = PdProblem::random(&mut r, d, form, i != 1);
             let full = d.batch * d.len * d.n;
             let (w_re, w_im) = (uniform(&mut r, full, -1.0, 1.0), uniform(&mut r, full, -1.0, 1.0));
-            let got = op_grads::<Ad>(&p, &w_re, &w_im, &dev);
+            let got = op_grads::<Ad>(&p, &w_re, &w_im, None, &dev);
             let want = fd_grads(&p, &w_re, &w_im);
             for (k, name) in NAMES.iter().enumerate() {
                 if want[k].is_empty() {
@@ -270,7 +270,7 @@ fn gradients_match_autodiff_of_the_reference() {
         let p = PdProblem::random(&mut r, d, form, true);
         let full = d.batch * d.len * d.n;
         let (w_re, w_im) = (uniform(&mut r, full, -1.0, 1.0), uniform(&mut r, full, -1.0, 1.0));
-        let got = op_grads::<Ad>(&p, &w_re, &w_im, &dev);
+        let got = op_grads::<Ad>(&p, &w_re, &w_im, None, &dev);
 
         let sh = [d.batch, d.len, d.n];
         let hard: Tensor<Ad, 4> = tensor(
@@ -312,6 +312,63 @@ fn gradients_match_autodiff_of_the_reference() {
         for (k, name) in NAMES.iter().enumerate() {
             assert_close(&format!("{form:?} d{name}"), &got[k], &want[k], 1e-5);
         }
+    }
+}
+
+/// With the logits `M` as the surrogate the op returns `∂L/∂M` through the softmax over the
+/// form's axis: equal to Burn's autodiff of the reference with
+/// `P = hard + softmax(M) − stopgrad(softmax(M))`, `hard` the argmax of `M`.
+#[test]
+fn softmax_logit_gradients_match_autodiff_of_the_reference() {
+    let dev = Default::default();
+    let mut r = rng(9);
+    for form in FORMS {
+        let d = dims(2, 15, 5);
+        let mut p = PdProblem::random(&mut r, d, form, true);
+        let full = d.batch * d.len * d.n;
+        let m = uniform(&mut r, full * d.n, -2.0, 2.0);
+        // ids = argmax over rows (scatter: per column) or over the last index (gather).
+        for step in 0..d.batch * d.len {
+            for line in 0..d.n {
+                let at = |o: usize| match form {
+                    PdForm::Scatter => (step * d.n + o) * d.n + line,
+                    PdForm::Gather => (step * d.n + line) * d.n + o,
+                };
+                p.index[step * d.n + line] =
+                    (0..d.n).fold(0, |b, o| if m[at(o)] > m[at(b)] { o } else { b });
+            }
+        }
+        let (w_re, w_im) = (uniform(&mut r, full, -1.0, 1.0), uniform(&mut r, full, -1.0, 1.0));
+        let got = op_grads::<Ad>(&p, &w_re, &w_im, Some(&m), &dev);
+
+        let sh = [d.batch, d.len, d.n];
+        let shape4 = [d.batch, d.len, d.n, d.n];
+        let hard: Tensor<Ad, 4> = tensor(&naive::one_hot(&d, &p.ids(), form), shape4, &dev);
+        let logits: Tensor<Ad, 4> = tensor(&m, shape4, &dev).require_grad();
+        let axis = match form {
+            PdForm::Scatter => 2,
+            PdForm::Gather => 3,
+        };
+        let soft = burn::tensor::activation::softmax(logits.clone(), axis);
+        let st = hard + soft.clone() - soft.detach();
+        let leaf3 = |v: &[f64]| tensor::<Ad, 3>(v, sh, &dev).require_grad();
+        let (dr, di, br, bi) = (leaf3(&p.d_re), leaf3(&p.d_im), leaf3(&p.b_re), leaf3(&p.b_im));
+        let (h0r, h0i) = p.h0.as_ref().unwrap();
+        let h0 = (
+            tensor::<Ad, 2>(h0r, [d.batch, d.n], &dev),
+            tensor::<Ad, 2>(h0i, [d.batch, d.n], &dev),
+        );
+        let (hr, hi) = reference::pd_scan(st, (dr.clone(), di), (br, bi), h0, form);
+        let g = ((hr * tensor::<Ad, 3>(&w_re, sh, &dev)).sum()
+            + (hi * tensor::<Ad, 3>(&w_im, sh, &dev)).sum())
+        .backward();
+        assert_close(&format!("{form:?} dD_re"), &got[0], &values(dr.grad(&g).unwrap()), 1e-5);
+        assert_close(
+            &format!("{form:?} dM"),
+            &got[6],
+            &values(logits.grad(&g).unwrap()),
+            1e-5,
+        );
     }
 }
 

@@ -60,6 +60,7 @@ impl<B: PdScanBackend, C: CheckpointStrategy> PdScanBackend for Autodiff<B, C> {
                 .initial_state
                 .map(|(re, im)| (re.primitive, im.primitive)),
             transition_surrogate: input.transition_surrogate.map(|t| t.primitive),
+            surrogate: input.surrogate,
             form: input.form,
         };
         match PdScanBackward.prepare::<C>(nodes).compute_bound().stateful() {

@@ -8,7 +8,9 @@
 //! gather:  ∂D[m] = λ[m] h̄_{t-1}[p[m]];   λ'[p[m]] += D̄[m] λ[m]
 //! λ ← λ'  (after step 0: ∂h0 = λ)
 //! ```
-//! and, only with a surrogate, the dense `∂P` (module docs of [`super`]).
+//! and, only with a surrogate, the dense `∂P` (module docs of [`super`]); with softmax logits
+//! `M` as the surrogate, per line `l` of the softmax axis (a column for scatter, a row for
+//! gather) `s = softmax(M_l)`, `∂M_l = s ⊙ (∂P_l − ⟨s, ∂P_l⟩)`.
 
 use std::borrow::Cow;
 
@@ -17,8 +19,8 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::TensorMetadata;
 use rayon::prelude::*;
 
-use super::{PdDims, PdForm, PdScanGrads, PdScanPrimitives};
-use crate::host::math::FlushDenormals;
+use super::{PdDims, PdForm, PdScanGrads, PdScanPrimitives, PdSurrogate};
+use crate::host::math::{exp_f32, FlushDenormals};
 use crate::host::{read_int, view, write};
 
 /// Inputs as flat slices: `index`, `d`, `b` `(batch, len, n)`, `h0` `(batch, n)`.
@@ -125,9 +127,11 @@ fn backward_seq(
     g_re: &[f32],
     g_im: &[f32],
     with_p: bool,
+    logits: Option<&[f32]>,
     out: SeqGrads<'_>,
 ) {
     let (len, n) = (d.len, d.n);
+    let mut soft = vec![0.0f32; n];
     let zeros = vec![0.0f32; n];
     let h0_re = x.h0_re.map_or(&zeros[..], |h| &h[s * n..(s + 1) * n]);
     let h0_im = x.h0_im.map_or(&zeros[..], |h| &h[s * n..(s + 1) * n]);
@@ -202,6 +206,31 @@ fn backward_seq(
                     *v = ar * cr + ai * ci;
                 }
             }
+            if let Some(m) = logits {
+                let m = &m[(s * len + t) * n * n..(s * len + t + 1) * n * n];
+                // Line l: entries l*n + o (gather, a row) or o*n + l (scatter, a column).
+                let (line_stride, elem_stride) = match x.form {
+                    PdForm::Gather => (n, 1),
+                    PdForm::Scatter => (1, n),
+                };
+                for l in 0..n {
+                    let at = |o: usize| l * line_stride + o * elem_stride;
+                    let max = (0..n).fold(f32::NEG_INFINITY, |a, o| a.max(m[at(o)]));
+                    let mut sum = 0.0f32;
+                    for (o, sv) in soft.iter_mut().enumerate() {
+                        *sv = exp_f32(m[at(o)] - max);
+                        sum += *sv;
+                    }
+                    let mut dot = 0.0f32;
+                    for (o, sv) in soft.iter_mut().enumerate() {
+                        *sv /= sum;
+                        dot += *sv * block[at(o)];
+                    }
+                    for (o, &sv) in soft.iter().enumerate() {
+                        block[at(o)] = sv * (block[at(o)] - dot);
+                    }
+                }
+            }
         }
         std::mem::swap(&mut lam_re, &mut new_re);
         std::mem::swap(&mut lam_im, &mut new_im);
@@ -220,6 +249,7 @@ pub fn backward(
     g_re: &[f32],
     g_im: &[f32],
     with_p: bool,
+    logits: Option<&[f32]>,
 ) -> Grads {
     let (len, n) = (d.len, d.n);
     let per = len * n;
@@ -256,6 +286,7 @@ pub fn backward(
                 g_re,
                 g_im,
                 with_p,
+                logits,
                 SeqGrads {
                     d_re,
                     d_im,
@@ -338,6 +369,10 @@ pub fn backward_primitives<B: Backend>(
     let g = {
         let x = HostInputs::read::<B>(&p);
         let (h, grad) = (view::<B>(&h), view::<B>(&grad));
+        let logits = match (&p.transition_surrogate, p.surrogate) {
+            (Some(m), PdSurrogate::SoftmaxLogits) => Some(view::<B>(m)),
+            _ => None,
+        };
         let half = d.batch * d.len * d.n;
         backward(
             &d,
@@ -347,6 +382,7 @@ pub fn backward_primitives<B: Backend>(
             &grad[..half],
             &grad[half..],
             with_p,
+            logits.as_deref(),
         )
     };
     let full = [d.batch, d.len, d.n];

@@ -21,7 +21,9 @@
 //! ([`PdScanInput::transition_surrogate`], `(batch, len, n, n)`, e.g. the softmax whose argmax
 //! is `p`): its values are never read, it receives `∂L/∂P`, the gradient with respect to the
 //! entries of the dense one-hot matrix, so `P = hard + soft − stopgrad(soft)` is exactly
-//! "pass `soft` here". That gradient is a rank-2 outer product per step,
+//! "pass `soft` here". With [`PdSurrogate::SoftmaxLogits`] the surrogate is the logits `M`
+//! themselves and the op returns `∂L/∂M` through the softmax (fused: the caller never forms
+//! the softmax). That gradient is a rank-2 outer product per step,
 //! `∂L/∂P = Re(λ̄_t ⊗ D_t h_{t-1})` (scatter) or `Re((λ_t D̄_t)‾ ⊗ h_{t-1})` (gather) with
 //! `λ_t = ∂L/∂h_t`: O(N²) per step, written only when the surrogate is given. Everything else in
 //! the backward is O(N) per step, and the backward reads the forward's states (stored by
@@ -63,6 +65,19 @@ pub enum PdForm {
     Gather,
 }
 
+/// What the transition surrogate holds (see [`PdScanInput::transition_surrogate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PdSurrogate {
+    /// Any dense relaxation of `P` (values unread); it receives `∂L/∂P`. Default.
+    #[default]
+    Dense,
+    /// The logits `M` whose hardmax is `P` (argmax over rows for scatter, over the last index
+    /// for gather); it receives `∂L/∂M` through `softmax(M)` over that axis, i.e. the
+    /// straight-through `P = hard + softmax(M) − stopgrad(softmax(M))` with the softmax and its
+    /// Jacobian fused into the backward (no softmax tensor in the forward).
+    SoftmaxLogits,
+}
+
 /// Inputs of [`pd_scan`] (shapes in the module docs).
 #[derive(Debug, Clone)]
 pub struct PdScanInput<B: Backend> {
@@ -79,8 +94,11 @@ pub struct PdScanInput<B: Backend> {
     /// `(Re h0, Im h0)`, each `(batch, n)`; `None` is 0.
     pub initial_state: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
     /// Dense straight-through surrogate of `P`, `(batch, len, n, n)` (row = output index):
-    /// never read, receives `∂L/∂P`. `None`: no gradient for `P`.
+    /// never read in the forward, receives `∂L/∂P` (or `∂L/∂M`, see `surrogate`). `None`: no
+    /// gradient for `P`.
     pub transition_surrogate: Option<Tensor<B, 4>>,
+    /// What `transition_surrogate` holds.
+    pub surrogate: PdSurrogate,
     /// Scatter (default) or gather form.
     pub form: PdForm,
 }
@@ -102,6 +120,8 @@ pub struct PdScanPrimitives<B: Backend> {
     pub initial_state: Option<(FloatTensor<B>, FloatTensor<B>)>,
     /// `(batch, len, n, n)`
     pub transition_surrogate: Option<FloatTensor<B>>,
+    /// What the surrogate holds.
+    pub surrogate: PdSurrogate,
     /// The form.
     pub form: PdForm,
 }
@@ -138,7 +158,7 @@ pub struct PdScanGrads<B: Backend> {
     pub b: (FloatTensor<B>, FloatTensor<B>),
     /// d/dRe h0, d/dIm h0
     pub initial_state: Option<(FloatTensor<B>, FloatTensor<B>)>,
-    /// d/dP (dense), into the surrogate
+    /// d/dP (dense), or d/dM with [`PdSurrogate::SoftmaxLogits`], into the surrogate
     pub transition: Option<FloatTensor<B>>,
 }
 
@@ -225,6 +245,7 @@ impl<B: Backend> PdScanInput<B> {
             b_im: float(self.b_im),
             initial_state: self.initial_state.map(|(re, im)| (float(re), float(im))),
             transition_surrogate: self.transition_surrogate.map(float),
+            surrogate: self.surrogate,
             form: self.form,
         }
     }

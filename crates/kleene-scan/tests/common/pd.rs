@@ -3,7 +3,7 @@
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use kleene_scan::pd::naive::{self, C64};
-use kleene_scan::{PdDims, PdForm, PdScanBackend, PdScanInput};
+use kleene_scan::{PdDims, PdForm, PdScanBackend, PdScanInput, PdSurrogate};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -117,6 +117,7 @@ impl PdProblem {
                 )
             }),
             transition_surrogate: None,
+            surrogate: PdSurrogate::Dense,
             form: self.form,
         }
     }
@@ -129,15 +130,27 @@ pub fn split(h: &[C64]) -> (Vec<f64>, Vec<f64>) {
 
 /// Gradients of `Σ w_re·Re h + w_im·Im h` through the op (on `AD`) with respect to
 /// `[d_re, d_im, b_re, b_im, h0_re, h0_im, P]` (the last through a surrogate; empty vectors for
-/// absent inputs).
-pub fn op_grads<AD>(p: &PdProblem, w_re: &[f64], w_im: &[f64], dev: &AD::Device) -> Vec<Vec<f64>>
+/// absent inputs). With `logits`, the surrogate holds them ([`PdSurrogate::SoftmaxLogits`]) and
+/// the last gradient is `∂L/∂M`.
+pub fn op_grads<AD>(
+    p: &PdProblem,
+    w_re: &[f64],
+    w_im: &[f64],
+    logits: Option<&[f64]>,
+    dev: &AD::Device,
+) -> Vec<Vec<f64>>
 where
     AD: AutodiffBackend + PdScanBackend,
 {
     let d = p.dims;
     let full = [d.batch, d.len, d.n];
     let x = p.input::<AD>(dev);
-    let surrogate: Tensor<AD, 4> = Tensor::ones([d.batch, d.len, d.n, d.n], dev).require_grad();
+    let shape = [d.batch, d.len, d.n, d.n];
+    let (surrogate, mode): (Tensor<AD, 4>, _) = match logits {
+        Some(m) => (tensor(m, shape, dev), PdSurrogate::SoftmaxLogits),
+        None => (Tensor::ones(shape, dev), PdSurrogate::Dense),
+    };
+    let surrogate = surrogate.require_grad();
     let x = PdScanInput {
         d_re: x.d_re.require_grad(),
         d_im: x.d_im.require_grad(),
@@ -147,6 +160,7 @@ where
             .initial_state
             .map(|(re, im)| (re.require_grad(), im.require_grad())),
         transition_surrogate: Some(surrogate.clone()),
+        surrogate: mode,
         ..x
     };
     let keep = x.clone();

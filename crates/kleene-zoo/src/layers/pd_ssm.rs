@@ -16,10 +16,13 @@
 //! [`kleene_scan::pd_scan`] (O(N) per step); `step` runs the same code on one token.
 //!
 //! The one-hot `P` and the straight-through estimator (spec §9.1, §13 pitfalls 13-14): the
-//! forward uses the exact hardmax, `argmax` of the softmax as upstream (ties to the first
-//! index on the CPU backends, as torch's `argmax`); the gradient flows through the softmax
-//! only (`P = hard + soft − stopgrad(soft)`, here: `soft` is the op's transition surrogate,
-//! which receives `∂L/∂P`). The softmax runs over the axis the hardmax picks from:
+//! forward uses the exact hardmax, the argmax of `M` (ties to the first index on the CPU
+//! backends, as torch's `argmax`; upstream takes the argmax of `softmax(M)`, which is the same
+//! except where f32 rounding of the softmax ties distinct logits); the gradient flows through
+//! the softmax only (`P = hard + softmax(M) − stopgrad(softmax(M))`). The softmax and its
+//! Jacobian are fused into the op's backward ([`PdSurrogate::SoftmaxLogits`]: `M` is the
+//! transition surrogate and receives `∂L/∂M`), so the forward never forms the softmax. Both run
+//! over the axis the hardmax picks from:
 //! - `form = "scatter"` (default): the paper's column one-hot `P` (each column's argmax over
 //!   rows, softmax over rows): `h_t[p[n]] += D[n] h_{t−1}[n]`. Only this form can merge
 //!   states (resets), so it is the default.
@@ -48,7 +51,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
-use kleene_scan::{pd_scan, PdForm, PdScanInput, ScanBackend};
+use kleene_scan::{pd_scan, PdForm, PdScanInput, PdSurrogate, ScanBackend};
 
 use crate::init::{linear_torch, normal};
 use crate::ops::activation::gelu_erf;
@@ -226,8 +229,9 @@ impl<B: ScanBackend> PdSsm<B> {
         }
     }
 
-    /// `(index (B, L, N), soft (B, L, N, N))`: the hardmax ids and the softmax surrogate of
-    /// `M = Σ_k s_k A_k` (over rows for scatter, over the last index for gather).
+    /// `(index (B, L, N), M (B, L, N, N))`: the hardmax ids (argmax of `M` over rows for
+    /// scatter, over the last index for gather) and the logits `M = Σ_k s_k A_k`, whose
+    /// softmax over that axis is the straight-through surrogate.
     pub fn transition(&self, x: Tensor<B, 3>) -> (Tensor<B, 3, Int>, Tensor<B, 4>) {
         let [batch, len, _] = x.dims();
         let n = self.state_size();
@@ -237,11 +241,17 @@ impl<B: ScanBackend> PdSsm<B> {
         let m = s
             .matmul(dict.reshape([n * n, k]).transpose())
             .reshape([batch, len, n, n]);
-        let axis = if self.gather { 3 } else { 2 };
-        let soft = softmax(m, axis);
-        // argmax of the softmax, as upstream (argmax(y_soft)).
-        let index = soft.clone().argmax(axis).reshape([batch, len, n]);
-        (index, soft)
+        let index = m.clone().argmax(self.axis()).reshape([batch, len, n]);
+        (index, m)
+    }
+
+    /// The axis of `(B, L, N, N)` the hardmax and the softmax run over.
+    pub fn axis(&self) -> usize {
+        if self.gather {
+            3
+        } else {
+            2
+        }
     }
 
     /// `(Re D, Im D)`, each `(B, L, N)`.
@@ -254,7 +264,7 @@ impl<B: ScanBackend> PdSsm<B> {
     /// The block on `x` `(B, L, E)` from state `h0`; returns the output and every state.
     fn run(&self, x: Tensor<B, 3>, h0: PdSsmState<B>) -> (Tensor<B, 3>, PdSsmState<B>) {
         let [batch, len, e] = x.dims();
-        let (index, soft) = self.transition(x.clone());
+        let (index, logits) = self.transition(x.clone());
         let (d_re, d_im) = self.diagonal(x.clone());
         let input = |w: &Param<Tensor<B, 2>>| x.clone().matmul(w.val().transpose().unsqueeze());
         let (h_re, h_im) = pd_scan(PdScanInput {
@@ -264,7 +274,8 @@ impl<B: ScanBackend> PdSsm<B> {
             b_re: input(&self.b_re),
             b_im: input(&self.b_im),
             initial_state: Some((h0.re, h0.im)),
-            transition_surrogate: Some(soft),
+            transition_surrogate: Some(logits),
+            surrogate: PdSurrogate::SoftmaxLogits,
             form: self.form(),
         });
         let h = Tensor::cat(vec![h_re.clone(), h_im.clone()], 2);
