@@ -261,6 +261,9 @@ macro_rules! backend_tests {
     icl_gated_delta_net => "icl_gated_delta_net",
     icl_gated_delta_product => "icl_gated_delta_product",
     icl_rwkv7 => "icl_rwkv7",
+    pd_ssm => "pd_ssm",
+    pd_ssm_gather => "pd_ssm_gather",
+    icl_pd_ssm => "icl_pd_ssm",
         );
     };
     (@each $backend:ty; $($test:ident => $name:literal),* $(,)?) => {
