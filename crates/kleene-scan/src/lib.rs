@@ -55,11 +55,11 @@ pub use delta::{
     DeltaRuleBackend, DeltaRuleGrads, DeltaRuleInput, DeltaRulePrimitives,
 };
 pub use error::ScanError;
+pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
 pub use pd::{
     pd_scan, try_pd_scan, PdDims, PdForm, PdScanBackend, PdScanGrads, PdScanInput,
     PdScanPrimitives, PdSurrogate,
 };
-pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()

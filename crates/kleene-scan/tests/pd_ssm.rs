@@ -245,7 +245,10 @@ fn gradients_match_finite_differences_of_the_oracle() {
         for form in FORMS {
             let p = PdProblem::random(&mut r, d, form, i != 1);
             let full = d.batch * d.len * d.n;
-            let (w_re, w_im) = (uniform(&mut r, full, -1.0, 1.0), uniform(&mut r, full, -1.0, 1.0));
+            let (w_re, w_im) = (
+                uniform(&mut r, full, -1.0, 1.0),
+                uniform(&mut r, full, -1.0, 1.0),
+            );
             let got = op_grads::<Ad>(&p, &w_re, &w_im, None, &dev);
             let want = fd_grads(&p, &w_re, &w_im);
             for (k, name) in NAMES.iter().enumerate() {
@@ -269,7 +272,10 @@ fn gradients_match_autodiff_of_the_reference() {
         let d = dims(3, 24, 6);
         let p = PdProblem::random(&mut r, d, form, true);
         let full = d.batch * d.len * d.n;
-        let (w_re, w_im) = (uniform(&mut r, full, -1.0, 1.0), uniform(&mut r, full, -1.0, 1.0));
+        let (w_re, w_im) = (
+            uniform(&mut r, full, -1.0, 1.0),
+            uniform(&mut r, full, -1.0, 1.0),
+        );
         let got = op_grads::<Ad>(&p, &w_re, &w_im, None, &dev);
 
         let sh = [d.batch, d.len, d.n];
@@ -286,7 +292,12 @@ fn gradients_match_autodiff_of_the_reference() {
         .require_grad();
         let st = hard + soft.clone() - soft.clone().detach();
         let leaf3 = |v: &[f64]| tensor::<Ad, 3>(v, sh, &dev).require_grad();
-        let (dr, di, br, bi) = (leaf3(&p.d_re), leaf3(&p.d_im), leaf3(&p.b_re), leaf3(&p.b_im));
+        let (dr, di, br, bi) = (
+            leaf3(&p.d_re),
+            leaf3(&p.d_im),
+            leaf3(&p.b_re),
+            leaf3(&p.b_im),
+        );
         let (h0r, h0i) = p.h0.as_ref().unwrap();
         let h0r = tensor::<Ad, 2>(h0r, [d.batch, d.n], &dev).require_grad();
         let h0i = tensor::<Ad, 2>(h0i, [d.batch, d.n], &dev).require_grad();
@@ -338,7 +349,10 @@ fn softmax_logit_gradients_match_autodiff_of_the_reference() {
                     (0..d.n).fold(0, |b, o| if m[at(o)] > m[at(b)] { o } else { b });
             }
         }
-        let (w_re, w_im) = (uniform(&mut r, full, -1.0, 1.0), uniform(&mut r, full, -1.0, 1.0));
+        let (w_re, w_im) = (
+            uniform(&mut r, full, -1.0, 1.0),
+            uniform(&mut r, full, -1.0, 1.0),
+        );
         let got = op_grads::<Ad>(&p, &w_re, &w_im, Some(&m), &dev);
 
         let sh = [d.batch, d.len, d.n];
@@ -352,7 +366,12 @@ fn softmax_logit_gradients_match_autodiff_of_the_reference() {
         let soft = burn::tensor::activation::softmax(logits.clone(), axis);
         let st = hard + soft.clone() - soft.detach();
         let leaf3 = |v: &[f64]| tensor::<Ad, 3>(v, sh, &dev).require_grad();
-        let (dr, di, br, bi) = (leaf3(&p.d_re), leaf3(&p.d_im), leaf3(&p.b_re), leaf3(&p.b_im));
+        let (dr, di, br, bi) = (
+            leaf3(&p.d_re),
+            leaf3(&p.d_im),
+            leaf3(&p.b_re),
+            leaf3(&p.b_im),
+        );
         let (h0r, h0i) = p.h0.as_ref().unwrap();
         let h0 = (
             tensor::<Ad, 2>(h0r, [d.batch, d.n], &dev),
@@ -362,7 +381,12 @@ fn softmax_logit_gradients_match_autodiff_of_the_reference() {
         let g = ((hr * tensor::<Ad, 3>(&w_re, sh, &dev)).sum()
             + (hi * tensor::<Ad, 3>(&w_im, sh, &dev)).sum())
         .backward();
-        assert_close(&format!("{form:?} dD_re"), &got[0], &values(dr.grad(&g).unwrap()), 1e-5);
+        assert_close(
+            &format!("{form:?} dD_re"),
+            &got[0],
+            &values(dr.grad(&g).unwrap()),
+            1e-5,
+        );
         assert_close(
             &format!("{form:?} dM"),
             &got[6],
@@ -452,7 +476,10 @@ fn bad_shapes_and_ids_are_errors() {
     let p = PdProblem::random(&mut rng(8), dims(2, 5, 3), PdForm::Gather, true);
     let shape_err = |x: PdScanInput<B>, field: &str| match try_pd_scan(x) {
         Err(ScanError::Shape { field: f, .. }) => assert_eq!(f, field),
-        other => panic!("{field}: expected a shape error, got {:?}", other.map(|_| ())),
+        other => panic!(
+            "{field}: expected a shape error, got {:?}",
+            other.map(|_| ())
+        ),
     };
     let x = p.input::<B>(&dev);
     shape_err(
@@ -491,7 +518,10 @@ fn bad_shapes_and_ids_are_errors() {
     };
     match try_pd_scan(bad) {
         Err(ScanError::IndexOutOfRange {
-            position, id, bound, ..
+            position,
+            id,
+            bound,
+            ..
         }) => assert_eq!((position, id, bound), (7, 3, 3)),
         other => panic!("expected an id error, got {:?}", other.map(|_| ())),
     }

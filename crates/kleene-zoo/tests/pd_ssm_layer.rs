@@ -162,7 +162,12 @@ fn block_f64(layer: &PdSsm<B>, x: &[f64], len: usize, e: usize, gather: bool) ->
 
 #[test]
 fn forward_matches_an_f64_transcription_of_upstream() {
-    for (n, gather) in [(None, true), (None, false), (Some(5), true), (Some(11), false)] {
+    for (n, gather) in [
+        (None, true),
+        (None, false),
+        (Some(5), true),
+        (Some(11), false),
+    ] {
         let e = 6;
         let layer = perturb(config(n, gather).init::<B>(e, 1, &dev()).unwrap(), 0.1);
         let x = randn::<B, 3>([2, 13, e], &dev());
@@ -190,7 +195,10 @@ fn forward_matches_an_f64_transcription_of_upstream() {
 fn straight_through_gradients_match_autodiff_of_the_dense_block() {
     for gather in [false, true] {
         let (e, len, batch) = (5, 9, 2);
-        let layer = perturb(config(Some(4), gather).init::<AD>(e, 1, &dev()).unwrap(), 0.1);
+        let layer = perturb(
+            config(Some(4), gather).init::<AD>(e, 1, &dev()).unwrap(),
+            0.1,
+        );
         let n = layer.state_size();
         let x = randn::<AD, 3>([batch, len, e], &dev()).require_grad();
         let w = randn::<AD, 3>([batch, len, e], &dev());
@@ -215,11 +223,7 @@ fn straight_through_gradients_match_autodiff_of_the_dense_block() {
 
         let (index, logits) = layer.transition(x.clone());
         let soft = burn::tensor::activation::softmax(logits, layer.axis());
-        let ids: Vec<i64> = index
-            .into_data()
-            .convert::<i64>()
-            .to_vec::<i64>()
-            .unwrap();
+        let ids: Vec<i64> = index.into_data().convert::<i64>().to_vec::<i64>().unwrap();
         let form = layer.form();
         let hard = naive::one_hot(&PdDims { batch, len, n }, &ids, form);
         let hard: Vec<f32> = hard.iter().map(|&v| v as f32).collect();
@@ -242,7 +246,10 @@ fn straight_through_gradients_match_autodiff_of_the_dense_block() {
         let want = collect(y);
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             let err = rel_err(a, b);
-            assert!(err < 1e-5, "gather {gather}: gradient #{i} differs by {err:e}");
+            assert!(
+                err < 1e-5,
+                "gather {gather}: gradient #{i} differs by {err:e}"
+            );
             assert!(b.iter().any(|v| *v != 0.0), "gradient #{i} is zero");
         }
     }
@@ -250,7 +257,12 @@ fn straight_through_gradients_match_autodiff_of_the_dense_block() {
 
 #[test]
 fn step_matches_forward() {
-    for (n, gather) in [(None, false), (None, true), (Some(3), false), (Some(10), true)] {
+    for (n, gather) in [
+        (None, false),
+        (None, true),
+        (Some(3), false),
+        (Some(10), true),
+    ] {
         let layer = perturb(config(n, gather).init::<B>(6, 1, &dev()).unwrap(), 0.1);
         check_step_matches_forward(&layer, 2, 17, 6, 1e-5, &format!("n {n:?} gather {gather}"));
         let layer = perturb(config(n, gather).init::<AD>(6, 1, &dev()).unwrap(), 0.1);
@@ -275,7 +287,10 @@ fn gradients_reach_every_parameter() {
             ..config(Some(5), gather)
         };
         for dropout in [0.0, 0.01] {
-            let cfg = PdSsmConfig { dropout, ..cfg.clone() };
+            let cfg = PdSsmConfig {
+                dropout,
+                ..cfg.clone()
+            };
             let layer = perturb(cfg.init::<AD>(6, 1, &dev()).unwrap(), 0.1);
             let x = randn::<AD, 3>([2, 8, 6], &dev());
             check_all_grads(&layer, readout_loss(layer.forward(x)), "pd_ssm");
@@ -299,10 +314,7 @@ fn hand_set_two_state_block_computes_parity_exactly() {
         // Selection: S x = 20 x (token a → dictionary 0, b → 1).
         layer.selection.weight = param(vec![20.0, 0.0, 0.0, 20.0], [2, 2]);
         // A[i][j][k]: k = 0 identity, k = 1 swap (×10, so the softmax is nearly one-hot too).
-        layer.dictionary = param(
-            vec![10.0, 0.0, 0.0, 10.0, 0.0, 10.0, 10.0, 0.0],
-            [2, 2, 2],
-        );
+        layer.dictionary = param(vec![10.0, 0.0, 0.0, 10.0, 0.0, 10.0, 10.0, 0.0], [2, 2, 2]);
         let saturate = |m: &mut PdMlp<B>, bias: f32| {
             m.fc2.weight = param(vec![0.0; 8], [4, 2]);
             m.fc2.bias = Some(param(vec![bias; 2], [2]));
@@ -313,10 +325,7 @@ fn hand_set_two_state_block_computes_parity_exactly() {
         layer.b_im = param(vec![0.0; 4], [2, 2]);
         layer.skip = param(vec![0.0; 2], [2]);
         // y_0 = Re h_0 − Re h_1, y_1 = −y_0 (LayerNorm keeps the sign).
-        layer.readout.weight = param(
-            vec![1.0, -1.0, -1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
-            [4, 2],
-        );
+        layer.readout.weight = param(vec![1.0, -1.0, -1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [4, 2]);
         layer.readout.bias = Some(param(vec![0.0; 2], [2]));
         let len = 3000;
         let bits: Vec<usize> = (0..len).map(|i| (i * 7 + i / 3 + i * i) % 3 % 2).collect();
@@ -391,7 +400,9 @@ fn zero_initial_state_differs_from_e0() {
     }
     .init::<B>(4, 1, &dev())
     .unwrap();
-    assert!(to_vec(zero.init_state(2, &dev()).re).iter().all(|&v| v == 0.0));
+    assert!(to_vec(zero.init_state(2, &dev()).re)
+        .iter()
+        .all(|&v| v == 0.0));
 }
 
 #[test]

@@ -63,7 +63,11 @@ impl<B: PdScanBackend, C: CheckpointStrategy> PdScanBackend for Autodiff<B, C> {
             surrogate: input.surrogate,
             form: input.form,
         };
-        match PdScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        match PdScanBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let h = B::pd_scan_forward(inner.clone());
                 prep.finish((inner, h.clone()), h)

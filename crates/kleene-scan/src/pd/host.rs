@@ -45,8 +45,12 @@ fn id(index: &[i64], i: usize, n: usize) -> usize {
 /// Forward of one sequence: `h_re`, `h_im` `(len, n)` receive every state.
 fn forward_seq(d: &PdDims, x: &Inputs<'_>, s: usize, h_re: &mut [f32], h_im: &mut [f32]) {
     let (len, n) = (d.len, d.n);
-    let mut prev_re = x.h0_re.map_or(vec![0.0; n], |h| h[s * n..(s + 1) * n].to_vec());
-    let mut prev_im = x.h0_im.map_or(vec![0.0; n], |h| h[s * n..(s + 1) * n].to_vec());
+    let mut prev_re = x
+        .h0_re
+        .map_or(vec![0.0; n], |h| h[s * n..(s + 1) * n].to_vec());
+    let mut prev_im = x
+        .h0_im
+        .map_or(vec![0.0; n], |h| h[s * n..(s + 1) * n].to_vec());
     for t in 0..len {
         let o = (s * len + t) * n;
         let (cur_re, cur_im) = (&mut h_re[t * n..(t + 1) * n], &mut h_im[t * n..(t + 1) * n]);
@@ -391,12 +395,8 @@ pub fn backward_primitives<B: Backend>(
     PdScanGrads {
         d: (put(g.d_re, &full), put(g.d_im, &full)),
         b: (put(g.b_re, &full), put(g.b_im, &full)),
-        initial_state: has_h0.then(|| {
-            (
-                put(g.h0_re, &[d.batch, d.n]),
-                put(g.h0_im, &[d.batch, d.n]),
-            )
-        }),
+        initial_state: has_h0
+            .then(|| (put(g.h0_re, &[d.batch, d.n]), put(g.h0_im, &[d.batch, d.n]))),
         transition: with_p.then(|| put(g.p, &[d.batch, d.len, d.n, d.n])),
     }
 }

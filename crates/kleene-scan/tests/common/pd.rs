@@ -125,7 +125,10 @@ impl PdProblem {
 
 /// Splits complex values into `(re, im)`.
 pub fn split(h: &[C64]) -> (Vec<f64>, Vec<f64>) {
-    (h.iter().map(|c| c.0).collect(), h.iter().map(|c| c.1).collect())
+    (
+        h.iter().map(|c| c.0).collect(),
+        h.iter().map(|c| c.1).collect(),
+    )
 }
 
 /// Gradients of `Σ w_re·Re h + w_im·Im h` through the op (on `AD`) with respect to
