@@ -51,6 +51,16 @@ pub enum ScanError {
         /// The exclusive upper bound.
         bound: usize,
     },
+    /// An optional input is required by the other inputs.
+    #[error("{op}: `{field}` is required: {reason}")]
+    Missing {
+        /// The op that was called.
+        op: &'static str,
+        /// The missing input field.
+        field: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
     /// A size that must be at least 1 is 0.
     #[error("{op}: `{field}` has a zero-sized dimension {got:?}; every size must be >= 1")]
     Empty {

@@ -354,9 +354,38 @@ fn softmax_logit_gradients_match_autodiff_of_the_reference() {
             uniform(&mut r, full, -1.0, 1.0),
         );
         let got = op_grads::<Ad>(&p, &w_re, &w_im, Some(&m), &dev);
+        // Without ids the op takes the hardmax of the logits itself: the same states.
+        let shape4 = [d.batch, d.len, d.n, d.n];
+        let with_ids = PdScanInput {
+            transition_surrogate: Some(tensor::<B, 4>(&m, shape4, &dev)),
+            surrogate: kleene_scan::PdSurrogate::SoftmaxLogits,
+            ..p.input::<B>(&dev)
+        };
+        let own = PdScanInput {
+            index: None,
+            ..with_ids.clone()
+        };
+        assert_eq!(
+            flat(pd_scan(own)),
+            flat(pd_scan(with_ids)),
+            "{form:?} own hardmax"
+        );
+        let mut ties = p.clone();
+        ties.index.iter_mut().for_each(|i| *i = 0);
+        let tied_m = vec![0.5; full * d.n];
+        let tied = PdScanInput {
+            index: None,
+            transition_surrogate: Some(tensor::<B, 4>(&tied_m, shape4, &dev)),
+            surrogate: kleene_scan::PdSurrogate::SoftmaxLogits,
+            ..p.input::<B>(&dev)
+        };
+        assert_eq!(
+            flat(pd_scan(tied)),
+            flat(pd_scan::<B>(ties.input(&dev))),
+            "{form:?} ties go to the first index"
+        );
 
         let sh = [d.batch, d.len, d.n];
-        let shape4 = [d.batch, d.len, d.n, d.n];
         let hard: Tensor<Ad, 4> = tensor(&naive::one_hot(&d, &p.ids(), form), shape4, &dev);
         let logits: Tensor<Ad, 4> = tensor(&m, shape4, &dev).require_grad();
         let axis = match form {
@@ -406,7 +435,7 @@ fn continuing_from_the_last_state_equals_the_whole_sequence() {
         let (whole_re, whole_im) = pd_scan::<B>(p.input(&dev));
         let x = p.input::<B>(&dev);
         let part = |t: &Tensor<B, 3>, a: usize, b: usize| t.clone().narrow(1, a, b - a);
-        let idx = |a: usize, b: usize| x.index.clone().narrow(1, a, b - a);
+        let idx = |a: usize, b: usize| x.index.clone().map(|i| i.narrow(1, a, b - a));
         let first = pd_scan(PdScanInput {
             index: idx(0, 12),
             d_re: part(&x.d_re, 0, 12),
@@ -491,7 +520,7 @@ fn bad_shapes_and_ids_are_errors() {
     );
     shape_err(
         PdScanInput {
-            index: x.index.clone().narrow(2, 0, 2),
+            index: x.index.clone().map(|i| i.narrow(2, 0, 2)),
             ..x.clone()
         },
         "index",
@@ -513,9 +542,23 @@ fn bad_shapes_and_ids_are_errors() {
     let mut ids: Vec<i64> = p.ids();
     ids[7] = 3;
     let bad = PdScanInput {
-        index: Tensor::<B, 3, Int>::from_data(TensorData::new(ids, [2, 5, 3]), &dev),
+        index: Some(Tensor::<B, 3, Int>::from_data(
+            TensorData::new(ids, [2, 5, 3]),
+            &dev,
+        )),
         ..x
     };
+    let no_ids = PdScanInput {
+        index: None,
+        ..bad.clone()
+    };
+    match try_pd_scan(no_ids) {
+        Err(ScanError::Missing { field, .. }) => assert_eq!(field, "index"),
+        other => panic!(
+            "expected a missing-index error, got {:?}",
+            other.map(|_| ())
+        ),
+    }
     match try_pd_scan(bad) {
         Err(ScanError::IndexOutOfRange {
             position,

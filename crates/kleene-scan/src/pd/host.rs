@@ -319,10 +319,55 @@ struct HostInputs<'a> {
     form: PdForm,
 }
 
+/// The hardmax ids of logits `m` `(seqs·len, n, n)`: per column the argmax over rows
+/// (scatter) or per row over the columns (gather), ties to the first index.
+pub fn hardmax(d: &PdDims, m: &[f32], form: PdForm) -> Vec<i64> {
+    let n = d.n;
+    let mut ids = vec![0i64; d.batch * d.len * n];
+    ids.par_chunks_mut(d.len * n)
+        .zip(m.par_chunks(d.len * n * n))
+        .for_each(|(ids, m)| {
+            for (step_ids, block) in ids.chunks_exact_mut(n).zip(m.chunks_exact(n * n)) {
+                match form {
+                    PdForm::Gather => {
+                        for (id, row) in step_ids.iter_mut().zip(block.chunks_exact(n)) {
+                            let mut best = 0;
+                            for (o, &v) in row.iter().enumerate() {
+                                if v > row[best] {
+                                    best = o;
+                                }
+                            }
+                            *id = best as i64;
+                        }
+                    }
+                    PdForm::Scatter => {
+                        // Row by row, a running max per column (contiguous reads).
+                        let mut max = block[..n].to_vec();
+                        step_ids.fill(0);
+                        for (r, row) in block.chunks_exact(n).enumerate().skip(1) {
+                            for ((mx, id), &v) in max.iter_mut().zip(step_ids.iter_mut()).zip(row) {
+                                if v > *mx {
+                                    *mx = v;
+                                    *id = r as i64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    ids
+}
+
 impl<'a> HostInputs<'a> {
     fn read<B: Backend>(p: &'a PdScanPrimitives<B>) -> Self {
+        let index = match (&p.index, &p.transition_surrogate) {
+            (Some(index), _) => read_int::<B>(index.clone()),
+            (None, Some(m)) => hardmax(&p.dims(), &view::<B>(m), p.form),
+            (None, None) => unreachable!("validated: ids or softmax logits"),
+        };
         Self {
-            index: read_int::<B>(p.index.clone()),
+            index,
             d_re: view::<B>(&p.d_re),
             d_im: view::<B>(&p.d_im),
             b_re: view::<B>(&p.b_re),

@@ -82,7 +82,10 @@ pub enum PdSurrogate {
 #[derive(Debug, Clone)]
 pub struct PdScanInput<B: Backend> {
     /// One-hot positions `(batch, len, n)`, ids in `0..n` (see [`PdForm`] for their meaning).
-    pub index: Tensor<B, 3, Int>,
+    /// `None`: the hardmax of the logits in `transition_surrogate` (which must then be
+    /// [`PdSurrogate::SoftmaxLogits`]), computed by the op: the argmax over rows (scatter) or
+    /// over the last index (gather), ties to the first index.
+    pub index: Option<Tensor<B, 3, Int>>,
     /// `Re D` `(batch, len, n)`.
     pub d_re: Tensor<B, 3>,
     /// `Im D` `(batch, len, n)`.
@@ -106,8 +109,8 @@ pub struct PdScanInput<B: Backend> {
 /// [`PdScanInput`] as backend primitives.
 #[derive(Debug, Clone)]
 pub struct PdScanPrimitives<B: Backend> {
-    /// `(batch, len, n)`
-    pub index: IntTensor<B>,
+    /// `(batch, len, n)`; `None`: the hardmax of the softmax logits
+    pub index: Option<IntTensor<B>>,
     /// `(batch, len, n)`
     pub d_re: FloatTensor<B>,
     /// `(batch, len, n)`
@@ -221,7 +224,19 @@ impl<B: Backend> PdScanInput<B> {
         let full = self.d_re.dims();
         expect_nonempty(OP, "d_re", &full)?;
         let [batch, len, n] = full;
-        expect_shape(OP, "index", &self.index.dims(), &full)?;
+        match &self.index {
+            Some(index) => expect_shape(OP, "index", &index.dims(), &full)?,
+            None if self.surrogate != PdSurrogate::SoftmaxLogits
+                || self.transition_surrogate.is_none() =>
+            {
+                return Err(ScanError::Missing {
+                    op: OP,
+                    field: "index",
+                    reason: "without ids the transition surrogate must hold softmax logits",
+                })
+            }
+            None => {}
+        }
         expect_shape(OP, "d_im", &self.d_im.dims(), &full)?;
         expect_shape(OP, "b_re", &self.b_re.dims(), &full)?;
         expect_shape(OP, "b_im", &self.b_im.dims(), &full)?;
@@ -238,7 +253,7 @@ impl<B: Backend> PdScanInput<B> {
     /// The inputs as backend primitives.
     pub fn into_primitives(self) -> PdScanPrimitives<B> {
         PdScanPrimitives {
-            index: self.index.into_primitive(),
+            index: self.index.map(|i| i.into_primitive()),
             d_re: float(self.d_re),
             d_im: float(self.d_im),
             b_re: float(self.b_re),
@@ -276,8 +291,8 @@ fn checked<B: PdScanBackend>(
     check_ids: bool,
 ) -> Result<(Tensor<B, 3>, Tensor<B, 3>), ScanError> {
     let d = input.validate()?;
-    if check_ids {
-        let ids = input.index.clone().into_data().convert::<i64>();
+    if let (true, Some(index)) = (check_ids, &input.index) {
+        let ids = index.clone().into_data().convert::<i64>();
         let ids = ids
             .as_slice::<i64>()
             .map_err(|e| ScanError::Data(format!("{e:?}")))?;

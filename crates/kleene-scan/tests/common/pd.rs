@@ -105,7 +105,7 @@ impl PdProblem {
         let d = self.dims;
         let full = [d.batch, d.len, d.n];
         PdScanInput {
-            index: int_tensor(&self.index, full, dev),
+            index: Some(int_tensor(&self.index, full, dev)),
             d_re: tensor(&self.d_re, full, dev),
             d_im: tensor(&self.d_im, full, dev),
             b_re: tensor(&self.b_re, full, dev),

@@ -19,10 +19,10 @@
 //! forward uses the exact hardmax, the argmax of `M` (ties to the first index on the CPU
 //! backends, as torch's `argmax`; upstream takes the argmax of `softmax(M)`, which is the same
 //! except where f32 rounding of the softmax ties distinct logits); the gradient flows through
-//! the softmax only (`P = hard + softmax(M) − stopgrad(softmax(M))`). The softmax and its
-//! Jacobian are fused into the op's backward ([`PdSurrogate::SoftmaxLogits`]: `M` is the
-//! transition surrogate and receives `∂L/∂M`), so the forward never forms the softmax. Both run
-//! over the axis the hardmax picks from:
+//! the softmax only (`P = hard + softmax(M) − stopgrad(softmax(M))`). The hardmax, the softmax
+//! and its Jacobian are fused into the op ([`PdSurrogate::SoftmaxLogits`]: `M` is the
+//! transition surrogate, the op takes its argmax and returns `∂L/∂M`), so the forward never
+//! forms the softmax. Both run over the axis the hardmax picks from:
 //! - `form = "scatter"` (default): the paper's column one-hot `P` (each column's argmax over
 //!   rows, softmax over rows): `h_t[p[n]] += D[n] h_{t−1}[n]`. Only this form can merge
 //!   states (resets), so it is the default.
@@ -229,20 +229,16 @@ impl<B: ScanBackend> PdSsm<B> {
         }
     }
 
-    /// `(index (B, L, N), M (B, L, N, N))`: the hardmax ids (argmax of `M` over rows for
-    /// scatter, over the last index for gather) and the logits `M = Σ_k s_k A_k`, whose
-    /// softmax over that axis is the straight-through surrogate.
-    pub fn transition(&self, x: Tensor<B, 3>) -> (Tensor<B, 3, Int>, Tensor<B, 4>) {
+    /// The logits `M = Σ_k s_k A_k` `(B, L, N, N)`: `P` is their hardmax over [`Self::axis`]
+    /// (taken by the op), their softmax over it the straight-through surrogate.
+    pub fn transition(&self, x: Tensor<B, 3>) -> Tensor<B, 4> {
         let [batch, len, _] = x.dims();
         let n = self.state_size();
         let dict = self.dictionary.val();
         let k = dict.dims()[2];
         let s = softmax(self.selection.forward(x), 2).reshape([batch * len, k]);
-        let m = s
-            .matmul(dict.reshape([n * n, k]).transpose())
-            .reshape([batch, len, n, n]);
-        let index = m.clone().argmax(self.axis()).reshape([batch, len, n]);
-        (index, m)
+        s.matmul(dict.reshape([n * n, k]).transpose())
+            .reshape([batch, len, n, n])
     }
 
     /// The axis of `(B, L, N, N)` the hardmax and the softmax run over.
@@ -264,11 +260,11 @@ impl<B: ScanBackend> PdSsm<B> {
     /// The block on `x` `(B, L, E)` from state `h0`; returns the output and every state.
     fn run(&self, x: Tensor<B, 3>, h0: PdSsmState<B>) -> (Tensor<B, 3>, PdSsmState<B>) {
         let [batch, len, e] = x.dims();
-        let (index, logits) = self.transition(x.clone());
+        let logits = self.transition(x.clone());
         let (d_re, d_im) = self.diagonal(x.clone());
         let input = |w: &Param<Tensor<B, 2>>| x.clone().matmul(w.val().transpose().unsqueeze());
         let (h_re, h_im) = pd_scan(PdScanInput {
-            index,
+            index: None,
             d_re,
             d_im,
             b_re: input(&self.b_re),
