@@ -146,11 +146,11 @@ fn forms_coincide_for_permutations() {
     let mut g = p.clone();
     g.form = PdForm::Gather;
     for (step, inv) in inverse.iter().enumerate() {
-        for m in 0..d.n {
-            let o = step * d.n;
-            g.index[o + m] = inv[m];
-            g.d_re[o + m] = p.d_re[o + inv[m]];
-            g.d_im[o + m] = p.d_im[o + inv[m]];
+        let o = step * d.n;
+        for (m, &src) in inv.iter().enumerate() {
+            g.index[o + m] = src;
+            g.d_re[o + m] = p.d_re[o + src];
+            g.d_im[o + m] = p.d_im[o + src];
         }
     }
     let gather = flat(pd_scan::<B>(g.input(&dev)));
@@ -167,10 +167,13 @@ fn loss(p: &PdProblem, dense: Option<&[f64]>, w_re: &[f64], w_im: &[f64]) -> f64
         .sum()
 }
 
+/// Perturbs one input entry of a problem by the given amount.
+type Perturbation = Box<dyn FnMut(&mut PdProblem, f64)>;
+
 /// Central differences of the oracle with respect to every input.
 fn fd_grads(p: &PdProblem, w_re: &[f64], w_im: &[f64]) -> Vec<Vec<f64>> {
     const EPS: f64 = 1e-6;
-    let fd = |mut set: Box<dyn FnMut(&mut PdProblem, f64)>, base: &PdProblem| {
+    let fd = |mut set: Perturbation, base: &PdProblem| {
         let mut a = base.clone();
         set(&mut a, EPS);
         let up = loss(&a, None, w_re, w_im);

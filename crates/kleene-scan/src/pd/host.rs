@@ -308,6 +308,9 @@ pub fn backward(
     g
 }
 
+/// A complex `(re, im)` pair of host views.
+type HostPair<'a> = (Cow<'a, [f32]>, Cow<'a, [f32]>);
+
 /// Host views of the float primitives (borrowed in place on the CPU backends) and the ids.
 struct HostInputs<'a> {
     index: Vec<i64>,
@@ -315,7 +318,7 @@ struct HostInputs<'a> {
     d_im: Cow<'a, [f32]>,
     b_re: Cow<'a, [f32]>,
     b_im: Cow<'a, [f32]>,
-    h0: Option<(Cow<'a, [f32]>, Cow<'a, [f32]>)>,
+    h0: Option<HostPair<'a>>,
     form: PdForm,
 }
 
