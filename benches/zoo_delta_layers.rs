@@ -40,7 +40,8 @@ fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
     .require_grad()
 }
 
-/// Mamba (the anchor), every delta-rule mixer and Mamba-2 with their defaults at width 64.
+/// Mamba (the anchor), every delta-rule mixer, Mamba-2 and PD-SSM (issue 15) with their
+/// defaults at width 64.
 fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
     let device = Default::default();
     [
@@ -49,6 +50,7 @@ fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
         "gated_delta_net",
         "gated_delta_product",
         "mamba2",
+        "pd_ssm",
     ]
     .into_iter()
     .map(|name| {

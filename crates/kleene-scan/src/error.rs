@@ -37,6 +37,30 @@ pub enum ScanError {
         /// Number of matrices in `m`.
         vocab: usize,
     },
+    /// An index (not a token id) is outside `0..bound`.
+    #[error("{op}: id {id} at flat position {position} of `{field}` is outside 0..{bound}")]
+    IndexOutOfRange {
+        /// The op that was called.
+        op: &'static str,
+        /// The offending input field.
+        field: &'static str,
+        /// Flat (row-major) index into the field.
+        position: usize,
+        /// The id found there.
+        id: i64,
+        /// The exclusive upper bound.
+        bound: usize,
+    },
+    /// An optional input is required by the other inputs.
+    #[error("{op}: `{field}` is required: {reason}")]
+    Missing {
+        /// The op that was called.
+        op: &'static str,
+        /// The missing input field.
+        field: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
     /// A size that must be at least 1 is 0.
     #[error("{op}: `{field}` has a zero-sized dimension {got:?}; every size must be >= 1")]
     Empty {

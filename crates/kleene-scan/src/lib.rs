@@ -11,6 +11,8 @@
 //!   matrix per token id.
 //! * [`delta_rule`]: the generalized delta rule `S_t = diag(w_t) S_{t-1} + b_t (a_tᵀ S_{t-1}) +
 //!   k_t v_tᵀ`, `o_t = S_tᵀ q_t` (DeltaNet, Gated DeltaNet, DeltaProduct, RWKV-7; [`delta`]).
+//! * [`pd_scan`]: the PD-SSM recurrence `h_t = P_t D_t h_{t-1} + b_t` with a one-hot `P_t` and a
+//!   complex diagonal `D_t`, O(N) per step, scatter or gather form ([`pd`]).
 //!
 //! Implementations:
 //! * default trait bodies: a plain-Rust multi-threaded host implementation ([`host`]); on a
@@ -37,6 +39,7 @@ mod error;
 pub mod host;
 mod input;
 pub mod layout;
+pub mod pd;
 pub mod reference;
 
 pub use backend::{
@@ -53,6 +56,10 @@ pub use delta::{
 };
 pub use error::ScanError;
 pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
+pub use pd::{
+    pd_scan, try_pd_scan, PdDims, PdForm, PdScanBackend, PdScanGrads, PdScanInput,
+    PdScanPrimitives, PdSurrogate,
+};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()

@@ -1,4 +1,4 @@
-//! The CPU ops (the four scans and the causal conv) are bit-deterministic: forward outputs and every gradient are identical, bit for
+//! The CPU ops (the scans, the PD-SSM scan and the causal conv) are bit-deterministic: forward outputs and every gradient are identical, bit for
 //! bit, across repeated runs and across rayon pools of 1, 2 and 3 threads (kleene-train's resume
 //! test needs a resumed run to equal an uninterrupted one exactly).
 
@@ -119,6 +119,33 @@ fn everything() -> Vec<Vec<u32>> {
     out.push(bits(y.clone()));
     let g = (y.clone() * y).sum().backward();
     out.extend([grad_bits(&x, &g), grad_bits(&w, &g), grad_bits(&cbias, &g)]);
+    // PD-SSM scan, both forms, softmax-logit surrogate: batch 5 spans several tasks.
+    for form in [kleene_scan::PdForm::Scatter, kleene_scan::PdForm::Gather] {
+        let p = common::pd::PdProblem::random(&mut rng(27), common::pd::dims(5, 23, 6), form, true);
+        let mut r = rng(28);
+        let x = p.input::<AD>(&dev);
+        let logits = tensor::<AD, 4>(
+            &uniform(&mut r, 5 * 23 * 36, -1.0, 1.0),
+            [5, 23, 6, 6],
+            &dev,
+        )
+        .require_grad();
+        let (d_re, b_im) = (x.d_re.clone().require_grad(), x.b_im.clone().require_grad());
+        let (hr, hi) = kleene_scan::pd_scan(kleene_scan::PdScanInput {
+            d_re: d_re.clone(),
+            b_im: b_im.clone(),
+            transition_surrogate: Some(logits.clone()),
+            surrogate: kleene_scan::PdSurrogate::SoftmaxLogits,
+            ..x
+        });
+        out.extend([bits(hr.clone()), bits(hi.clone())]);
+        let g = (hr.clone() * hr + hi).sum().backward();
+        out.extend([
+            grad_bits(&d_re, &g),
+            grad_bits(&b_im, &g),
+            grad_bits(&logits, &g),
+        ]);
+    }
     out
 }
 

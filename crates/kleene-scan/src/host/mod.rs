@@ -73,7 +73,7 @@ pub(crate) fn view<B: Backend>(t: &FloatTensor<B>) -> Cow<'_, [f32]> {
     Cow::Owned(read::<B>(t.clone()).0)
 }
 
-fn read_int<B: Backend>(t: IntTensor<B>) -> Vec<i64> {
+pub(crate) fn read_int<B: Backend>(t: IntTensor<B>) -> Vec<i64> {
     let data = read_sync(B::int_into_data(t))
         .expect("kleene-scan: reading an int tensor back to the host failed");
     data.convert::<i64>()

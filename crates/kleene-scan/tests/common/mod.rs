@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod delta;
 pub mod oracle;
+pub mod pd;
 pub mod suites;
 
 use burn::tensor::backend::Backend;

@@ -175,4 +175,6 @@ mixers! {
     GatedDeltaProduct = "gated_delta_product": gated_delta_product::{GatedDeltaProductConfig, GatedDeltaProduct};
     /// RWKV-7 "Goose": DPLR delta rule with token shift, LoRA gates, GroupNorm (Peng et al. 2025).
     Rwkv7 = "rwkv7": rwkv7::{Rwkv7Config, Rwkv7};
+    /// PD-SSM: one-hot times complex diagonal transitions, post-LayerNorm block (Terzić et al. 2025).
+    PdSsm = "pd_ssm": pd_ssm::{PdSsmConfig, PdSsm};
 }

@@ -220,6 +220,9 @@ models! {
     /// DeepMind's Chomsky-hierarchy Transformer encoder (post-LN, d 64, 5 layers, 8 heads),
     /// causal, with one of its positional encodings (none, sin_cos, alibi, relative, rotary).
     DmTransformer = "dm_transformer": dm_transformer::{DmTransformerConfig, DmTransformerModel};
+    /// PD-SSM as in its FSA experiments (Terzić et al. 2025): embedding, PD-SSM blocks (each
+    /// post-LayerNorm, no residual), linear head.
+    PdSsm = "pd_ssm": pd_ssm::{PdSsmModelConfig, PdSsmModel};
 }
 
 pub mod custom;

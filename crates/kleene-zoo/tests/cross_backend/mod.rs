@@ -30,6 +30,8 @@ pub fn configs() -> Vec<(String, ModelConfig)> {
         ("mamba", "kind = \"mamba\"\nd_model = 8\nn_layers = 2\nd_state = 4"),
         ("sdssm", "kind = \"sdssm\"\nstate_size = 8\nnum_transition_matrices = 3"),
         ("sdssm_mlp", "kind = \"sdssm\"\nstate_size = 8\nnum_transition_matrices = 3\nreadout = \"mlp\"\nmlp_size = 8"),
+        ("pd_ssm", "kind = \"pd_ssm\"\nd_model = 8\n[block]\nstate_size = 6\ndropout = 0.0"),
+        ("pd_ssm_gather", "kind = \"pd_ssm\"\nd_model = 6\nn_layers = 1\n[block]\ndict_size = 3\ndropout = 0.0\nform = \"gather\""),
         ("complex_diagonal", "kind = \"complex_diagonal\"\nstate_size = 6"),
         ("complex_diagonal_with_b_2layers", "kind = \"complex_diagonal\"\nstate_size = 6\nwith_b = true\nembed_size = 4\nnum_layers = 2"),
         ("rnn_relu", "kind = \"rnn\"\nhidden_size = 8\nnum_layers = 2\nnonlinearity = \"relu\""),
@@ -260,6 +262,9 @@ macro_rules! backend_tests {
     icl_gated_delta_net => "icl_gated_delta_net",
     icl_gated_delta_product => "icl_gated_delta_product",
     icl_rwkv7 => "icl_rwkv7",
+    pd_ssm => "pd_ssm",
+    pd_ssm_gather => "pd_ssm_gather",
+    icl_pd_ssm => "icl_pd_ssm",
         );
     };
     (@each $backend:ty; $($test:ident => $name:literal),* $(,)?) => {

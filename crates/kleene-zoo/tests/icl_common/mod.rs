@@ -244,6 +244,7 @@ pub fn small_mixer(name: &str) -> kleene_zoo::MixerConfig {
         }
         MixerConfig::Gilr(c) => c.dropout = 0.0,
         MixerConfig::Lru(c) => c.dropout = 0.0,
+        MixerConfig::PdSsm(c) => c.dropout = 0.0,
         MixerConfig::Retnet(c) => c.n_heads = 2,
         MixerConfig::Gla(c) => {
             c.n_heads = 2;
