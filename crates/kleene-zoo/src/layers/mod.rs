@@ -25,6 +25,8 @@ use crate::{SequenceLayer, ZooError};
 
 /// The block shared by the delta-rule mixers (not a mixer itself).
 pub mod delta_block;
+/// The parts shared by the xLSTM mixers `slstm` and `mlstm` (not a mixer itself).
+pub mod xlstm_parts;
 
 /// Generates the mixer enums and their dispatch from one list of
 /// `Variant = "name": file::{Config, Module};` lines.
@@ -173,4 +175,8 @@ mixers! {
     GatedDeltaProduct = "gated_delta_product": gated_delta_product::{GatedDeltaProductConfig, GatedDeltaProduct};
     /// RWKV-7 "Goose": DPLR delta rule with token shift, LoRA gates, GroupNorm (Peng et al. 2025).
     Rwkv7 = "rwkv7": rwkv7::{Rwkv7Config, Rwkv7};
+    /// sLSTM: scalar-memory LSTM with exponential gating and head-wise recurrence (Beck et al. 2024).
+    Slstm = "slstm": slstm::{SlstmConfig, Slstm};
+    /// mLSTM: matrix-memory LSTM with exponential gating, parallel form (Beck et al. 2024).
+    Mlstm = "mlstm": mlstm::{MlstmConfig, Mlstm};
 }
