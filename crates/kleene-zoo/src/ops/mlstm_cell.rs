@@ -18,6 +18,8 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 
+use super::causal_mask::future_mask;
+
 /// Upstream's `eps` in the denominators of both forms.
 pub const MLSTM_EPS: f64 = 1e-6;
 
@@ -36,7 +38,7 @@ pub fn mlstm_parallel<B: Backend>(
     let cum = log_sigmoid(f).cumsum(2); // F: (B, NH, L)
     let rows = cum.clone().reshape([b, nh, l, 1]);
     let cols = (cum - i).reshape([b, nh, 1, l]); // F_j − ĩ_j
-    let future = Tensor::<B, 2, Bool>::triu_mask([l, l], 1, &device)
+    let future = future_mask::<B>(l, &device)
         .reshape([1, 1, l, l])
         .expand([b, nh, l, l]);
     // Masked before the max and the exp (spec pitfall 17): −∞ above the diagonal.

@@ -259,6 +259,8 @@ macro_rules! backend_tests {
     icl_gated_delta_net => "icl_gated_delta_net",
     icl_gated_delta_product => "icl_gated_delta_product",
     icl_rwkv7 => "icl_rwkv7",
+    icl_slstm => "icl_slstm",
+    icl_mlstm => "icl_mlstm",
         );
     };
     (@each $backend:ty; $($test:ident => $name:literal),* $(,)?) => {
