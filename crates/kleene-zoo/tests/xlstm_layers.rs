@@ -10,7 +10,9 @@ use burn::tensor::TensorData;
 use burn_ndarray::NdArray;
 use icl_common::*;
 use kleene_zoo::layers::*;
-use kleene_zoo::ops::mlstm_cell::{mlstm_parallel, mlstm_step, MlstmCellState, MLSTM_EPS};
+use kleene_zoo::ops::mlstm_cell::{
+    mlstm_chunkwise, mlstm_parallel, mlstm_step, MlstmCellState, MLSTM_EPS,
+};
 use kleene_zoo::ops::slstm_cell::{slstm_pointwise, slstm_sequence, SlstmCellState};
 use kleene_zoo::{SequenceLayer, ZooError};
 use rand::{Rng, SeedableRng};
@@ -67,9 +69,30 @@ fn sigmoid(x: f64) -> f64 {
 
 /// mLSTM, one head, DH = 2: `(q, k, v, ĩ, f̃)` per step and the spec's `h̃_t`.
 const MLSTM_GOLDEN: [([f64; 2], [f64; 2], [f64; 2], f64, f64, [f64; 2]); 3] = [
-    ([1.0, 0.0], [1.0, 0.0], [1.0, 2.0], 0.0, 0.0, [0.707106, 1.414212]),
-    ([0.0, 1.0], [0.0, 1.0], [3.0, -1.0], 1.0, 2.0, [2.999996, -0.999999]),
-    ([1.0, 1.0], [1.0, -1.0], [0.5, 0.5], -1.0, -1.0, [1.71831, -0.181933]),
+    (
+        [1.0, 0.0],
+        [1.0, 0.0],
+        [1.0, 2.0],
+        0.0,
+        0.0,
+        [0.707106, 1.414212],
+    ),
+    (
+        [0.0, 1.0],
+        [0.0, 1.0],
+        [3.0, -1.0],
+        1.0,
+        2.0,
+        [2.999996, -0.999999],
+    ),
+    (
+        [1.0, 1.0],
+        [1.0, -1.0],
+        [0.5, 0.5],
+        -1.0,
+        -1.0,
+        [1.71831, -0.181933],
+    ),
 ];
 
 #[test]
@@ -86,7 +109,12 @@ fn mlstm_cell_recurrent_golden_vector() {
             MLSTM_EPS,
         );
         state = s;
-        assert_near(&vec64(h), want, 2e-6, &format!("recurrent h̃ at t={}", t + 1));
+        assert_near(
+            &vec64(h),
+            want,
+            2e-6,
+            &format!("recurrent h̃ at t={}", t + 1),
+        );
     }
 }
 
@@ -120,9 +148,24 @@ fn slstm_cell_golden_vector() {
     for (t, g) in inputs.iter().enumerate() {
         state = slstm_pointwise(g.map(|v| t64(vec![v], [1, 1])), state);
         let what = format!("t={}", t + 1);
-        assert_near(&vec64(state.y.clone()), &[want_y[t]], 2e-6, &format!("y {what}"));
-        assert_near(&vec64(state.n.clone()), &[want_n[t]], 2e-6, &format!("n {what}"));
-        assert_near(&vec64(state.m.clone()), &[want_m[t]], 2e-6, &format!("m {what}"));
+        assert_near(
+            &vec64(state.y.clone()),
+            &[want_y[t]],
+            2e-6,
+            &format!("y {what}"),
+        );
+        assert_near(
+            &vec64(state.n.clone()),
+            &[want_n[t]],
+            2e-6,
+            &format!("n {what}"),
+        );
+        assert_near(
+            &vec64(state.m.clone()),
+            &[want_m[t]],
+            2e-6,
+            &format!("m {what}"),
+        );
     }
 }
 
@@ -166,7 +209,10 @@ fn mlstm_oracle(q: &[f64], k: &[f64], v: &[f64], i: &[f64], f: &[f64], dh: usize
 
 #[test]
 fn mlstm_stabilised_forms_match_unstabilised_oracle() {
-    assert!(89f32.exp().is_infinite(), "the large gates must overflow f32");
+    assert!(
+        89f32.exp().is_infinite(),
+        "the large gates must overflow f32"
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(15);
     let (b, nh, l, dh) = (2, 3, 17, 4);
     let qkv = |rng: &mut ChaCha8Rng| normals(rng, b * nh * l * dh, 1.0);
@@ -177,7 +223,14 @@ fn mlstm_stabilised_forms_match_unstabilised_oracle() {
     for s in 0..b * nh {
         let (a, z) = (s * l * dh, (s + 1) * l * dh);
         let g = s * l..(s + 1) * l;
-        want.extend(mlstm_oracle(&q[a..z], &k[a..z], &v[a..z], &i[g.clone()], &f[g], dh));
+        want.extend(mlstm_oracle(
+            &q[a..z],
+            &k[a..z],
+            &v[a..z],
+            &i[g.clone()],
+            &f[g],
+            dh,
+        ));
     }
     // eps = 0: the oracle has no eps (upstream's 1e-6 sits on the stabilised scale).
     let shape = [b, nh, l, dh];
@@ -193,6 +246,24 @@ fn mlstm_stabilised_forms_match_unstabilised_oracle() {
     assert!(par.iter().all(|x| x.is_finite()), "parallel: non-finite");
     let e = rel64(&par, &want);
     assert!(e < 1e-4, "parallel f32 vs f64 oracle: {e:e}");
+    for chunk in [1, 5, 64] {
+        let ch = mlstm_chunkwise(
+            t32(&q, shape),
+            t32(&k, shape),
+            t32(&v, shape),
+            t32(&i, [b, nh, l]),
+            t32(&f, [b, nh, l]),
+            chunk,
+            0.0,
+        );
+        let ch = vec64(ch);
+        assert!(
+            ch.iter().all(|x| x.is_finite()),
+            "chunkwise {chunk}: non-finite"
+        );
+        let e = rel64(&ch, &want);
+        assert!(e < 1e-4, "chunkwise {chunk} f32 vs f64 oracle: {e:e}");
+    }
     // The recurrent step, position by position.
     let mut state = MlstmCellState::<B>::zeros(b, nh, dh, &dev());
     let mut rec = vec![0.0; b * nh * l * dh];
@@ -219,6 +290,59 @@ fn mlstm_stabilised_forms_match_unstabilised_oracle() {
     assert!(rec.iter().all(|x| x.is_finite()), "recurrent: non-finite");
     let e = rel64(&rec, &want);
     assert!(e < 1e-4, "recurrent f32 vs f64 oracle: {e:e}");
+}
+
+/// The chunkwise form carries the recurrent step's stabiliser (`m_0 = 0` included), so with
+/// upstream's eps it equals the looped step to float64 rounding, for chunks that divide the
+/// length or not, one chunk, and chunks of one position.
+#[test]
+fn mlstm_chunkwise_equals_recurrent_step_in_f64() {
+    let mut rng = ChaCha8Rng::seed_from_u64(51);
+    let (b, nh, l, dh) = (2, 2, 11, 3);
+    let n = b * nh * l * dh;
+    let (q, k, v) = (
+        normals(&mut rng, n, 1.0),
+        normals(&mut rng, n, 1.0),
+        normals(&mut rng, n, 1.0),
+    );
+    let i = normals(&mut rng, b * nh * l, 4.0);
+    let f = normals(&mut rng, b * nh * l, 4.0);
+    let shape = [b, nh, l, dh];
+    let mut state = MlstmCellState::<B64>::zeros(b, nh, dh, &Default::default());
+    let mut rec = vec![0.0; n];
+    for t in 0..l {
+        let at = |x: &[f64], w: usize| -> Vec<f64> {
+            (0..b * nh)
+                .flat_map(|s| x[(s * l + t) * w..(s * l + t + 1) * w].to_vec())
+                .collect()
+        };
+        let (h, s) = mlstm_step(
+            t64(at(&q, dh), [b, nh, dh]),
+            t64(at(&k, dh), [b, nh, dh]),
+            t64(at(&v, dh), [b, nh, dh]),
+            t64(at(&i, 1), [b, nh]),
+            t64(at(&f, 1), [b, nh]),
+            state,
+            MLSTM_EPS,
+        );
+        state = s;
+        for (s, hv) in vec64(h).chunks(dh).enumerate() {
+            rec[(s * l + t) * dh..(s * l + t + 1) * dh].copy_from_slice(hv);
+        }
+    }
+    for chunk in [1, 3, 4, 11, 64] {
+        let ch = vec64(mlstm_chunkwise(
+            t64(q.clone(), shape),
+            t64(k.clone(), shape),
+            t64(v.clone(), shape),
+            t64(i.clone(), [b, nh, l]),
+            t64(f.clone(), [b, nh, l]),
+            chunk,
+            MLSTM_EPS,
+        ));
+        let e = rel64(&ch, &rec);
+        assert!(e < 1e-10, "chunk {chunk}: chunkwise vs step {e:e}");
+    }
 }
 
 /// The unstabilised sLSTM in f64: `wx: (L, B, NH, 4, dh)` (bias included), `r: (NH, dh, 4, dh)`;
@@ -308,18 +432,21 @@ fn slstm_noconv<Bk: Backend>(device: &Bk::Device) -> Slstm<Bk> {
     .unwrap()
 }
 
+/// Chunkwise (the default form) with chunks of 4: three chunks and padding at L = 13.
 fn mlstm<Bk: Backend>(device: &Bk::Device) -> Mlstm<Bk> {
     MlstmConfig {
         n_heads: 2,
+        chunk_size: 4,
         ..Default::default()
     }
     .init(D, 2, device)
     .unwrap()
 }
 
-/// No conv (SiLU only), conv width 2, one head, blocks of 2, upstream's rounding to 64.
+/// The parallel form, no conv (SiLU only), one head, blocks of 2, upstream's rounding to 64.
 fn mlstm_variant<Bk: Backend>(device: &Bk::Device) -> Mlstm<Bk> {
     MlstmConfig {
+        form: MlstmForm::Parallel,
         n_heads: 1,
         conv1d_kernel_size: 0,
         qkv_proj_blocksize: 2,
@@ -361,8 +488,8 @@ macro_rules! layer_suite {
 
 layer_suite!(slstm_suite, slstm, 13, 1e-5);
 layer_suite!(slstm_noconv_suite, slstm_noconv, 13, 1e-5);
-// The parallel and recurrent mLSTM agree up to upstream's eps on the stabilised scale.
-layer_suite!(mlstm_suite, mlstm, 13, 1e-4);
+// The chunkwise form equals the stepped one; the parallel form up to upstream's eps.
+layer_suite!(mlstm_suite, mlstm, 13, 1e-5);
 layer_suite!(mlstm_variant_suite, mlstm_variant, 13, 1e-4);
 
 /// `forward` splits the sLSTM's steps differently (halving) from `step`: same gradients.
@@ -394,7 +521,10 @@ fn slstm_init_is_upstreams() {
                 } else {
                     0.0
                 };
-                assert!((got - want).abs() < 1e-6, "bias[{h},{g},{j}] = {got}, want {want}");
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "bias[{h},{g},{j}] = {got}, want {want}"
+                );
             }
         }
     }
@@ -420,18 +550,29 @@ fn mlstm_init_and_sizes_are_upstreams() {
     };
     assert_eq!(sizes(&upstream), [64, 64, 128, 256]);
     let (d, n_layer) = (128, 3);
-    let layer = MlstmConfig::default().init::<B>(d, n_layer, &dev()).unwrap();
+    let layer = MlstmConfig::default()
+        .init::<B>(d, n_layer, &dev())
+        .unwrap();
     let inner = 256;
     assert_eq!(layer.proj_up.weight.dims(), [d, 2 * inner]);
     assert_eq!(layer.q_proj.weight.dims(), [inner / 4, 4, 4]);
     let small = (2.0 / (5.0 * d as f64)).sqrt();
     let s = std_of(&to_vec(layer.q_proj.weight.val()));
-    assert!((s / small - 1.0).abs() < 0.1, "q_proj std {s}, want {small}");
+    assert!(
+        (s / small - 1.0).abs() < 0.1,
+        "q_proj std {s}, want {small}"
+    );
     let s = std_of(&to_vec(layer.proj_up.weight.val()));
-    assert!((s / small - 1.0).abs() < 0.05, "proj_up std {s}, want {small}");
+    assert!(
+        (s / small - 1.0).abs() < 0.05,
+        "proj_up std {s}, want {small}"
+    );
     let wang = 2.0 / n_layer as f64 / (d as f64).sqrt();
     let s = std_of(&to_vec(layer.proj_down.weight.val()));
-    assert!((s / wang - 1.0).abs() < 0.05, "proj_down std {s}, want {wang}");
+    assert!(
+        (s / wang - 1.0).abs() < 0.05,
+        "proj_down std {s}, want {wang}"
+    );
     assert!(to_vec(layer.fgate.weight.val()).iter().all(|&v| v == 0.0));
     assert!(to_vec(layer.igate.weight.val()).iter().all(|&v| v == 0.0));
     let fb = to_vec(layer.fgate.bias.as_ref().unwrap().val());
@@ -455,31 +596,74 @@ fn field_of(e: ZooError) -> String {
 fn bad_configs_name_the_field() {
     let s = |c: SlstmConfig, d: usize| field_of(c.validate(d).unwrap_err());
     assert_eq!(
-        s(SlstmConfig { n_heads: 3, ..Default::default() }, 8),
+        s(
+            SlstmConfig {
+                n_heads: 3,
+                ..Default::default()
+            },
+            8
+        ),
         "slstm.n_heads"
     );
     assert_eq!(
-        s(SlstmConfig { n_heads: 0, ..Default::default() }, 8),
+        s(
+            SlstmConfig {
+                n_heads: 0,
+                ..Default::default()
+            },
+            8
+        ),
         "slstm.n_heads"
     );
     let m = |c: MlstmConfig| field_of(c.validate(8).unwrap_err());
     let base = MlstmConfig::default;
-    assert_eq!(m(MlstmConfig { n_heads: 3, ..base() }), "mlstm.n_heads");
-    assert_eq!(m(MlstmConfig { n_heads: 0, ..base() }), "mlstm.n_heads");
     assert_eq!(
-        m(MlstmConfig { proj_factor: f64::NAN, ..base() }),
+        m(MlstmConfig {
+            n_heads: 3,
+            ..base()
+        }),
+        "mlstm.n_heads"
+    );
+    assert_eq!(
+        m(MlstmConfig {
+            n_heads: 0,
+            ..base()
+        }),
+        "mlstm.n_heads"
+    );
+    assert_eq!(
+        m(MlstmConfig {
+            proj_factor: f64::NAN,
+            ..base()
+        }),
         "mlstm.proj_factor"
     );
     assert_eq!(
-        m(MlstmConfig { proj_factor: 0.0, ..base() }),
+        m(MlstmConfig {
+            proj_factor: 0.0,
+            ..base()
+        }),
         "mlstm.proj_factor"
     );
     assert_eq!(
-        m(MlstmConfig { inner_multiple_of: 0, ..base() }),
+        m(MlstmConfig {
+            inner_multiple_of: 0,
+            ..base()
+        }),
         "mlstm.inner_multiple_of"
     );
     assert_eq!(
-        m(MlstmConfig { qkv_proj_blocksize: 3, ..base() }),
+        m(MlstmConfig {
+            chunk_size: 0,
+            ..base()
+        }),
+        "mlstm.chunk_size"
+    );
+    assert_eq!(
+        m(MlstmConfig {
+            qkv_proj_blocksize: 3,
+            ..base()
+        }),
         "mlstm.qkv_proj_blocksize"
     );
     // Through the TOML entry point too: unknown fields are refused by name.

@@ -10,8 +10,11 @@
 //! h = MultiHeadLayerNorm(h̃) + skip ⊙ x_c
 //! out = proj_down(h ⊙ silu(z))                  (inner → d, no bias)
 //! ```
-//! `forward` uses the parallel stabilised form (`O(L²)` per head), `step` the recurrent
-//! stabilised step; they agree up to upstream's `eps = 1e-6` on the stabilised scale.
+//! `forward` uses the chunkwise stabilised form (default; `O(L·chunk)` per head, equal to the
+//! stepped recurrence) or the parallel stabilised form (`form = "parallel"`, upstream's layer
+//! default; `O(L²)` per head, equal up to upstream's `eps = 1e-6` on the stabilised scale),
+//! `step` the recurrent stabilised step. The chunkwise default is a speed choice: at
+//! L = 512 the parallel form's `(B, NH, L, L)` matrices made the layer ~12× slower than Mamba.
 //!
 //! Sizes: `inner = round_up(proj_factor·d, inner_multiple_of)`. Upstream rounds up to a
 //! multiple of 64 (`round_proj_up_to_multiple_of`), which at kleene's widths inflates the layer
@@ -42,7 +45,7 @@ use crate::init::{linear_normal, normal, param_from_vec};
 use crate::layers::xlstm_parts::{
     multi_head_layer_norm, CausalConvSilu, LinearHeadwise, GROUP_NORM_EPS,
 };
-use crate::ops::mlstm_cell::{mlstm_parallel, mlstm_step, MlstmCellState, MLSTM_EPS};
+use crate::ops::mlstm_cell::{mlstm_chunkwise, mlstm_parallel, mlstm_step, MlstmCellState, MLSTM_EPS};
 use crate::ops::sequence::{from_heads, to_heads};
 use crate::validate::ensure;
 use crate::{SequenceLayer, ZooError};
@@ -63,6 +66,23 @@ pub struct MlstmConfig {
     pub conv1d_kernel_size: usize,
     /// Block width of the head-wise q, k, v maps; divides the inner width. Default 4.
     pub qkv_proj_blocksize: usize,
+    /// Whole-sequence form of the cell in `forward`. Default `chunkwise`.
+    pub form: MlstmForm,
+    /// Chunk length of the chunkwise form. >= 1. Default 64.
+    pub chunk_size: usize,
+}
+
+/// The mLSTM cell's whole-sequence form (both are upstream's, `backends.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MlstmForm {
+    /// `chunkwise_simple`: `O(L·chunk)` per head; equals the recurrent step exactly (the same
+    /// stabiliser, eps included).
+    #[default]
+    Chunkwise,
+    /// `parallel_stabilized_simple` (upstream's layer default): `O(L²)` per head; equals the
+    /// recurrent step up to eps (its stabiliser lacks the step's `m_0 = 0` path).
+    Parallel,
 }
 
 impl Default for MlstmConfig {
@@ -73,6 +93,8 @@ impl Default for MlstmConfig {
             inner_multiple_of: 16,
             conv1d_kernel_size: 4,
             qkv_proj_blocksize: 4,
+            form: MlstmForm::Chunkwise,
+            chunk_size: 64,
         }
     }
 }
@@ -104,6 +126,7 @@ impl MlstmConfig {
             "mlstm.n_heads",
             format!("must divide the inner width ({inner}), got {}", self.n_heads),
         )?;
+        ensure(self.chunk_size > 0, "mlstm.chunk_size", "must be at least 1")?;
         ensure(
             self.qkv_proj_blocksize > 0 && inner % self.qkv_proj_blocksize == 0,
             "mlstm.qkv_proj_blocksize",
@@ -165,6 +188,8 @@ impl MlstmConfig {
                 bias: None,
             },
             heads: nh,
+            form: self.form,
+            chunk_size: self.chunk_size,
         })
     }
 }
@@ -191,6 +216,11 @@ pub struct Mlstm<B: Backend> {
     pub proj_down: Linear<B>,
     /// `NH`.
     pub heads: usize,
+    /// Whole-sequence form in `forward`.
+    #[module(skip)]
+    pub form: MlstmForm,
+    /// Chunk length of the chunkwise form.
+    pub chunk_size: usize,
 }
 
 /// Recurrent state of [`Mlstm`]: the cell state and the conv history `(B, K - 1, inner)`.
@@ -266,14 +296,12 @@ impl<B: ScanBackend> SequenceLayer<B> for Mlstm<B> {
         };
         let br = self.branches(xm, z, xc);
         let nh = self.heads;
-        let h = mlstm_parallel(
-            to_heads(br.q, nh),
-            to_heads(br.k, nh),
-            to_heads(br.v, nh),
-            br.i.swap_dims(1, 2),
-            br.f.swap_dims(1, 2),
-            MLSTM_EPS,
-        );
+        let (q, k, v) = (to_heads(br.q, nh), to_heads(br.k, nh), to_heads(br.v, nh));
+        let (i, f) = (br.i.swap_dims(1, 2), br.f.swap_dims(1, 2));
+        let h = match self.form {
+            MlstmForm::Chunkwise => mlstm_chunkwise(q, k, v, i, f, self.chunk_size, MLSTM_EPS),
+            MlstmForm::Parallel => mlstm_parallel(q, k, v, i, f, MLSTM_EPS),
+        };
         self.output(from_heads(h), br.xc, br.z)
     }
 

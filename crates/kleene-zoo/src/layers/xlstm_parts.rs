@@ -88,7 +88,6 @@ impl<B: Backend> CausalConvSilu<B> {
 }
 
 impl<B: ScanBackend> CausalConvSilu<B> {
-
     /// Kernel width `K`.
     pub fn kernel(&self) -> usize {
         self.weight.dims()[1]
