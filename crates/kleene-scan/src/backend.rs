@@ -153,7 +153,9 @@ fn wrap<B: Backend, const D: usize>(p: FloatTensor<B>) -> Tensor<B, D> {
 /// inputs. The default bodies are the multi-threaded plain-Rust [`host`] implementation (a host
 /// round trip on non-CPU backends); the CubeCL backends override them with kernels, `Autodiff`
 /// wires the backward methods into Burn's graph.
-pub trait ScanBackend: crate::conv::CausalConvBackend + crate::delta::DeltaRuleBackend {
+pub trait ScanBackend:
+    crate::conv::CausalConvBackend + crate::delta::DeltaRuleBackend + crate::slstm::SlstmBackend
+{
     /// Selective scan forward; returns the packed `[y | final state]`.
     fn selective_scan_forward(input: SelectiveScanPrimitives<Self>) -> FloatTensor<Self> {
         host::selective_scan_forward::<Self>(input)

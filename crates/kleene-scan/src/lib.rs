@@ -38,6 +38,7 @@ pub mod host;
 mod input;
 pub mod layout;
 pub mod reference;
+pub mod slstm;
 
 pub use backend::{
     ComplexDiagonalGrads, DenseGrads, DiagonalGrads, ScanBackend, SelectiveScanGrads,
@@ -53,6 +54,7 @@ pub use delta::{
 };
 pub use error::ScanError;
 pub use input::{ScanDims, ScanLayout, SelectiveScanInput, TransitionRange};
+pub use slstm::{slstm, SlstmBackend};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()

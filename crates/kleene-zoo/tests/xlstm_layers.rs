@@ -13,7 +13,9 @@ use kleene_zoo::layers::*;
 use kleene_zoo::ops::mlstm_cell::{
     mlstm_chunkwise, mlstm_parallel, mlstm_step, MlstmCellState, MLSTM_EPS,
 };
-use kleene_zoo::ops::slstm_cell::{slstm_pointwise, slstm_sequence, SlstmCellState};
+use kleene_zoo::ops::slstm_cell::{
+    slstm_pointwise, slstm_sequence, slstm_sequence_from_zero, SlstmCellState,
+};
 use kleene_zoo::{SequenceLayer, ZooError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -399,17 +401,21 @@ fn slstm_stabilised_cell_matches_unstabilised_oracle() {
                 .copy_from_slice(&wx[(t * b + bi) * w4..(t * b + bi + 1) * w4]);
         }
     }
+    // The tensor-op loop (the step, as on the GPU backends) and the fused CPU op.
     let state = SlstmCellState::<B>::zeros(b, nh * dh, &dev());
-    let (y, _) = slstm_sequence(
+    let (looped, _) = slstm_sequence(
         t32(&wx_bl, [b, l, w4]),
         t32(&r, [nh, dh, 4 * dh]),
         nh,
         state,
     );
-    let y = vec64(y);
-    assert!(y.iter().all(|x| x.is_finite()), "non-finite output");
-    let e = rel64(&y, &want);
-    assert!(e < 1e-4, "f32 stabilised vs f64 oracle: {e:e}");
+    let fused = slstm_sequence_from_zero(t32(&wx_bl, [b, l, w4]), t32(&r, [nh, dh, 4 * dh]), nh);
+    for (y, what) in [(looped, "tensor-op loop"), (fused, "fused op")] {
+        let y = vec64(y);
+        assert!(y.iter().all(|x| x.is_finite()), "{what}: non-finite output");
+        let e = rel64(&y, &want);
+        assert!(e < 1e-4, "{what}: f32 stabilised vs f64 oracle: {e:e}");
+    }
 }
 
 // ------------------------------------------------------------------------------ the layers
@@ -492,7 +498,8 @@ layer_suite!(slstm_noconv_suite, slstm_noconv, 13, 1e-5);
 layer_suite!(mlstm_suite, mlstm, 13, 1e-5);
 layer_suite!(mlstm_variant_suite, mlstm_variant, 13, 1e-4);
 
-/// `forward` splits the sLSTM's steps differently (halving) from `step`: same gradients.
+/// `forward` runs kleene-scan's fused op with its hand-written backward through time, `step`
+/// the tensor-op cell under Burn's autodiff: same gradients for every parameter and the input.
 #[test]
 fn slstm_forward_gradients_match_step_gradients() {
     let layer = perturb(slstm::<AD>(&Default::default()), 0.3);

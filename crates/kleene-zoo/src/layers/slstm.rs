@@ -10,7 +10,9 @@
 //! ```
 //! Width `d = d_model = NH·dh` throughout (upstream `embedding_dim = hidden_size`). The cell is
 //! nonlinear in `y_{t-1}` (tanh, σ and a division), so there is no parallel form: `forward`
-//! projects all positions at once and then runs the cell step by step, as `step` does.
+//! projects all positions at once and then runs the cell through the sequence — on the CPU
+//! backends kleene-scan's fused op ([`kleene_scan::slstm`], hand-written backward through
+//! time), elsewhere a loop of the tensor-op step that `step` uses.
 //!
 //! Init as upstream: `R = 0` (`recurrent_weight_init = "zeros"`); biases of i, z, o zero, of f
 //! `powerlaw_blockdependent`, `b_f[j] = 5 − 12·(j/(dh−1))^0.3` (+5 down to −7 in every head;
@@ -45,7 +47,7 @@ use crate::init::param_from_vec;
 use crate::layers::xlstm_parts::{
     multi_head_layer_norm, CausalConvSilu, LinearHeadwise, GROUP_NORM_EPS,
 };
-use crate::ops::slstm_cell::{slstm_sequence, slstm_step, SlstmCellState};
+use crate::ops::slstm_cell::{slstm_sequence_from_zero, slstm_step, SlstmCellState};
 use crate::validate::ensure;
 use crate::{SequenceLayer, ZooError};
 
@@ -186,14 +188,12 @@ impl<B: ScanBackend> SequenceLayer<B> for Slstm<B> {
     type State = SlstmState<B>;
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, _, d] = x.dims();
         let xc = match &self.conv {
             Some(conv) => conv.forward(x.clone()),
             None => x.clone(),
         };
         let wx = self.gate_inputs(x, xc);
-        let state = SlstmCellState::zeros(b, d, &wx.device());
-        let (y, _) = slstm_sequence(wx, self.recurrent_matrix(), self.heads, state);
+        let y = slstm_sequence_from_zero(wx, self.recurrent_matrix(), self.heads);
         multi_head_layer_norm(y, self.heads, self.norm_weight.val(), GROUP_NORM_EPS)
     }
 

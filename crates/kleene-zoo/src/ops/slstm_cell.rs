@@ -18,10 +18,13 @@
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, sigmoid, tanh};
 
+use kleene_scan::ScanBackend;
+
 use super::sequence::unstack_time;
 
-/// Initial stabiliser: `lf + M_START` loses to any `ĩ`, so the first step sets `m = ĩ`.
-pub const M_START: f32 = -1.0e30;
+/// Initial stabiliser: `lf + M_START` loses to any `ĩ`, so the first step sets `m = ĩ` (the
+/// same constant as kleene-scan's fused op).
+pub const M_START: f32 = kleene_scan::slstm::M_START;
 
 /// State of the sLSTM cell, each `(B, NH·dh)` (head index slow).
 #[derive(Debug, Clone)]
@@ -81,8 +84,26 @@ pub fn slstm_step<B: Backend>(
     slstm_pointwise([gate(0), gate(1), gate(2), gate(3)], state)
 }
 
-/// The cell over a whole sequence, `wx: (B, L, NH, 4, dh)` flattened to `(B, L, NH·4·dh)`;
-/// returns `y: (B, L, NH·dh)` and the final state.
+/// The cell over a whole sequence from the zero state, `wx: (B, L, NH, 4, dh)` flattened to
+/// `(B, L, NH·4·dh)`; returns `y: (B, L, NH·dh)`. On the CPU backends this is kleene-scan's
+/// fused op ([`kleene_scan::slstm`]: one pass forward, a hand-written backward through time);
+/// elsewhere the tensor-op loop [`slstm_sequence`].
+pub fn slstm_sequence_from_zero<B: ScanBackend>(
+    wx: Tensor<B, 3>,
+    r: Tensor<B, 3>,
+    heads: usize,
+) -> Tensor<B, 3> {
+    if B::slstm_fused() {
+        kleene_scan::slstm(wx, r)
+    } else {
+        let [b, _, w4] = wx.dims();
+        let state = SlstmCellState::zeros(b, w4 / 4, &wx.device());
+        slstm_sequence(wx, r, heads, state).0
+    }
+}
+
+/// The cell over a whole sequence from `state` as a loop of tensor-op steps, `wx: (B, L, NH,
+/// 4, dh)` flattened to `(B, L, NH·4·dh)`; returns `y: (B, L, NH·dh)` and the final state.
 pub fn slstm_sequence<B: Backend>(
     wx: Tensor<B, 3>,
     r: Tensor<B, 3>,
