@@ -124,5 +124,69 @@ fn op(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, layers, scaling, op);
+fn tmp_parts(c: &mut Criterion) {
+    kleene::train::alloc::tune_cpu_allocator();
+    let device = Default::default();
+    let r = |d: [usize; 4]| -> Tensor<AD, 4> {
+        Tensor::random(d, Distribution::Normal(0.0, 1.0), &device).require_grad()
+    };
+    let r3 = |d: [usize; 3]| -> Tensor<AD, 3> {
+        Tensor::random(d, Distribution::Normal(0.0, 1.0), &device).require_grad()
+    };
+    let mut group = c.benchmark_group("tmp_parts");
+    group.sample_size(10);
+    let s = [8, 4, 512, 32];
+    group.bench_function("chunkwise_cell", |b| {
+        iter_cpu(b, || {
+            let h = kleene_zoo::ops::mlstm_cell::mlstm_chunkwise(
+                r(s),
+                r(s),
+                r(s),
+                r3([8, 4, 512]),
+                r3([8, 4, 512]),
+                64,
+                1e-6,
+            );
+            std::hint::black_box(h.sum().backward());
+        })
+    });
+    let layer = MlstmConfig::default().init::<AD>(64, 2, &device).unwrap();
+    group.bench_function("q_proj", |b| {
+        iter_cpu(b, || {
+            std::hint::black_box(layer.q_proj.forward(r3([8, 512, 128])).sum().backward());
+        })
+    });
+    group.bench_function("mhln", |b| {
+        iter_cpu(b, || {
+            std::hint::black_box(
+                kleene_zoo::layers::xlstm_parts::multi_head_layer_norm(
+                    r3([8, 512, 128]),
+                    4,
+                    layer.norm_weight.val(),
+                    1e-5,
+                )
+                .sum()
+                .backward(),
+            );
+        })
+    });
+    let sl = SlstmConfig::default().init::<AD>(64, 2, &device).unwrap();
+    group.bench_function("slstm_cell", |b| {
+        iter_cpu(b, || {
+            std::hint::black_box(
+                kleene_scan::slstm(r3([8, 512, 256]), r3([4, 16, 64]))
+                    .sum()
+                    .backward(),
+            );
+        })
+    });
+    group.bench_function("slstm_i_proj", |b| {
+        iter_cpu(b, || {
+            std::hint::black_box(sl.i_proj.forward(r3([8, 512, 64])).sum().backward());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, layers, scaling, op, tmp_parts);
 criterion_main!(benches);

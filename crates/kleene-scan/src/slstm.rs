@@ -122,14 +122,15 @@ pub mod host {
         pub dh: usize,
     }
 
-    /// States after every step of one `(batch, head)` sequence, `(len, dh)` each, and the gate
-    /// pre-activations `(len, 4, dh)`.
+    /// States after every step of one `(batch, head)` sequence, `(len, dh)` each, the gate
+    /// pre-activations and the gate activations `i'`, `f'`, `tanh z̃`, `σ(õ)`, `(len, 4, dh)`
+    /// each (kept for the backward, which would otherwise evaluate the exponentials again).
     struct Trace {
         y: Vec<f32>,
         c: Vec<f32>,
         n: Vec<f32>,
-        m: Vec<f32>,
         raw: Vec<f32>,
+        act: Vec<f32>,
     }
 
     /// Runs one `(b, h)` sequence forward, keeping every state.
@@ -141,8 +142,8 @@ pub mod host {
             y: vec![0.0; len * dh],
             c: vec![0.0; len * dh],
             n: vec![0.0; len * dh],
-            m: vec![0.0; len * dh],
             raw: vec![0.0; len * 4 * dh],
+            act: vec![0.0; len * 4 * dh],
         };
         let (mut y, mut c, mut n) = (vec![0.0f32; dh], vec![0.0f32; dh], vec![0.0f32; dh]);
         let mut m = vec![M_START; dh];
@@ -157,22 +158,27 @@ pub mod host {
                     }
                 }
             }
+            let act = &mut tr.act[t * 4 * dh..(t + 1) * 4 * dh];
             for j in 0..dh {
                 let (ri, rf, rz, ro) = (raw[j], raw[dh + j], raw[2 * dh + j], raw[3 * dh + j]);
                 let lfm = log_sigmoid(rf) + m[j];
                 let mj = ri.max(lfm);
                 let ia = (ri - mj).exp();
                 let fa = (lfm - mj).exp();
-                c[j] = fa * c[j] + ia * rz.tanh();
+                let (zt, og) = (rz.tanh(), sigmoid(ro));
+                c[j] = fa * c[j] + ia * zt;
                 n[j] = fa * n[j] + ia;
                 m[j] = mj;
-                y[j] = sigmoid(ro) * c[j] / n[j];
+                y[j] = og * c[j] / n[j];
+                act[j] = ia;
+                act[dh + j] = fa;
+                act[2 * dh + j] = zt;
+                act[3 * dh + j] = og;
             }
             let s = t * dh..(t + 1) * dh;
             tr.y[s.clone()].copy_from_slice(&y);
             tr.c[s.clone()].copy_from_slice(&c);
-            tr.n[s.clone()].copy_from_slice(&n);
-            tr.m[s].copy_from_slice(&m);
+            tr.n[s].copy_from_slice(&n);
         }
         tr
     }
@@ -218,30 +224,21 @@ pub mod host {
         let mut dr = vec![0.0f32; dh * 4 * dh];
         let (mut dy_rec, mut dc, mut dn) = (vec![0.0f32; dh], vec![0.0f32; dh], vec![0.0f32; dh]);
         let zeros = vec![0.0f32; dh];
-        let m_start = vec![M_START; dh];
         for t in (0..len).rev() {
-            let (y_prev, c_prev, n_prev, m_prev) = if t > 0 {
+            let (y_prev, c_prev, n_prev) = if t > 0 {
                 let p = (t - 1) * dh..t * dh;
-                (
-                    &tr.y[p.clone()],
-                    &tr.c[p.clone()],
-                    &tr.n[p.clone()],
-                    &tr.m[p],
-                )
+                (&tr.y[p.clone()], &tr.c[p.clone()], &tr.n[p])
             } else {
-                (&zeros[..], &zeros[..], &zeros[..], &m_start[..])
+                (&zeros[..], &zeros[..], &zeros[..])
             };
+            let act = &tr.act[t * 4 * dh..(t + 1) * 4 * dh];
             let raw = &tr.raw[t * 4 * dh..(t + 1) * 4 * dh];
             let g_out = &grad[(b * len + t) * width + h * dh..(b * len + t) * width + (h + 1) * dh];
             let draw = &mut dwx[t * 4 * dh..(t + 1) * 4 * dh];
             for j in 0..dh {
-                let (ri, rf, rz, ro) = (raw[j], raw[dh + j], raw[2 * dh + j], raw[3 * dh + j]);
-                let (c, n, m) = (tr.c[t * dh + j], tr.n[t * dh + j], tr.m[t * dh + j]);
-                let lf = log_sigmoid(rf);
-                let ia = (ri - m).exp();
-                let fa = (lf + m_prev[j] - m).exp();
-                let zt = rz.tanh();
-                let og = sigmoid(ro);
+                let rf = raw[dh + j];
+                let (c, n) = (tr.c[t * dh + j], tr.n[t * dh + j]);
+                let (ia, fa, zt, og) = (act[j], act[dh + j], act[2 * dh + j], act[3 * dh + j]);
                 let dy = g_out[j] + dy_rec[j];
                 let dog = dy * c / n;
                 let dcj = dc[j] + dy * og / n;

@@ -7,7 +7,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use kleene_scan::{causal_conv1d, ScanBackend};
 
-use crate::init::{normal, uniform};
+use crate::init::{normal, tensor_from_vec, uniform};
 
 /// Epsilon of upstream's `MultiHeadLayerNorm` (`F.group_norm`'s default).
 pub const GROUP_NORM_EPS: f64 = 1e-5;
@@ -30,20 +30,35 @@ impl<B: Backend> LinearHeadwise<B> {
     }
 
     /// Applies the map to the last dim of `x` (any rank).
+    ///
+    /// As one dense matmul with the block-diagonal matrix (zeros off the blocks): at the
+    /// xLSTM widths (blocks of 4 in 128, or 16 in 64) that is several times faster on the CPU
+    /// than a batched matmul of many tiny blocks, whose transposes and copies dominate.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let dims = x.dims();
-        let [heads, out, inp] = self.weight.dims();
         let rows = dims[..D - 1].iter().product::<usize>();
-        // (rows, H, in) -> (H, rows, in) @ (H, in, out) -> (H, rows, out) -> (rows, H·out)
-        let y = x
-            .reshape([rows, heads, inp])
-            .swap_dims(0, 1)
-            .matmul(self.weight.val().swap_dims(1, 2))
-            .swap_dims(0, 1)
-            .reshape([rows, heads * out]);
+        let w = self.dense();
         let mut shape = dims;
-        shape[D - 1] = heads * out;
-        y.reshape(shape)
+        shape[D - 1] = w.dims()[1];
+        x.reshape([rows, dims[D - 1]]).matmul(w).reshape(shape)
+    }
+
+    /// The block-diagonal `(H·in, H·out)` matrix (Burn's `(d_in, d_out)` layout).
+    pub fn dense(&self) -> Tensor<B, 2> {
+        let [heads, out, inp] = self.weight.dims();
+        let device = self.weight.device();
+        let eye: Vec<f32> = (0..heads * heads)
+            .map(|n| if n / heads == n % heads { 1.0 } else { 0.0 })
+            .collect();
+        let eye = tensor_from_vec::<B, 4>(eye, [heads, 1, heads, 1], &device);
+        // (H, in, 1, out) ⊙ δ(h, g) -> (H, in, H, out): block h sits at rows h·in, cols h·out.
+        (self
+            .weight
+            .val()
+            .swap_dims(1, 2)
+            .reshape([heads, inp, 1, out])
+            * eye)
+            .reshape([heads * inp, heads * out])
     }
 }
 
