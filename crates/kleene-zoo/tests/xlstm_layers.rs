@@ -69,8 +69,13 @@ fn sigmoid(x: f64) -> f64 {
 
 // ---------------------------------------------------------------- golden vectors (spec §8.2)
 
-/// mLSTM, one head, DH = 2: `(q, k, v, ĩ, f̃)` per step and the spec's `h̃_t`.
-const MLSTM_GOLDEN: [([f64; 2], [f64; 2], [f64; 2], f64, f64, [f64; 2]); 3] = [
+/// One golden step: `(q, k, v, ĩ, f̃, h̃_t)`.
+type GoldenStep = ([f64; 2], [f64; 2], [f64; 2], f64, f64, [f64; 2]);
+
+/// mLSTM, one head, DH = 2: `(q, k, v, ĩ, f̃)` per step and the spec's `h̃_t` (as printed in
+/// the spec, 6 digits; not 1/√2: eps shifts it).
+#[allow(clippy::approx_constant)]
+const MLSTM_GOLDEN: [GoldenStep; 3] = [
     (
         [1.0, 0.0],
         [1.0, 0.0],

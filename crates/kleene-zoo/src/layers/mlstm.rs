@@ -122,13 +122,13 @@ impl MlstmConfig {
         let inner = self.inner_size(d_model)?;
         ensure(self.n_heads > 0, "mlstm.n_heads", "must be at least 1")?;
         ensure(
-            inner % self.n_heads == 0,
+            inner.is_multiple_of(self.n_heads),
             "mlstm.n_heads",
             format!("must divide the inner width ({inner}), got {}", self.n_heads),
         )?;
         ensure(self.chunk_size > 0, "mlstm.chunk_size", "must be at least 1")?;
         ensure(
-            self.qkv_proj_blocksize > 0 && inner % self.qkv_proj_blocksize == 0,
+            self.qkv_proj_blocksize > 0 && inner.is_multiple_of(self.qkv_proj_blocksize),
             "mlstm.qkv_proj_blocksize",
             format!(
                 "must be >= 1 and divide the inner width ({inner}), got {}",

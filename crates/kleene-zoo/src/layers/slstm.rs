@@ -78,7 +78,7 @@ impl SlstmConfig {
         ensure(d_model > 0, "d_model", "must be > 0")?;
         ensure(self.n_heads > 0, "slstm.n_heads", "must be at least 1")?;
         ensure(
-            d_model % self.n_heads == 0,
+            d_model.is_multiple_of(self.n_heads),
             "slstm.n_heads",
             format!("must divide d_model ({d_model}), got {}", self.n_heads),
         )
