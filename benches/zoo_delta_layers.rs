@@ -1,5 +1,5 @@
-//! The delta-rule mixers (DeltaNet, Gated DeltaNet, Gated DeltaProduct; issue 14) and Mamba-2
-//! (issue 15) against the Mamba mixer at the same size: one forward + backward at d_model 64, L 512, batch 8 on
+//! The delta-rule mixers (DeltaNet, Gated DeltaNet, Gated DeltaProduct; issue 14), Mamba-2,
+//! PD-SSM and the xLSTM mixers (sLSTM, mLSTM; issue 15) against the Mamba mixer at the same size: one forward + backward at d_model 64, L 512, batch 8 on
 //! `Autodiff<NdArray<f32>>` (goal: within 2x Mamba), and the same against length, L = 512,
 //! 2048, 8192 at batch 1 (goal: linear), in **process CPU time** (all threads,
 //! `CLOCK_PROCESS_CPUTIME_ID`; run with `RAYON_NUM_THREADS=1` so CPU time is the work done).
@@ -40,8 +40,8 @@ fn input(batch: usize, len: usize) -> Tensor<AD, 3> {
     .require_grad()
 }
 
-/// Mamba (the anchor), every delta-rule mixer, Mamba-2 and PD-SSM (issue 15) with their
-/// defaults at width 64.
+/// Mamba (the anchor), every delta-rule mixer, Mamba-2, PD-SSM and the xLSTM mixers (issue 15)
+/// with their defaults at width 64.
 fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
     let device = Default::default();
     [
@@ -51,6 +51,8 @@ fn mixers() -> Vec<(&'static str, Mixer<AD>)> {
         "gated_delta_product",
         "mamba2",
         "pd_ssm",
+        "slstm",
+        "mlstm",
     ]
     .into_iter()
     .map(|name| {
@@ -78,6 +80,10 @@ fn scaling(c: &mut Criterion) {
     for len in [512usize, 2048, 8192] {
         let x = input(1, len);
         for (name, mixer) in &mixers {
+            // mLSTM's parallel form is O(L²) per head (4 × 8192² floats per matrix: GBs).
+            if *name == "mlstm" && len > 2048 {
+                continue;
+            }
             group.bench_with_input(BenchmarkId::new(*name, len), &x, |b, x| {
                 iter_cpu(b, || fwd_bwd(mixer, x))
             });

@@ -154,7 +154,10 @@ fn wrap<B: Backend, const D: usize>(p: FloatTensor<B>) -> Tensor<B, D> {
 /// round trip on non-CPU backends); the CubeCL backends override them with kernels, `Autodiff`
 /// wires the backward methods into Burn's graph.
 pub trait ScanBackend:
-    crate::conv::CausalConvBackend + crate::delta::DeltaRuleBackend + crate::pd::PdScanBackend
+    crate::conv::CausalConvBackend
+    + crate::delta::DeltaRuleBackend
+    + crate::pd::PdScanBackend
+    + crate::slstm::SlstmBackend
 {
     /// Selective scan forward; returns the packed `[y | final state]`.
     fn selective_scan_forward(input: SelectiveScanPrimitives<Self>) -> FloatTensor<Self> {

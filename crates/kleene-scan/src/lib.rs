@@ -41,6 +41,7 @@ mod input;
 pub mod layout;
 pub mod pd;
 pub mod reference;
+pub mod slstm;
 
 pub use backend::{
     ComplexDiagonalGrads, DenseGrads, DiagonalGrads, ScanBackend, SelectiveScanGrads,
@@ -60,6 +61,7 @@ pub use pd::{
     pd_scan, try_pd_scan, PdDims, PdForm, PdScanBackend, PdScanGrads, PdScanInput,
     PdScanPrimitives, PdSurrogate,
 };
+pub use slstm::{slstm, SlstmBackend};
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()

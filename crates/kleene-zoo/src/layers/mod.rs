@@ -25,6 +25,8 @@ use crate::{SequenceLayer, ZooError};
 
 /// The block shared by the delta-rule mixers (not a mixer itself).
 pub mod delta_block;
+/// The parts shared by the xLSTM mixers `slstm` and `mlstm` (not a mixer itself).
+pub mod xlstm_parts;
 
 /// Generates the mixer enums and their dispatch from one list of
 /// `Variant = "name": file::{Config, Module};` lines.
@@ -140,6 +142,8 @@ macro_rules! mixers {
     };
 }
 
+// The order is part of the checkpoint format (Burn records an enum variant by its index, and an
+// `icl` model's record holds its `Mixer`): append new mixers at the end.
 mixers! {
     /// S4D: diagonal complex SSM as a long convolution, GELU (Gu et al. 2022).
     S4d = "s4d": s4d::{S4dConfig, S4d};
@@ -163,8 +167,6 @@ mixers! {
     Lstm = "lstm": lstm::{LstmMixerConfig, Lstm};
     /// Mamba-1 selective SSM (Gu & Dao 2023).
     Mamba = "mamba": mamba::{MambaMixerConfig, MambaMixer};
-    /// Mamba-2 (SSD): scalar decay per head, multi-head x, shared B/C, gated RMSNorm (Dao & Gu 2024).
-    Mamba2 = "mamba2": mamba2::{Mamba2Config, Mamba2};
     /// Causal multi-head softmax attention, learned or rotary positions (KV-cache step).
     Attention = "attention": attention::{AttentionConfig, CausalSelfAttention};
     /// DeltaNet: delta rule with L2-normalised keys, β ∈ (0,1) or (0,2) (Yang et al. 2024).
@@ -175,6 +177,12 @@ mixers! {
     GatedDeltaProduct = "gated_delta_product": gated_delta_product::{GatedDeltaProductConfig, GatedDeltaProduct};
     /// RWKV-7 "Goose": DPLR delta rule with token shift, LoRA gates, GroupNorm (Peng et al. 2025).
     Rwkv7 = "rwkv7": rwkv7::{Rwkv7Config, Rwkv7};
+    /// Mamba-2 (SSD): scalar decay per head, multi-head x, shared B/C, gated RMSNorm (Dao & Gu 2024).
+    Mamba2 = "mamba2": mamba2::{Mamba2Config, Mamba2};
     /// PD-SSM: one-hot times complex diagonal transitions, post-LayerNorm block (Terzić et al. 2025).
     PdSsm = "pd_ssm": pd_ssm::{PdSsmConfig, PdSsm};
+    /// sLSTM: scalar-memory LSTM with exponential gating and head-wise recurrence (Beck et al. 2024).
+    Slstm = "slstm": slstm::{SlstmConfig, Slstm};
+    /// mLSTM: matrix-memory LSTM with exponential gating, parallel form (Beck et al. 2024).
+    Mlstm = "mlstm": mlstm::{MlstmConfig, Mlstm};
 }
