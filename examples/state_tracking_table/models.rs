@@ -14,117 +14,90 @@ const fn p(mean: f64, std: f64) -> Option<Published> {
 
 /// A model of the table. `published` is in the order of [`super::TASKS`]: cycle navigation,
 /// even pairs, modular arithmetic, parity (the columns of Table 2); `None` where Table 2 has no
-/// row. `mixer`: the zoo mixer the model needs (for the rows of layers not yet in the zoo).
+/// row.
 pub struct Model {
     pub name: &'static str,
     pub label: &'static str,
     pub published: [Option<Published>; 4],
-    pub mixer: Option<&'static str>,
 }
 
 const NONE: [Option<Published>; 4] = [None; 4];
 
-const fn m(
-    name: &'static str,
-    label: &'static str,
-    published: [Option<Published>; 4],
-    mixer: Option<&'static str>,
-) -> Model {
+const fn m(name: &'static str, label: &'static str, published: [Option<Published>; 4]) -> Model {
     Model {
         name,
         label,
         published,
-        mixer,
     }
 }
 
-/// The default list: every model the zoo has today. Table 2's numbers (verified against the
+/// The default list: every recurrent model of the zoo, the Transformer and the LSTM. Table 2's numbers (verified against the
 /// repository's `assets/fsa_table.png`; spec state-tracking-models.md §10.4).
-pub const MODELS: [Model; 11] = [
+pub const MODELS: [Model; 15] = [
     m(
         "lstm",
         "LSTM",
         [p(100.0, 0.0), p(100.0, 0.0), p(99.9, 0.1), p(100.0, 0.0)],
-        None,
     ),
     m(
         "transformer",
         "Transformer",
         [p(24.4, 0.5), p(90.4, 10.4), p(23.6, 0.7), p(52.2, 0.4)],
-        None,
     ),
     m(
         "mamba",
         "Mamba",
         [p(50.7, 7.8), p(100.0, 0.0), p(38.1, 6.0), p(54.5, 1.5)],
-        Some("mamba"),
     ),
-    m("mamba11", "Mamba [-1,1]", NONE, Some("mamba")),
+    m("mamba11", "Mamba [-1,1]", NONE),
     m(
         "deltanet",
         "DeltaNet",
         [p(49.0, 5.4), p(100.0, 0.0), p(44.2, 8.0), p(58.4, 1.1)],
-        Some("delta_net"),
     ),
     m(
         "deltanet11",
         "DeltaNet [-1,1]",
         [p(47.3, 6.0), p(100.0, 0.0), p(63.9, 7.2), p(97.2, 1.7)],
-        Some("delta_net"),
     ),
     m(
         "gated_deltanet",
         "Gated DeltaNet",
         [p(55.9, 7.8), p(100.0, 0.0), p(49.9, 7.5), p(56.6, 0.7)],
-        Some("gated_delta_net"),
     ),
     m(
         "gdp11",
         "Gated DeltaProduct [-1,1]",
         [p(61.4, 12.0), p(99.6, 0.6), p(58.0, 20.0), p(98.8, 1.5)],
-        Some("gated_delta_product"),
     ),
     m(
         "rwkv7",
         "RWKV-7",
         [p(37.8, 5.0), p(88.1, 14.2), p(41.6, 13.8), p(51.0, 0.3)],
-        Some("rwkv7"),
     ),
-    m("sdssm", "SD-SSM", NONE, None),
+    m("sdssm", "SD-SSM", NONE),
     m(
         "complex_diagonal",
         "ℂ diagonal",
         [p(90.4, 4.3), p(82.4, 4.8), p(59.9, 27.0), p(61.8, 6.8)],
-        None,
     ),
-];
-
-/// **PENDING (not in the default list yet):** rows of the layers other sessions are adding
-/// (issue 15). Their mixers are not in the zoo on main today, so the default list leaves them
-/// out; `--models mamba2,...` asks for them once they are. To enable them after the merge,
-/// append these to [`MODELS`] (and check their `[model]` tables in [`model_table`] against
-/// the merged layers' configs). The example's tests already check each of these whose mixer
-/// is in `MixerConfig::NAMES`.
-pub const PENDING_MODELS: [Model; 4] = [
-    m("mamba2", "Mamba-2", NONE, Some("mamba2")),
+    m("mamba2", "Mamba-2", NONE),
     m(
         "slstm",
         "sLSTM",
         [p(39.2, 4.3), p(100.0, 0.0), p(34.8, 1.5), p(100.0, 0.0)],
-        Some("slstm"),
     ),
-    m("mlstm", "mLSTM", NONE, Some("mlstm")),
+    m("mlstm", "mLSTM", NONE),
     m(
         "pd_ssm",
         "PD-SSM",
         [p(99.5, 0.7), p(99.7, 0.3), p(96.2, 3.4), p(99.9, 0.1)],
-        Some("pd_ssm"),
     ),
 ];
 
 /// Every model this example knows, default list first.
 pub fn all_models() -> impl Iterator<Item = &'static Model> {
-    MODELS.iter().chain(PENDING_MODELS.iter())
+    MODELS.iter()
 }
 
 /// The `[model]` table of `name` with width `d` and `layers` blocks. Choices as the Grazzi
@@ -167,11 +140,17 @@ pub fn model_table(name: &str, d: usize, layers: usize) -> String {
         "complex_diagonal" => {
             format!("kind = \"complex_diagonal\"\nstate_size = {d}\nnum_layers = {layers}")
         }
-        // PENDING rows: the mixers' own defaults, in the backbone their block resembles.
+        // Mamba-2 in pre-norm blocks without MLP (as Mamba); sLSTM in blocks with an MLP (its
+        // xLSTM block has a gated FFN; lm_simple's is a GELU MLP), mLSTM without (its block has
+        // none); the mixers' own defaults otherwise.
         "mamba2" => icl("{ layer = \"mamba2\" }", "no_ffn"),
         "slstm" => icl("{ layer = \"slstm\" }", "lm_simple"),
-        "mlstm" => icl("{ layer = \"mlstm\" }", "lm_simple"),
-        "pd_ssm" => icl("{ layer = \"pd_ssm\" }", "no_ffn"),
+        "mlstm" => icl("{ layer = \"mlstm\" }", "no_ffn"),
+        // Upstream's PD model (embedding, PD blocks without residual, head) with N = E, its
+        // row one-hot gather form (the code behind Table 2), K = 8.
+        "pd_ssm" => format!(
+            "kind = \"pd_ssm\"\nd_model = {d}\nn_layers = {layers}\nblock = {{ form = \"gather\" }}"
+        ),
         other => unreachable!("models are listed in MODELS, not {other}"),
     }
 }
