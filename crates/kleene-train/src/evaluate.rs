@@ -442,6 +442,37 @@ impl EvaluateOptions {
 /// Evaluates `model` on `task` as `opts` say (the task as experiment, `model` as label, the
 /// evaluation seed as the run's seed); `on_row` sees every row. See [`evaluate_with_info`]
 /// to name the run.
+///
+/// ```
+/// use burn_ndarray::NdArray;
+/// use kleene_train::config::{EvalConfig, EvalProtocol};
+/// use kleene_train::trainer::{input_vocab, output_dim};
+/// use kleene_train::{evaluate, EvaluateOptions, LossKind};
+/// use kleene_zoo::{MambaConfig, ModelConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let task = kleene_langs::task_by_name("parity-check")?;
+/// let (vocab, out) = (input_vocab(task.as_ref()), output_dim(task.as_ref(), LossKind::CrossEntropy)?);
+/// let device = Default::default();
+/// let config = ModelConfig::Mamba(MambaConfig { d_model: 8, n_layers: 1, d_state: 4, ..Default::default() });
+/// let model = config.init::<NdArray<f32>>(vocab, out, &device)?; // untrained: near chance
+/// let opts = EvaluateOptions {
+///     eval: EvalConfig {
+///         protocol: EvalProtocol::Lengths,
+///         max_len: 12,
+///         samples_per_len: 4,
+///         ..EvalConfig::default()
+///     },
+///     train_window: (1, 6),
+///     ..EvaluateOptions::default()
+/// };
+/// let report = evaluate(&model, task.as_ref(), &opts, &device, |row| {
+///     println!("{} {:.0}%", row.name, 100.0 * row.seq_acc)
+/// })?;
+/// assert!(report.rows.iter().all(|row| (0.0..=1.0).contains(&row.seq_acc)));
+/// # Ok(())
+/// # }
+/// ```
 pub fn evaluate<B: Backend, M: SequenceModel<B>>(
     model: &M,
     task: &dyn Task,

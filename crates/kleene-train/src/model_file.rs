@@ -144,6 +144,31 @@ pub fn load_record_checked<B: Backend, M: Module<B>>(
 
 /// Writes `model` (built from `config` for `input_vocab` tokens and `output_dim` outputs)
 /// to `path`, atomically.
+///
+/// ```
+/// use burn_ndarray::NdArray;
+/// use kleene_train::model_file::{load_model, load_model_as, save_model};
+/// use kleene_zoo::{MambaConfig, ModelConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mamba = |d_model| {
+///     ModelConfig::Mamba(MambaConfig { d_model, n_layers: 1, d_state: 4, ..Default::default() })
+/// };
+/// let device = Default::default();
+/// let model = mamba(8).init::<NdArray<f32>>(3, 2, &device)?;
+/// let path = std::env::temp_dir().join(format!("kleene-doc-{}.kleene", std::process::id()));
+/// save_model(&model, &mamba(8), 3, 2, &path)?;
+///
+/// // The file describes itself: the model is rebuilt from its header.
+/// let (_model, header) = load_model::<NdArray<f32>>(&path, &device)?;
+/// assert_eq!((header.input_vocab, header.output_dim), (3, 2));
+/// // Loading it as another model is an error naming the difference, not a panic.
+/// let err = load_model_as::<NdArray<f32>>(&path, &mamba(16), 3, 2, &device).unwrap_err();
+/// assert!(err.to_string().contains("d_model"), "{err}");
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn save_model<B: Backend>(
     model: &AnyModel<B>,
     config: &ModelConfig,

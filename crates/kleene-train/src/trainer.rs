@@ -196,7 +196,38 @@ pub fn accuracy_rows(batch: &Batch, rows_ok: &[bool]) -> (u64, u64) {
 /// Trains `model` on `task` as `cfg` says, writing into `run_dir`.
 ///
 /// `model` must be freshly initialised from `cfg.training.seed`; on resume its weights are
-/// replaced by the checkpoint's.
+/// replaced by the checkpoint's. [`crate::run()`] does all of this (and the evaluation) from a
+/// config; `train` is for a model you build yourself.
+///
+/// ```
+/// use burn_ndarray::NdArray;
+/// use kleene_train::run::{init_seeded, CpuBackend};
+/// use kleene_train::trainer::{input_vocab, load_checkpoint_model_as, output_dim};
+/// use kleene_train::{train, RunConfig, TrainOptions};
+/// use kleene_zoo::{MambaConfig, ModelConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = ModelConfig::Mamba(MambaConfig { d_model: 8, n_layers: 1, d_state: 4, ..Default::default() });
+/// let mut cfg = RunConfig::new("parity-check", config.clone());
+/// cfg.training.steps = 5;
+/// let task = kleene_langs::task_by_name(&cfg.task.name)?;
+/// let (vocab, out) = (input_vocab(task.as_ref()), output_dim(task.as_ref(), cfg.training.loss)?);
+/// let device = Default::default();
+/// let model = init_seeded::<CpuBackend, _, _>(&device, cfg.training.seed, || {
+///     config.init::<CpuBackend>(vocab, out, &device)
+/// })?;
+/// let dir = std::env::temp_dir().join(format!("kleene-doc-train-{}", std::process::id()));
+/// let outcome = train::<CpuBackend, _>(model, task.as_ref(), &cfg, &dir, &TrainOptions::default(), &device)?;
+/// assert_eq!(outcome.step, 5);
+///
+/// // The checkpoint reloads on the inference backend, checked against the config.
+/// let fresh = config.init::<NdArray<f32>>(vocab, out, &device)?;
+/// let (_model, step) = load_checkpoint_model_as::<NdArray<f32>, _>(fresh, &config, &dir, &device)?;
+/// assert_eq!(step, 5);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn train<B, M>(
     model: M,
     task: &dyn Task,

@@ -11,7 +11,7 @@
 //! Width `d = d_model = NH·dh` throughout (upstream `embedding_dim = hidden_size`). The cell is
 //! nonlinear in `y_{t-1}` (tanh, σ and a division), so there is no parallel form: `forward`
 //! projects all positions at once and then runs the cell through the sequence — on the CPU
-//! backends kleene-scan's fused op ([`kleene_scan::slstm`], hand-written backward through
+//! backends kleene-scan's fused op ([`kleene_scan::slstm()`], hand-written backward through
 //! time), elsewhere a loop of the tensor-op step that `step` uses.
 //!
 //! Init as upstream: `R = 0` (`recurrent_weight_init = "zeros"`); biases of i, z, o zero, of f

@@ -86,7 +86,7 @@ pub fn slstm_step<B: Backend>(
 
 /// The cell over a whole sequence from the zero state, `wx: (B, L, NH, 4, dh)` flattened to
 /// `(B, L, NH·4·dh)`; returns `y: (B, L, NH·dh)`. On the CPU backends this is kleene-scan's
-/// fused op ([`kleene_scan::slstm`]: one pass forward, a hand-written backward through time);
+/// fused op ([`kleene_scan::slstm()`]: one pass forward, a hand-written backward through time);
 /// elsewhere the tensor-op loop [`slstm_sequence`].
 pub fn slstm_sequence_from_zero<B: ScanBackend>(
     wx: Tensor<B, 3>,
