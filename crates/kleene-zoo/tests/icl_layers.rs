@@ -197,35 +197,6 @@ fn rwkv7<Bk: Backend>(device: &Bk::Device) -> Rwkv7<Bk> {
     .unwrap()
 }
 
-macro_rules! layer_suite {
-    ($name:ident, $build:ident, $len:expr, $tol:expr) => {
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn step_matches_forward() {
-                let layer = perturb($build::<B>(&dev()), 0.3);
-                check_step_matches_forward(&layer, 2, $len, D, $tol, stringify!($name));
-            }
-
-            #[test]
-            fn causal() {
-                let layer = perturb($build::<B>(&dev()), 0.3);
-                check_causal(&layer, $len, D, $len / 2, stringify!($name));
-            }
-
-            #[test]
-            fn gradients_reach_every_parameter() {
-                let device = Default::default();
-                let layer = perturb($build::<AD>(&device), 0.3);
-                let x = randn::<AD, 3>([2, $len, D], &device);
-                let loss = readout_loss(layer.forward(x));
-                check_all_grads(&layer, loss, stringify!($name));
-            }
-        }
-    };
-}
-
 layer_suite!(s4d_suite, s4d, 13, 1e-5);
 layer_suite!(h3_suite, h3, 13, 1e-5);
 layer_suite!(h3_long_filter_suite, h3_long_filter, 11, 1e-5);

@@ -470,35 +470,6 @@ fn mlstm_variant<Bk: Backend>(device: &Bk::Device) -> Mlstm<Bk> {
     .unwrap()
 }
 
-macro_rules! layer_suite {
-    ($name:ident, $build:ident, $len:expr, $tol:expr) => {
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn step_matches_forward() {
-                let layer = perturb($build::<B>(&dev()), 0.3);
-                check_step_matches_forward(&layer, 2, $len, D, $tol, stringify!($name));
-            }
-
-            #[test]
-            fn causal() {
-                let layer = perturb($build::<B>(&dev()), 0.3);
-                check_causal(&layer, $len, D, $len / 2, stringify!($name));
-            }
-
-            #[test]
-            fn gradients_reach_every_parameter() {
-                let device = Default::default();
-                let layer = perturb($build::<AD>(&device), 0.3);
-                let x = randn::<AD, 3>([2, $len, D], &device);
-                let loss = readout_loss(layer.forward(x));
-                check_all_grads(&layer, loss, stringify!($name));
-            }
-        }
-    };
-}
-
 layer_suite!(slstm_suite, slstm, 13, 1e-5);
 layer_suite!(slstm_noconv_suite, slstm_noconv, 13, 1e-5);
 // The chunkwise form equals the stepped one; the parallel form up to upstream's eps.

@@ -272,3 +272,39 @@ pub fn small_mixer(name: &str) -> kleene_zoo::MixerConfig {
     }
     m
 }
+
+/// One module of the three layer checks (step == forward at tolerance `$tol`, causality,
+/// gradients to every parameter) for the layer `$build::<Backend>(device)` at length `$len`.
+/// The calling test file brings `D`, `B`, `AD`, `dev` and this module's helpers into scope
+/// (`use icl_common::*;`).
+#[allow(unused_macros)]
+macro_rules! layer_suite {
+    ($name:ident, $build:ident, $len:expr, $tol:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn step_matches_forward() {
+                let layer = perturb($build::<B>(&dev()), 0.3);
+                check_step_matches_forward(&layer, 2, $len, D, $tol, stringify!($name));
+            }
+
+            #[test]
+            fn causal() {
+                let layer = perturb($build::<B>(&dev()), 0.3);
+                check_causal(&layer, $len, D, $len / 2, stringify!($name));
+            }
+
+            #[test]
+            fn gradients_reach_every_parameter() {
+                let device = Default::default();
+                let layer = perturb($build::<AD>(&device), 0.3);
+                let x = randn::<AD, 3>([2, $len, D], &device);
+                let loss = readout_loss(layer.forward(x));
+                check_all_grads(&layer, loss, stringify!($name));
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use layer_suite;
