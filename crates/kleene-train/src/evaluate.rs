@@ -332,7 +332,7 @@ pub fn model_label(cfg: &RunConfig) -> String {
 }
 
 /// A `[model]` table as a label: `kind key=value ...`, the other keys sorted.
-pub fn table_label(model: &toml::Table) -> String {
+pub(crate) fn table_label(model: &toml::Table) -> String {
     let show = |v: &toml::Value| match v {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
