@@ -55,6 +55,38 @@ fn with_registered(
 /// [`task_by_name`], [`all_tasks`] and everything built on them (training and evaluation by
 /// name, sweeps) then accept it. A name or alias that an existing task already answers to is
 /// refused ([`LangError::InvalidConfig`] naming it), so a registration never shadows a task.
+///
+/// ```
+/// use kleene_langs::{register_task, task_by_name, Example, LangError, SplitSpec, Target, TargetKind, Task};
+/// use rand::Rng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// /// Strings over {a, b}; the label at the end: are there more `a`s than `b`s?
+/// struct MoreAs;
+///
+/// impl Task for MoreAs {
+///     fn name(&self) -> &str { "more-as" }
+///     fn description(&self) -> &str { "more a than b, at the end" }
+///     fn vocab(&self) -> Vec<String> { vec!["a".into(), "b".into()] }
+///     fn classes(&self) -> Vec<String> { vec!["no".into(), "yes".into()] }
+///     fn target_kind(&self) -> TargetKind { TargetKind::Final }
+///     fn sample(&self, min_len: usize, max_len: usize, rng: &mut ChaCha8Rng) -> Result<Example, LangError> {
+///         let len = rng.random_range(min_len.max(1)..=max_len.max(1));
+///         let tokens: Vec<u32> = (0..len).map(|_| rng.random_range(0..2)).collect();
+///         let a = tokens.iter().filter(|&&t| t == 0).count();
+///         Ok(Example { target: Target::Final(u32::from(2 * a > len)), tokens })
+///     }
+///     fn splits(&self) -> Vec<SplitSpec> {
+///         vec![SplitSpec { name: "train".into(), min_len: 1, max_len: 20, size: 100 }]
+///     }
+/// }
+///
+/// register_task(|| Box::new(MoreAs), &["majority-of-a"]).unwrap();
+/// // Found by name and alias (and so by `kleene_train::run`, sweeps, `kleene data`).
+/// assert_eq!(task_by_name("majority-of-a").unwrap().name(), "more-as");
+/// // A name that is taken is refused.
+/// assert!(register_task(|| Box::new(MoreAs), &["parity"]).is_err());
+/// ```
 pub fn register_task(
     make: impl Fn() -> Box<dyn Task> + Send + Sync + 'static,
     aliases: &[&str],
