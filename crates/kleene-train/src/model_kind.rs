@@ -282,25 +282,28 @@ fn custom_of(cfg: &RunConfig) -> Result<&CustomModelConfig, TrainError> {
     }
 }
 
-/// Builds a registered kind's model on backend `B`, seeded, after the run's checks.
+/// The run's task and a registered kind's model on backend `B`'s default device, seeded,
+/// after the run's checks.
+#[allow(clippy::type_complexity)]
 fn build<K, B>(
     kind: &K,
     config: &K::Config,
     cfg: &RunConfig,
-    task: &dyn kleene_langs::Task,
-    device: &B::Device,
-) -> Result<K::Model<B>, TrainError>
+) -> Result<(K::Model<B>, Box<dyn kleene_langs::Task>, B::Device), TrainError>
 where
     K: ModelKind,
     B: ScanBackend,
 {
-    crate::run::check_against_task(cfg, task)?;
-    let out = crate::trainer::output_dim(task, cfg.training.loss)?;
-    let vocab = crate::trainer::input_vocab(task);
-    crate::run::init_seeded::<B, _, _>(device, cfg.training.seed, || {
-        kind.init::<B>(config, vocab, out, device)
+    let device = B::Device::default();
+    let task = kleene_langs::task_by_name(&cfg.task.name)?;
+    crate::run::check_against_task(cfg, task.as_ref())?;
+    let out = crate::trainer::output_dim(task.as_ref(), cfg.training.loss)?;
+    let vocab = crate::trainer::input_vocab(task.as_ref());
+    let model = crate::run::init_seeded::<B, _, _>(&device, cfg.training.seed, || {
+        kind.init::<B>(config, vocab, out, &device)
             .map_err(TrainError::Model)
-    })
+    })?;
+    Ok((model, task, device))
 }
 
 /// `run_on` / `eval_run_dir` for kind `K` on the autodiff backend `B`.
@@ -318,9 +321,7 @@ where
     B::InnerBackend: ScanBackend,
     K::Model<B>: AutodiffModule<B, InnerModule = K::Model<B::InnerBackend>>,
 {
-    let device = B::Device::default();
-    let task = kleene_langs::task_by_name(&cfg.task.name)?;
-    let model = build::<K, B>(kind, config, cfg, task.as_ref(), &device)?;
+    let (model, task, device) = build::<K, B>(kind, config, cfg)?;
     crate::run::train_and_evaluate::<B, _>(
         model,
         cfg,
@@ -345,9 +346,7 @@ where
     B::InnerBackend: ScanBackend,
     K::Model<B>: AutodiffModule<B, InnerModule = K::Model<B::InnerBackend>>,
 {
-    let device = B::Device::default();
-    let task = kleene_langs::task_by_name(&cfg.task.name)?;
-    let model = build::<K, B>(kind, config, cfg, task.as_ref(), &device)?;
+    let (model, task, device) = build::<K, B>(kind, config, cfg)?;
     crate::run::evaluate_checkpoint::<B, _>(model, cfg, task.as_ref(), run_dir, &device, on_row)
 }
 
@@ -399,28 +398,35 @@ pub mod on_backend {
     impl<K: ModelKind + OnNdarray + OnFlex + OnWgpu + OnCuda> Trainable for K {}
 
     /// Generates the per-backend trait `$trait` with `$run` / `$eval`: implemented through
-    /// `run_on`/`eval_on` when the build has the backend, else answering that it has not.
+    /// `run_on`/`eval_on` when the build has the backend (`$feature`), else answering that it
+    /// has not. `$backend` is named only inside the feature's own items.
     macro_rules! on_backend {
         ($trait:ident, $run:ident, $eval:ident, $kind:ident, $backend:ty, $($feature:literal)?) => {
             #[doc = concat!("Trains and evaluates on the `", stringify!($kind), "` backend (implemented for every fitting [`ModelKind`]).")]
+            // The defaults answer for a build without the backend; the impl for a build with
+            // it overrides both.
             pub trait $trait: ModelKind {
                 #[doc(hidden)]
                 fn $run(
                     &self,
-                    config: &Self::Config,
-                    cfg: &RunConfig,
-                    run_dir: &Path,
-                    opts: &TrainOptions,
-                    on_row: &mut dyn FnMut(&EvalRow),
-                ) -> Result<RunSummary, TrainError>;
+                    _config: &Self::Config,
+                    _cfg: &RunConfig,
+                    _run_dir: &Path,
+                    _opts: &TrainOptions,
+                    _on_row: &mut dyn FnMut(&EvalRow),
+                ) -> Result<RunSummary, TrainError> {
+                    Err(crate::run::unavailable(BackendKind::$kind))
+                }
                 #[doc(hidden)]
                 fn $eval(
                     &self,
-                    config: &Self::Config,
-                    cfg: &RunConfig,
-                    run_dir: &Path,
-                    on_row: &mut dyn FnMut(&EvalRow),
-                ) -> Result<EvalReport, TrainError>;
+                    _config: &Self::Config,
+                    _cfg: &RunConfig,
+                    _run_dir: &Path,
+                    _on_row: &mut dyn FnMut(&EvalRow),
+                ) -> Result<EvalReport, TrainError> {
+                    Err(crate::run::unavailable(BackendKind::$kind))
+                }
             }
 
             $(#[cfg(feature = $feature)])?
@@ -455,27 +461,7 @@ pub mod on_backend {
 
             $(
             #[cfg(not(feature = $feature))]
-            impl<K: ModelKind> $trait for K {
-                fn $run(
-                    &self,
-                    _: &Self::Config,
-                    _: &RunConfig,
-                    _: &Path,
-                    _: &TrainOptions,
-                    _: &mut dyn FnMut(&EvalRow),
-                ) -> Result<RunSummary, TrainError> {
-                    Err(crate::run::unavailable(BackendKind::$kind))
-                }
-                fn $eval(
-                    &self,
-                    _: &Self::Config,
-                    _: &RunConfig,
-                    _: &Path,
-                    _: &mut dyn FnMut(&EvalRow),
-                ) -> Result<EvalReport, TrainError> {
-                    Err(crate::run::unavailable(BackendKind::$kind))
-                }
-            }
+            impl<K: ModelKind> $trait for K {}
             )?
         };
     }
@@ -487,7 +473,6 @@ pub mod on_backend {
         Ndarray,
         crate::run::CpuBackend,
     );
-    #[cfg(feature = "flex")]
     on_backend!(
         OnFlex,
         run_flex,
@@ -496,16 +481,6 @@ pub mod on_backend {
         crate::run::FlexBackend,
         "flex"
     );
-    #[cfg(not(feature = "flex"))]
-    on_backend!(
-        OnFlex,
-        run_flex,
-        eval_flex,
-        Flex,
-        crate::run::CpuBackend,
-        "flex"
-    );
-    #[cfg(feature = "wgpu")]
     on_backend!(
         OnWgpu,
         run_wgpu,
@@ -514,31 +489,12 @@ pub mod on_backend {
         crate::run::WgpuBackend,
         "wgpu"
     );
-    #[cfg(not(feature = "wgpu"))]
-    on_backend!(
-        OnWgpu,
-        run_wgpu,
-        eval_wgpu,
-        Wgpu,
-        crate::run::CpuBackend,
-        "wgpu"
-    );
-    #[cfg(feature = "cuda")]
     on_backend!(
         OnCuda,
         run_cuda,
         eval_cuda,
         Cuda,
         crate::run::CudaBackend,
-        "cuda"
-    );
-    #[cfg(not(feature = "cuda"))]
-    on_backend!(
-        OnCuda,
-        run_cuda,
-        eval_cuda,
-        Cuda,
-        crate::run::CpuBackend,
         "cuda"
     );
 }
